@@ -1,0 +1,39 @@
+//! `gan`: train, sample and evaluate Generative Adversarial Nets.
+
+mod common;
+mod sample;
+mod train;
+
+use clap::{Parser, Subcommand};
+
+/// Generative Adversarial Nets (Goodfellow et al. 2014): train the paper's models, sample
+/// from them, and judge the results.
+#[derive(Parser)]
+#[command(name = "gan", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a GAN (a preset or a config file), or resume a run.
+    Train(train::TrainArgs),
+    /// Draw samples from a trained run into a PNG grid or a .npy array.
+    Sample(sample::SampleArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(a) => train::run(a),
+        Command::Sample(a) => sample::run(a),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! `gan sample`.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use clap::Args;
+use gan::npy::write_npy_f32;
+use gan::train::{checkpoint_image_shape, load_latest};
+use gan::viz::save_grid;
+
+use crate::common::{device, print_json, set_threads};
+
+/// Draw samples from a trained run (generator in evaluation mode).
+///
+/// The output format follows the extension: .png writes a grid, .npy a float32 [N, D] array
+/// of values in [0, 1] that NumPy reads with np.load.
+#[derive(Args)]
+pub struct SampleArgs {
+    /// The run directory (its newest valid checkpoint is used).
+    #[arg(long)]
+    run: PathBuf,
+    /// Number of samples.
+    #[arg(short = 'n', long, default_value_t = 100)]
+    n: usize,
+    /// Output file: .png (grid) or .npy (array).
+    #[arg(long)]
+    out: PathBuf,
+    /// Seed of the noise (same seed, same samples).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Grid columns for .png [default: square-ish].
+    #[arg(long)]
+    cols: Option<usize>,
+    /// Compute threads [default: one per core].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print a JSON summary.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: SampleArgs) -> Result<i32> {
+    set_threads(a.threads)?;
+    if a.n == 0 {
+        bail!("-n must be at least 1");
+    }
+    let ext = a.out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    if !matches!(ext.as_deref(), Some("png") | Some("npy")) {
+        bail!("--out {}: the extension must be .png or .npy", a.out.display());
+    }
+    let (gan, ckpt, skipped) = load_latest(&a.run, &device())?;
+    for s in skipped {
+        eprintln!("warning: skipped a damaged checkpoint: {s}");
+    }
+    let [h, w] = checkpoint_image_shape(&ckpt)?;
+    let started = std::time::Instant::now();
+    let samples = gan.sample(a.n, a.seed)?;
+    let secs = started.elapsed().as_secs_f64();
+    if let Some(parent) = a.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    if ext.as_deref() == Some("png") {
+        let cols = a.cols.unwrap_or_else(|| (a.n as f64).sqrt().ceil() as usize);
+        save_grid(&a.out, &samples, h, w, cols)?;
+    } else {
+        write_npy_f32(&a.out, &samples, a.n, h * w)?;
+    }
+    if a.json {
+        print_json(&serde_json::json!({
+            "out": a.out.display().to_string(),
+            "n": a.n,
+            "dim": h * w,
+            "checkpoint": ckpt.display().to_string(),
+            "epoch": gan.progress.epoch,
+            "seconds": secs,
+            "images_per_sec": a.n as f64 / secs.max(1e-9),
+        }));
+    } else {
+        eprintln!(
+            "{} samples from {} -> {} ({:.0} images/s)",
+            a.n,
+            ckpt.display(),
+            a.out.display(),
+            a.n as f64 / secs.max(1e-9)
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,200 @@
+//! `gan train`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use gan::config::{PRESETS, TrainConfig};
+use gan::data::load_splits;
+use gan::train::{EpochMetrics, Observer, Outcome, Run, StepReport, read_run_config};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::common::{device, print_json, set_threads};
+
+/// Train a GAN.
+///
+/// Examples:
+///   gan train --preset mnist-paper --out runs/paper
+///   gan train --preset mnist-paper --set loss=minimax --set k=2 --set schedule=alternating
+///   gan train --resume runs/paper --epochs 50
+#[derive(Args)]
+pub struct TrainArgs {
+    /// A bundled preset (mnist-paper: the paper's MNIST model; mnist-fast: a small model).
+    #[arg(long, conflicts_with_all = ["config", "resume"])]
+    preset: Option<String>,
+    /// A TOML config file (see configs/ for the keys).
+    #[arg(long, conflicts_with = "resume")]
+    config: Option<PathBuf>,
+    /// Override a config value, e.g. --set optimizer.lr=0.05 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE", conflicts_with = "resume")]
+    set: Vec<String>,
+    /// Continue the run in this directory from its newest valid checkpoint.
+    #[arg(long, value_name = "RUN_DIR")]
+    resume: Option<PathBuf>,
+    /// Run directory for a new run [default: runs/<preset name>].
+    #[arg(long, conflicts_with = "resume")]
+    out: Option<PathBuf>,
+    /// Total epochs of the run (on --resume: the new total, counting epochs already done).
+    #[arg(long)]
+    epochs: Option<u64>,
+    /// Random seed (overrides the config's).
+    #[arg(long, conflicts_with = "resume")]
+    seed: Option<u64>,
+    /// MNIST-format data directory (overrides the config's data.dir).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Compute threads [default: one per core].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print one JSON object per epoch instead of a progress bar.
+    #[arg(long)]
+    json: bool,
+}
+
+struct Cli {
+    stop: Arc<AtomicBool>,
+    bar: Option<ProgressBar>,
+    json: bool,
+    epochs: u64,
+}
+
+impl Observer for Cli {
+    fn on_step(&mut self, r: &StepReport<'_>) {
+        let Some(bar) = &self.bar else { return };
+        if r.iteration == 1 || bar.length() != Some(r.iterations_per_epoch as u64) {
+            bar.set_length(r.iterations_per_epoch as u64);
+            bar.set_prefix(format!("epoch {}/{}", r.epoch + 1, self.epochs));
+        }
+        bar.set_position(r.iteration as u64);
+        if r.iteration % 10 == 0 || r.iteration == r.iterations_per_epoch {
+            bar.set_message(format!(
+                "D(x) {:.3}  D(G(z)) {:.3}  loss D {:.3} G {:.3}  {:.0} img/s",
+                r.stats.d_real, r.stats.d_fake, r.stats.d_loss, r.stats.g_loss, r.images_per_sec
+            ));
+        }
+    }
+
+    fn on_epoch(&mut self, m: &EpochMetrics, ckpt: &std::path::Path) {
+        if self.json {
+            print_json(&serde_json::to_value(m).unwrap_or_default());
+            return;
+        }
+        let line = format!(
+            "epoch {:>4}  D(x) {:.3}  D(G(z)) {:.3}  loss D {:.4} G {:.4}  lr {:.4}  mom {:.3}  {:.1}s  -> {}",
+            m.epoch, m.d_real, m.d_fake, m.d_loss, m.g_loss, m.lr, m.momentum, m.seconds,
+            ckpt.display()
+        );
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+pub fn run(a: TrainArgs) -> Result<i32> {
+    set_threads(a.threads)?;
+    let device = device();
+    let (mut run, dir) = if let Some(dir) = &a.resume {
+        let mut cfg = read_run_config(dir)?;
+        if let Some(d) = &a.data {
+            cfg.data.dir = d.display().to_string();
+        }
+        let data = load_splits(std::path::Path::new(&cfg.data.dir), cfg.data.train_end)
+            .context("loading the training data")?;
+        let (run, ckpt, skipped) = Run::resume(dir, data.train, a.epochs, &device)?;
+        for s in skipped {
+            eprintln!("warning: skipped a damaged checkpoint: {s}");
+        }
+        eprintln!(
+            "resuming {} from {} (epoch {}, step {})",
+            dir.display(),
+            ckpt.display(),
+            run.gan.progress.epoch,
+            run.gan.progress.step
+        );
+        (run, dir.clone())
+    } else {
+        let mut set = a.set.clone();
+        if let Some(e) = a.epochs {
+            set.push(format!("epochs={e}"));
+        }
+        if let Some(s) = a.seed {
+            set.push(format!("seed={s}"));
+        }
+        if let Some(d) = &a.data {
+            set.push(format!("data.dir={:?}", d.display().to_string()));
+        }
+        let cfg = match (&a.preset, &a.config) {
+            (Some(p), None) => TrainConfig::preset(p, &set)?,
+            (None, Some(f)) => TrainConfig::from_file(f, &set)?,
+            (None, None) => TrainConfig::preset("mnist-paper", &set)?,
+            (Some(_), Some(_)) => bail!("give --preset or --config, not both"),
+        };
+        let dir = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&cfg.name));
+        let data = load_splits(std::path::Path::new(&cfg.data.dir), cfg.data.train_end)
+            .with_context(|| format!("loading the training data (presets: {})", PRESETS.join(", ")))?;
+        eprintln!(
+            "training {} for {} epochs into {} ({} training images)",
+            cfg.name,
+            cfg.epochs,
+            dir.display(),
+            data.train.len()
+        );
+        (Run::create(&dir, cfg, data.train, &device)?, dir)
+    };
+    if run.gan.progress.epoch >= run.gan.cfg.epochs {
+        eprintln!("{}: already trained for {} epochs; nothing to do (raise --epochs)", dir.display(), run.gan.cfg.epochs);
+        return Ok(0);
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                eprintln!("\nsecond interrupt: exiting without a checkpoint");
+                std::process::exit(130);
+            }
+        })
+        .context("installing the Ctrl-C handler")?;
+    }
+    let bar = (!a.json).then(|| {
+        let b = ProgressBar::new(run.iterations_per_epoch() as u64);
+        b.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta} {msg}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        b
+    });
+    let mut obs = Cli {
+        stop,
+        bar,
+        json: a.json,
+        epochs: run.gan.cfg.epochs,
+    };
+    let outcome = run.train(&mut obs);
+    if let Some(b) = &obs.bar {
+        b.finish_and_clear();
+    }
+    match outcome? {
+        Outcome::Finished => {
+            eprintln!("done: {} (samples in {}/samples)", dir.display(), dir.display());
+            Ok(0)
+        }
+        Outcome::Stopped(ckpt) => {
+            eprintln!(
+                "interrupted: checkpoint saved to {}; continue with: gan train --resume {}",
+                ckpt.display(),
+                dir.display()
+            );
+            Ok(0)
+        }
+    }
+}

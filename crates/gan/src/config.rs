@@ -1,0 +1,374 @@
+//! Run configuration: TOML presets, `--set key=value` overrides, validation.
+//!
+//! A config is read once, checked once ([`TrainConfig::check`]) and written into the run
+//! directory, so `gan sample` and `--resume` rebuild exactly the same model from the run alone.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::loss::GanLoss;
+
+/// The noise prior p_z.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoiseKind {
+    /// Uniform on [-scale, scale]^dim (the paper: scale = sqrt 3, unit variance).
+    Uniform,
+    /// Gaussian with standard deviation `scale`.
+    Gaussian,
+}
+
+/// The noise prior and its dimension.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoiseConfig {
+    /// Uniform or Gaussian.
+    pub kind: NoiseKind,
+    /// Dimension of z.
+    pub dim: usize,
+    /// Half-width (uniform) or standard deviation (Gaussian).
+    pub scale: f32,
+}
+
+/// How G's output-layer bias starts.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputBiasInit {
+    /// All zeros.
+    Zero,
+    /// The logit of the training set's per-pixel means, clipped to [1e-3, 1 - 1e-3]
+    /// (pylearn2's `init_sigmoid_bias_from_marginals`, used by the authors).
+    DataLogit,
+}
+
+/// Generator: an MLP of ReLU layers with a sigmoid output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratorConfig {
+    /// Widths of the hidden ReLU layers.
+    pub hidden: Vec<usize>,
+    /// Weights start uniform in [-init_range, init_range]; biases at zero.
+    pub init_range: f32,
+    /// How the output bias starts.
+    pub output_bias: OutputBiasInit,
+}
+
+/// Discriminator: maxout hidden layers, a linear logit output, dropout on each layer's input.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscriminatorConfig {
+    /// Units of each maxout hidden layer.
+    pub hidden: Vec<usize>,
+    /// Linear pieces per maxout unit.
+    pub pieces: usize,
+    /// Weights start uniform in [-init_range, init_range]; biases at zero.
+    pub init_range: f32,
+    /// Probability of keeping an input pixel during training (kept values scaled by 1/p).
+    pub input_keep: f32,
+    /// Probability of keeping a hidden unit during training (kept values scaled by 1/p).
+    pub hidden_keep: f32,
+}
+
+/// Momentum SGD with the paper's schedules (pylearn2's `Momentum`, `ExponentialDecay` and
+/// `MomentumAdjustor`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimConfig {
+    /// Initial learning rate.
+    pub lr: f64,
+    /// The learning rate is divided by this factor after every update.
+    pub lr_decay: f64,
+    /// Floor of the decayed learning rate.
+    pub min_lr: f64,
+    /// Momentum during the first epochs.
+    pub momentum: f64,
+    /// Momentum reached at `momentum_saturate`.
+    pub final_momentum: f64,
+    /// Epoch at which momentum starts rising.
+    pub momentum_start: u64,
+    /// Epoch at which momentum reaches `final_momentum`.
+    pub momentum_saturate: u64,
+}
+
+/// Order of the discriminator and generator updates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    /// Algorithm 1: `k` discriminator steps, each on a fresh minibatch, then one generator
+    /// step on fresh noise.
+    Alternating,
+    /// The authors' code: one forward pass, both objectives on the same fake batch (same
+    /// dropout masks), one update of each network from the same parameters.
+    Simultaneous,
+}
+
+/// Where the data comes from and how it is split.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// An MNIST-format directory (relative paths are taken from the working directory).
+    pub dir: String,
+    /// Training images are 0..train_end of the train file; the rest is validation.
+    pub train_end: usize,
+}
+
+/// Everything a training run needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Preset or experiment name.
+    pub name: String,
+    /// Seed of every random draw in the run.
+    pub seed: u64,
+    /// Total epochs of the run (a resumed run stops at the same total).
+    pub epochs: u64,
+    /// Minibatch size m.
+    pub batch_size: usize,
+    /// Alternating (Algorithm 1) or simultaneous (the authors' code).
+    pub schedule: Schedule,
+    /// Discriminator steps per generator step (alternating schedule).
+    pub k: usize,
+    /// The objective.
+    pub loss: GanLoss,
+    /// Dataset location and split.
+    pub data: DataConfig,
+    /// Noise prior.
+    pub noise: NoiseConfig,
+    /// Generator architecture.
+    pub generator: GeneratorConfig,
+    /// Discriminator architecture.
+    pub discriminator: DiscriminatorConfig,
+    /// Optimizer settings, used by both networks (each with its own state).
+    pub optimizer: OptimConfig,
+    /// Checkpoints kept in the run directory (the newest ones).
+    pub keep_checkpoints: usize,
+    /// Images in the per-epoch sample grid (a square number looks best).
+    pub grid_samples: usize,
+}
+
+/// Names of the bundled presets.
+pub const PRESETS: &[&str] = &["mnist-paper", "mnist-fast"];
+
+fn preset_text(name: &str) -> Option<&'static str> {
+    match name {
+        "mnist-paper" => Some(include_str!("../../../configs/mnist-paper.toml")),
+        "mnist-fast" => Some(include_str!("../../../configs/mnist-fast.toml")),
+        _ => None,
+    }
+}
+
+impl TrainConfig {
+    /// A bundled preset, with overrides applied and checked.
+    pub fn preset(name: &str, overrides: &[String]) -> Result<Self> {
+        let text = preset_text(name).ok_or_else(|| {
+            Error::Config(format!(
+                "unknown preset {name:?}; available: {}",
+                PRESETS.join(", ")
+            ))
+        })?;
+        Self::from_toml_str(text, overrides, &format!("preset {name}"))
+    }
+
+    /// A config file, with overrides applied and checked.
+    pub fn from_file(path: &Path, overrides: &[String]) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::from_toml_str(&text, overrides, &path.display().to_string())
+    }
+
+    /// Parses TOML, applies `key.path=value` overrides, and checks the result.
+    pub fn from_toml_str(text: &str, overrides: &[String], source: &str) -> Result<Self> {
+        let mut value: toml::Table = toml::from_str(text)
+            .map_err(|e| Error::Config(format!("{source}: {}", e.message().trim())))?;
+        for o in overrides {
+            apply_override(&mut value, o)?;
+        }
+        let cfg: TrainConfig = value
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::Config(format!("{source}: {}", e.message().trim())))?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// The config as TOML (what is written into a run directory).
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string_pretty(self).map_err(|e| Error::Config(format!("cannot serialise: {e}")))
+    }
+
+    /// Rejects values that cannot work, naming the key.
+    pub fn check(&self) -> Result<()> {
+        let bad = |key: &str, why: String| Err(Error::Config(format!("{key}: {why}")));
+        if self.epochs == 0 {
+            return bad("epochs", "must be at least 1".into());
+        }
+        if self.batch_size == 0 {
+            return bad("batch_size", "must be at least 1".into());
+        }
+        if self.k == 0 {
+            return bad("k", "must be at least 1".into());
+        }
+        if self.noise.dim == 0 {
+            return bad("noise.dim", "must be at least 1".into());
+        }
+        if !(self.noise.scale.is_finite() && self.noise.scale > 0.0) {
+            return bad("noise.scale", format!("{} must be positive", self.noise.scale));
+        }
+        if self.generator.hidden.contains(&0) {
+            return bad("generator.hidden", "layer widths must be positive".into());
+        }
+        if self.discriminator.hidden.is_empty() || self.discriminator.hidden.contains(&0) {
+            return bad("discriminator.hidden", "needs at least one positive width".into());
+        }
+        if self.discriminator.pieces == 0 {
+            return bad("discriminator.pieces", "must be at least 1".into());
+        }
+        for (key, p) in [
+            ("discriminator.input_keep", self.discriminator.input_keep),
+            ("discriminator.hidden_keep", self.discriminator.hidden_keep),
+        ] {
+            if !(p > 0.0 && p <= 1.0) {
+                return bad(key, format!("{p} must be in (0, 1]"));
+            }
+        }
+        for (key, r) in [
+            ("generator.init_range", self.generator.init_range),
+            ("discriminator.init_range", self.discriminator.init_range),
+        ] {
+            if !(r.is_finite() && r >= 0.0) {
+                return bad(key, format!("{r} must be finite and non-negative"));
+            }
+        }
+        let o = &self.optimizer;
+        if !(o.lr.is_finite() && o.lr > 0.0) {
+            return bad("optimizer.lr", format!("{} must be positive", o.lr));
+        }
+        if !(o.lr_decay.is_finite() && o.lr_decay >= 1.0) {
+            return bad("optimizer.lr_decay", format!("{} must be >= 1", o.lr_decay));
+        }
+        if !(o.min_lr.is_finite() && o.min_lr >= 0.0) {
+            return bad("optimizer.min_lr", format!("{} must be >= 0", o.min_lr));
+        }
+        for (key, m) in [
+            ("optimizer.momentum", o.momentum),
+            ("optimizer.final_momentum", o.final_momentum),
+        ] {
+            if !(0.0..1.0).contains(&m) {
+                return bad(key, format!("{m} must be in [0, 1)"));
+            }
+        }
+        if o.momentum_saturate < o.momentum_start {
+            return bad(
+                "optimizer.momentum_saturate",
+                format!("{} is before momentum_start {}", o.momentum_saturate, o.momentum_start),
+            );
+        }
+        if self.data.train_end == 0 {
+            return bad("data.train_end", "must be at least 1".into());
+        }
+        if self.keep_checkpoints == 0 {
+            return bad("keep_checkpoints", "must be at least 1".into());
+        }
+        if self.grid_samples == 0 || self.grid_samples > 10_000 {
+            return bad("grid_samples", format!("{} must be in 1..=10000", self.grid_samples));
+        }
+        Ok(())
+    }
+}
+
+/// Applies one `a.b.c=value` override; the value is parsed as TOML (number, bool, array,
+/// quoted string) and otherwise taken as a bare string.
+fn apply_override(root: &mut toml::Table, assignment: &str) -> Result<()> {
+    let (key, raw) = assignment
+        .split_once('=')
+        .ok_or_else(|| Error::Config(format!("--set {assignment:?}: expected key=value")))?;
+    let key = key.trim();
+    let raw = raw.trim();
+    let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let parts: Vec<&str> = key.split('.').collect();
+    let (last, parents) = parts
+        .split_last()
+        .ok_or_else(|| Error::Config(format!("--set {assignment:?}: empty key")))?;
+    let mut table = root;
+    for (i, p) in parents.iter().enumerate() {
+        table = match table.get_mut(*p) {
+            Some(toml::Value::Table(t)) => t,
+            _ => {
+                return Err(Error::Config(format!(
+                    "--set {key}: unknown section {:?}",
+                    parts[..=i].join(".")
+                )));
+            }
+        };
+    }
+    if !table.contains_key(*last) {
+        return Err(Error::Config(format!("--set {key}: unknown key")));
+    }
+    table.insert((*last).to_string(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_parse_and_check() {
+        for name in PRESETS {
+            let c = TrainConfig::preset(name, &[]).expect("preset is valid");
+            let again = TrainConfig::from_toml_str(&c.to_toml().expect("toml"), &[], "roundtrip")
+                .expect("roundtrip");
+            assert_eq!(c, again);
+        }
+    }
+
+    #[test]
+    fn paper_preset_has_the_papers_settings() {
+        let c = TrainConfig::preset("mnist-paper", &[]).expect("valid");
+        assert_eq!(c.generator.hidden, vec![1200, 1200]);
+        assert_eq!(c.discriminator.hidden, vec![240, 240]);
+        assert_eq!(c.discriminator.pieces, 5);
+        assert_eq!(c.batch_size, 100);
+        assert_eq!(c.schedule, Schedule::Simultaneous);
+        assert_eq!(c.noise.kind, NoiseKind::Uniform);
+        assert!((c.noise.scale - 3f32.sqrt()).abs() < 1e-6);
+        assert_eq!((c.optimizer.lr, c.optimizer.lr_decay), (0.1, 1.000004));
+        assert_eq!((c.optimizer.momentum, c.optimizer.final_momentum), (0.5, 0.7));
+        assert_eq!((c.discriminator.input_keep, c.discriminator.hidden_keep), (0.8, 0.5));
+        assert_eq!(c.data.train_end, 50_000);
+    }
+
+    #[test]
+    fn overrides_apply_and_bad_values_are_named() {
+        let c = TrainConfig::preset("mnist-paper", &["k=3".into(), "loss=minimax".into(), "optimizer.lr=0.05".into()])
+            .expect("valid overrides");
+        assert_eq!(c.k, 3);
+        assert_eq!(c.loss, GanLoss::Minimax);
+        assert_eq!(c.optimizer.lr, 0.05);
+        let cases = [
+            ("optimizer.lr=-1", "optimizer.lr"),
+            ("nope=1", "unknown key"),
+            ("optimizer.nope=1", "unknown key"),
+            ("loss=hinge-ish", "loss"),
+            ("discriminator.input_keep=1.5", "input_keep"),
+            ("batch_size=0", "batch_size"),
+            ("k", "key=value"),
+        ];
+        for (o, want) in cases {
+            let err = TrainConfig::preset("mnist-paper", &[o.to_string()])
+                .expect_err(o)
+                .to_string();
+            assert!(err.contains(want), "{o}: {err:?} should mention {want:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_in_a_file_are_rejected() {
+        let text = include_str!("../../../configs/mnist-paper.toml").replace("epochs", "epochz");
+        let err = TrainConfig::from_toml_str(&text, &[], "bad.toml").expect_err("typo").to_string();
+        assert!(err.contains("bad.toml") && err.contains("epochz"), "{err}");
+    }
+}

@@ -1,0 +1,171 @@
+//! MNIST-format datasets (MNIST, Fashion-MNIST): loading, checks, and the paper's split.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use super::idx::read_idx;
+use crate::error::{Error, Result};
+
+/// A set of greyscale images scaled to [0, 1], one flattened row per image, with labels.
+#[derive(Clone, Debug)]
+pub struct ImageSet {
+    /// Row-major pixels, `len() * dim()` values in [0, 1].
+    pub pixels: Vec<f32>,
+    /// One class label per image.
+    pub labels: Vec<u8>,
+    /// Image height.
+    pub rows: usize,
+    /// Image width.
+    pub cols: usize,
+}
+
+impl ImageSet {
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True when the set holds no image.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Pixels per image.
+    pub fn dim(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    /// The pixels of image `i`.
+    pub fn image(&self, i: usize) -> &[f32] {
+        &self.pixels[i * self.dim()..(i + 1) * self.dim()]
+    }
+
+    /// A copy of images `range`.
+    pub fn subset(&self, range: Range<usize>) -> Result<ImageSet> {
+        if range.start > range.end || range.end > self.len() {
+            return Err(Error::Invalid(format!(
+                "range {}..{} outside a set of {} images",
+                range.start,
+                range.end,
+                self.len()
+            )));
+        }
+        let d = self.dim();
+        Ok(ImageSet {
+            pixels: self.pixels[range.start * d..range.end * d].to_vec(),
+            labels: self.labels[range.clone()].to_vec(),
+            rows: self.rows,
+            cols: self.cols,
+        })
+    }
+
+    /// Per-pixel mean over the set.
+    pub fn pixel_means(&self) -> Vec<f32> {
+        let d = self.dim();
+        let mut sum = vec![0f64; d];
+        for row in self.pixels.chunks_exact(d) {
+            for (s, &p) in sum.iter_mut().zip(row) {
+                *s += p as f64;
+            }
+        }
+        let n = self.len().max(1) as f64;
+        sum.into_iter().map(|s| (s / n) as f32).collect()
+    }
+}
+
+/// The train / validation / test split of the paper.
+#[derive(Clone, Debug)]
+pub struct Splits {
+    /// Training images (MNIST: train file 0..50000).
+    pub train: ImageSet,
+    /// Validation images (MNIST: train file 50000..60000).
+    pub valid: ImageSet,
+    /// The test file.
+    pub test: ImageSet,
+}
+
+/// Finds `stem` or `stem.gz` in `dir`.
+fn locate(dir: &Path, stem: &str) -> Result<PathBuf> {
+    for name in [stem.to_string(), format!("{stem}.gz")] {
+        let p = dir.join(&name);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    Err(Error::data(
+        dir.join(format!("{stem}.gz")),
+        format!(
+            "missing: {} has neither {stem} nor {stem}.gz (expected an MNIST-format directory)",
+            dir.display()
+        ),
+    ))
+}
+
+/// Loads one images + labels pair and checks they agree.
+pub fn load_pair(images: &Path, labels: &Path) -> Result<ImageSet> {
+    let img = read_idx(images)?;
+    if img.dims.len() != 3 {
+        return Err(Error::data(
+            images,
+            format!("expected 3 dimensions [n, rows, cols], found {:?}", img.dims),
+        ));
+    }
+    let lab = read_idx(labels)?;
+    if lab.dims.len() != 1 {
+        return Err(Error::data(
+            labels,
+            format!("expected 1 dimension [n] for labels, found {:?}", lab.dims),
+        ));
+    }
+    if lab.dims[0] != img.dims[0] {
+        return Err(Error::data(
+            labels,
+            format!(
+                "{} labels but {} has {} images",
+                lab.dims[0],
+                images.display(),
+                img.dims[0]
+            ),
+        ));
+    }
+    Ok(ImageSet {
+        pixels: img.data.iter().map(|&b| b as f32 / 255.0).collect(),
+        labels: lab.data,
+        rows: img.dims[1],
+        cols: img.dims[2],
+    })
+}
+
+/// Loads an MNIST-format directory and splits its training file at `train_end`
+/// (the paper: 50,000 for training, the remaining 10,000 for validation).
+pub fn load_splits(dir: &Path, train_end: usize) -> Result<Splits> {
+    let train_all = load_pair(
+        &locate(dir, "train-images-idx3-ubyte")?,
+        &locate(dir, "train-labels-idx1-ubyte")?,
+    )?;
+    let test = load_pair(
+        &locate(dir, "t10k-images-idx3-ubyte")?,
+        &locate(dir, "t10k-labels-idx1-ubyte")?,
+    )?;
+    if (train_all.rows, train_all.cols) != (test.rows, test.cols) {
+        return Err(Error::data(
+            dir,
+            format!(
+                "train images are {}x{} but test images are {}x{}",
+                train_all.rows, train_all.cols, test.rows, test.cols
+            ),
+        ));
+    }
+    if train_end == 0 || train_end >= train_all.len() {
+        return Err(Error::Config(format!(
+            "data.train_end = {train_end} must be in 1..{} for {}",
+            train_all.len(),
+            dir.display()
+        )));
+    }
+    Ok(Splits {
+        valid: train_all.subset(train_end..train_all.len())?,
+        train: train_all.subset(0..train_end)?,
+        test,
+    })
+}

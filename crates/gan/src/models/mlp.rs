@@ -1,0 +1,164 @@
+//! The paper's MNIST players: a ReLU MLP generator with a sigmoid output and a maxout
+//! discriminator with dropout, returning a logit.
+
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::config::{DiscriminatorConfig, GeneratorConfig, NoiseConfig, NoiseKind, OutputBiasInit};
+use crate::nn::{DropoutMask, Maxout, dropout_mask, uniform_linear};
+use crate::rng::Rng;
+
+/// Draws `m` noise vectors from the prior p_z.
+///
+/// # Shapes
+/// Result `[m, noise.dim]`.
+pub fn sample_noise(noise: &NoiseConfig, m: usize, rng: &mut Rng, device: &Device) -> Tensor<2> {
+    let s = noise.scale;
+    let v: Vec<f32> = match noise.kind {
+        NoiseKind::Uniform => (0..m * noise.dim).map(|_| rng.uniform_range(-s, s)).collect(),
+        NoiseKind::Gaussian => (0..m * noise.dim).map(|_| s * rng.normal()).collect(),
+    };
+    Tensor::from_data(TensorData::new(v, [m, noise.dim]), device)
+}
+
+/// G(z): noise -> ReLU layers -> sigmoid image in [0, 1].
+#[derive(Module, Debug)]
+pub struct Generator {
+    /// Hidden ReLU layers.
+    pub hidden: Vec<Linear>,
+    /// Output layer (pre-sigmoid).
+    pub output: Linear,
+}
+
+impl Generator {
+    /// Builds G with the config's initialisation; `pixel_means` sets the output bias when the
+    /// config asks for the data's logits.
+    pub fn new(
+        cfg: &GeneratorConfig,
+        noise_dim: usize,
+        data_dim: usize,
+        pixel_means: Option<&[f32]>,
+        rng: &mut Rng,
+        device: &Device,
+    ) -> Self {
+        let mut d_in = noise_dim;
+        let mut hidden = Vec::with_capacity(cfg.hidden.len());
+        for &w in &cfg.hidden {
+            hidden.push(uniform_linear(d_in, w, cfg.init_range, None, rng, device));
+            d_in = w;
+        }
+        let bias = match (cfg.output_bias, pixel_means) {
+            (OutputBiasInit::DataLogit, Some(means)) => Some(
+                means
+                    .iter()
+                    .map(|&p| {
+                        let p = p.clamp(1e-3, 1.0 - 1e-3);
+                        (p / (1.0 - p)).ln()
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        };
+        let output = uniform_linear(d_in, data_dim, cfg.init_range, bias, rng, device);
+        Self { hidden, output }
+    }
+
+    /// Pre-sigmoid output.
+    ///
+    /// # Shapes
+    /// `z`: `[m, noise_dim]` -> `[m, data_dim]`.
+    pub fn forward_logits(&self, z: Tensor<2>) -> Tensor<2> {
+        let mut h = z;
+        for layer in &self.hidden {
+            h = layer.forward(h).relu();
+        }
+        self.output.forward(h)
+    }
+
+    /// G(z), images in [0, 1].
+    ///
+    /// # Shapes
+    /// `z`: `[m, noise_dim]` -> `[m, data_dim]`.
+    pub fn forward(&self, z: Tensor<2>) -> Tensor<2> {
+        sigmoid(self.forward_logits(z))
+    }
+}
+
+/// Dropout masks for one discriminator pass: one per layer input (the image, then each
+/// hidden layer's output). `None` entries keep everything.
+#[derive(Clone, Debug)]
+pub struct DMasks(pub Vec<Option<DropoutMask>>);
+
+impl DMasks {
+    /// The masks of rows `start..end` (the same units dropped for those examples).
+    pub fn rows(&self, start: usize, end: usize) -> DMasks {
+        DMasks(
+            self.0
+                .iter()
+                .map(|m| {
+                    m.as_ref().map(|t| {
+                        let [_, c] = t.dims();
+                        t.clone().slice([start..end, 0..c])
+                    })
+                })
+                .collect(),
+        )
+    }
+}
+
+/// D(x): maxout hidden layers -> linear logit; D(x) = sigmoid(logit).
+#[derive(Module, Debug)]
+pub struct Discriminator {
+    /// Maxout hidden layers.
+    pub hidden: Vec<Maxout>,
+    /// Output layer, one logit.
+    pub output: Linear,
+}
+
+impl Discriminator {
+    /// Builds D with the config's initialisation.
+    pub fn new(cfg: &DiscriminatorConfig, data_dim: usize, rng: &mut Rng, device: &Device) -> Self {
+        let mut d_in = data_dim;
+        let mut hidden = Vec::with_capacity(cfg.hidden.len());
+        for &u in &cfg.hidden {
+            hidden.push(Maxout::new(d_in, u, cfg.pieces, cfg.init_range, rng, device));
+            d_in = u;
+        }
+        let output = uniform_linear(d_in, 1, cfg.init_range, None, rng, device);
+        Self { hidden, output }
+    }
+
+    /// Draws training-time dropout masks for a batch of `m` examples.
+    pub fn sample_masks(
+        &self,
+        cfg: &DiscriminatorConfig,
+        m: usize,
+        data_dim: usize,
+        rng: &mut Rng,
+        device: &Device,
+    ) -> DMasks {
+        let mut masks = vec![dropout_mask(m, data_dim, cfg.input_keep, rng, device)];
+        for layer in &self.hidden {
+            masks.push(dropout_mask(m, layer.units, cfg.hidden_keep, rng, device));
+        }
+        DMasks(masks)
+    }
+
+    /// The logit l(x), with dropout masks in training and `None` in evaluation.
+    ///
+    /// # Shapes
+    /// `x`: `[m, data_dim]` -> `[m, 1]`.
+    pub fn forward(&self, x: Tensor<2>, masks: Option<&DMasks>) -> Tensor<2> {
+        let mask = |i: usize, h: Tensor<2>| match masks.and_then(|m| m.0.get(i)).and_then(|m| m.as_ref()) {
+            Some(m) => h * m.clone(),
+            None => h,
+        };
+        let mut h = mask(0, x);
+        for (i, layer) in self.hidden.iter().enumerate() {
+            h = mask(i + 1, layer.forward(h));
+        }
+        self.output.forward(h)
+    }
+}

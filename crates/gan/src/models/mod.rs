@@ -1,0 +1,5 @@
+//! Generator and discriminator architectures.
+
+mod mlp;
+
+pub use mlp::{DMasks, Discriminator, Generator, sample_noise};

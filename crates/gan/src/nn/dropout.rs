@@ -1,0 +1,26 @@
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::rng::Rng;
+
+/// A dropout mask already scaled: each entry is 0 (dropped) or 1/keep (kept), so
+/// `x * mask` keeps the expected activation unchanged (pylearn2's `input_scales` = 1/p).
+pub type DropoutMask = Tensor<2>;
+
+/// Draws a `[rows, cols]` mask keeping each entry with probability `keep`; `None` when
+/// `keep == 1` (nothing to drop).
+pub fn dropout_mask(
+    rows: usize,
+    cols: usize,
+    keep: f32,
+    rng: &mut Rng,
+    device: &Device,
+) -> Option<DropoutMask> {
+    if keep >= 1.0 {
+        return None;
+    }
+    let scale = 1.0 / keep;
+    let v: Vec<f32> = (0..rows * cols)
+        .map(|_| if rng.uniform() < keep { scale } else { 0.0 })
+        .collect();
+    Some(Tensor::from_data(TensorData::new(v, [rows, cols]), device))
+}

@@ -1,0 +1,139 @@
+//! Minimal `.npy` (NumPy format 1.0/2.0) reading and writing of 2-D float32 arrays.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Writes a C-order float32 array of shape `[rows, cols]`.
+pub fn write_npy_f32(path: &Path, data: &[f32], rows: usize, cols: usize) -> Result<()> {
+    if data.len() != rows * cols {
+        return Err(Error::Invalid(format!(
+            "npy: {} values do not fill a [{rows}, {cols}] array",
+            data.len()
+        )));
+    }
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    // magic (6) + version (2) + header length (2) + header + '\n' is a multiple of 64.
+    let unpadded = 10 + header.len() + 1;
+    header.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
+    header.push('\n');
+    let mut out = Vec::with_capacity(10 + header.len() + data.len() * 4);
+    out.extend_from_slice(b"\x93NUMPY\x01\x00");
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    for v in data {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    let mut f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    f.write_all(&out).map_err(|e| Error::io(path, e))?;
+    Ok(())
+}
+
+/// Reads a 2-D float32 (or float64, converted) C-order array; returns `(data, rows, cols)`.
+/// Rejects NaN and infinite values, naming the first offending row.
+pub fn read_npy_f32(path: &Path) -> Result<(Vec<f32>, usize, usize)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    parse_npy_f32(&bytes, path)
+}
+
+/// Parses `.npy` bytes; `path` only names the source in errors.
+pub fn parse_npy_f32(bytes: &[u8], path: &Path) -> Result<(Vec<f32>, usize, usize)> {
+    let bad = |why: String| Error::data(path, why);
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err(bad("not a .npy file (bad magic)".into()));
+    }
+    let (hlen, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        v => return Err(bad(format!("unsupported .npy version {v}"))),
+    };
+    let header = bytes
+        .get(start..start + hlen)
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .ok_or_else(|| bad("truncated or non-text header".into()))?;
+    let field = |key: &str| -> Option<&str> {
+        let i = header.find(&format!("'{key}'"))?;
+        let rest = &header[i + key.len() + 2..];
+        Some(rest[rest.find(':')? + 1..].trim_start())
+    };
+    let descr = field("descr").ok_or_else(|| bad("header has no 'descr'".into()))?;
+    let width = if descr.starts_with("'<f4'") {
+        4
+    } else if descr.starts_with("'<f8'") {
+        8
+    } else {
+        return Err(bad(format!("dtype {} is not supported (need '<f4' or '<f8')", descr.split(',').next().unwrap_or(""))));
+    };
+    if field("fortran_order").is_some_and(|v| v.starts_with("True")) {
+        return Err(bad("Fortran-order arrays are not supported".into()));
+    }
+    let shape_txt = field("shape").ok_or_else(|| bad("header has no 'shape'".into()))?;
+    let inner = shape_txt
+        .strip_prefix('(')
+        .and_then(|s| s.split(')').next())
+        .ok_or_else(|| bad(format!("unreadable shape {shape_txt}")))?;
+    let dims: Vec<usize> = inner
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<usize>().map_err(|_| bad(format!("unreadable shape ({inner})"))))
+        .collect::<Result<_>>()?;
+    let (rows, cols) = match dims[..] {
+        [r, c] => (r, c),
+        _ => return Err(bad(format!("expected a 2-D array [n, d], found shape {dims:?}"))),
+    };
+    let body = &bytes[start + hlen..];
+    let need = rows
+        .checked_mul(cols)
+        .and_then(|n| n.checked_mul(width))
+        .ok_or_else(|| bad("shape overflows".into()))?;
+    if body.len() != need {
+        return Err(bad(format!(
+            "shape ({rows}, {cols}) needs {need} data bytes, file has {}",
+            body.len()
+        )));
+    }
+    let data: Vec<f32> = if width == 4 {
+        body.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    } else {
+        body.chunks_exact(8)
+            .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32)
+            .collect()
+    };
+    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+        return Err(bad(format!("non-finite value (NaN or Inf) in row {}", i / cols.max(1))));
+    }
+    Ok((data, rows, cols))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_and_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("a.npy");
+        let data: Vec<f32> = (0..12).map(|i| i as f32 / 7.0).collect();
+        write_npy_f32(&p, &data, 3, 4).expect("write");
+        let bytes = std::fs::read(&p).expect("read");
+        assert_eq!((bytes.len() - data.len() * 4) % 64, 0, "header aligned to 64 bytes");
+        assert_eq!(read_npy_f32(&p).expect("read back"), (data.clone(), 3, 4));
+        let truncated = &bytes[..bytes.len() - 3];
+        let e = parse_npy_f32(truncated, &p).expect_err("truncated").to_string();
+        assert!(e.contains("needs 48 data bytes"), "{e}");
+        let mut nan = bytes.clone();
+        let n = nan.len();
+        nan[n - 4..].copy_from_slice(&f32::NAN.to_le_bytes());
+        let e = parse_npy_f32(&nan, &p).expect_err("nan").to_string();
+        assert!(e.contains("row 2"), "{e}");
+        let e = parse_npy_f32(b"hello world", &p).expect_err("magic").to_string();
+        assert!(e.contains("bad magic"), "{e}");
+    }
+}

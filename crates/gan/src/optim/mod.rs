@@ -1,0 +1,5 @@
+//! Optimizers with the paper's schedules.
+
+mod sgd;
+
+pub use sgd::{MomentumSgd, learning_rate_at, momentum_at};

@@ -1,0 +1,335 @@
+//! The two players, their optimizers and one training iteration (Algorithm 1, or the
+//! authors' simultaneous schedule).
+
+use burn::module::Module;
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Schedule, TrainConfig};
+use crate::error::{Error, Result};
+use crate::loss::{discriminator_loss, sigmoid_f64, softplus_f64};
+use crate::models::{Discriminator, Generator, sample_noise};
+use crate::optim::{MomentumSgd, learning_rate_at, momentum_at};
+use crate::rng::Rng;
+
+/// Tags of the independent random streams derived from the run's seed.
+pub(crate) mod streams {
+    /// Weight initialisation.
+    pub const INIT: u64 = 1;
+    /// Noise and dropout masks during training.
+    pub const TRAIN: u64 = 2;
+    /// The fixed noise batch of the per-epoch sample grid.
+    pub const GRID: u64 = 3;
+    /// Shuffling of epoch `e` uses `SHUFFLE + e`.
+    pub const SHUFFLE: u64 = 1 << 32;
+}
+
+/// What one iteration measured, on the minibatch it used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepStats {
+    /// Discriminator loss, -(1/2) eq. (2).
+    pub d_loss: f64,
+    /// Generator loss (eq. 3 or eq. 5, as configured).
+    pub g_loss: f64,
+    /// Mean D(x) over the real batch.
+    pub d_real: f64,
+    /// Mean D(G(z)) over the fake batch.
+    pub d_fake: f64,
+}
+
+/// Where training stands: everything besides the weights that a checkpoint must restore.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Completed epochs.
+    pub epoch: u64,
+    /// Minibatches of the current epoch already consumed.
+    pub batch: usize,
+    /// Completed iterations (generator updates) over the whole run.
+    pub step: u64,
+    /// Discriminator updates over the whole run (drives D's learning-rate decay).
+    pub d_updates: u64,
+    /// Generator updates over the whole run.
+    pub g_updates: u64,
+    /// The training random stream (noise, dropout) at this point.
+    pub rng: Rng,
+    /// Sums of the current epoch's step statistics.
+    pub epoch_sums: StepStats,
+    /// Iterations summed into `epoch_sums`.
+    pub epoch_steps: u64,
+}
+
+/// A generator, a discriminator and their optimizer states, ready to train.
+pub struct Gan {
+    /// The run's configuration (checked).
+    pub cfg: TrainConfig,
+    /// The autodiff device the players live on.
+    pub device: Device,
+    /// G.
+    pub generator: Generator,
+    /// D.
+    pub discriminator: Discriminator,
+    /// G's momentum state.
+    pub opt_g: MomentumSgd,
+    /// D's momentum state.
+    pub opt_d: MomentumSgd,
+    /// Counters and the random stream.
+    pub progress: Progress,
+    /// Pixels per data point.
+    pub data_dim: usize,
+}
+
+impl Gan {
+    /// Fresh players initialised from the config's seed. `pixel_means` (of the training set)
+    /// sets G's output bias when the config asks for it. `device` should have autodiff.
+    pub fn new(cfg: TrainConfig, data_dim: usize, pixel_means: Option<&[f32]>, device: &Device) -> Self {
+        let mut init = Rng::derived(cfg.seed, streams::INIT);
+        let generator = Generator::new(&cfg.generator, cfg.noise.dim, data_dim, pixel_means, &mut init, device);
+        let discriminator = Discriminator::new(&cfg.discriminator, data_dim, &mut init, device);
+        let progress = Progress {
+            epoch: 0,
+            batch: 0,
+            step: 0,
+            d_updates: 0,
+            g_updates: 0,
+            rng: Rng::derived(cfg.seed, streams::TRAIN),
+            epoch_sums: StepStats::default(),
+            epoch_steps: 0,
+        };
+        Self {
+            cfg,
+            device: device.clone(),
+            generator,
+            discriminator,
+            opt_g: MomentumSgd::new(),
+            opt_d: MomentumSgd::new(),
+            progress,
+            data_dim,
+        }
+    }
+
+    /// Minibatches one iteration consumes (k for Algorithm 1, 1 for the simultaneous schedule).
+    pub fn batches_per_step(&self) -> usize {
+        match self.cfg.schedule {
+            Schedule::Alternating => self.cfg.k,
+            Schedule::Simultaneous => 1,
+        }
+    }
+
+    /// One training iteration on `real` minibatches (exactly [`Gan::batches_per_step`] of them,
+    /// each `[m, data_dim]`).
+    pub fn train_step(&mut self, real: &[Tensor<2>]) -> Result<StepStats> {
+        if real.len() != self.batches_per_step() {
+            return Err(Error::Invalid(format!(
+                "train_step needs {} minibatches, got {}",
+                self.batches_per_step(),
+                real.len()
+            )));
+        }
+        let momentum = momentum_at(&self.cfg.optimizer, self.progress.epoch);
+        let stats = match self.cfg.schedule {
+            Schedule::Simultaneous => self.simultaneous_step(real[0].clone(), momentum)?,
+            Schedule::Alternating => {
+                let mut last = StepStats::default();
+                for x in real {
+                    last = self.discriminator_step(x.clone(), momentum)?;
+                }
+                last.g_loss = self.generator_step(x_rows(&real[0]), momentum)?;
+                last
+            }
+        };
+        let p = &mut self.progress;
+        p.step += 1;
+        p.epoch_steps += 1;
+        p.epoch_sums.d_loss += stats.d_loss;
+        p.epoch_sums.g_loss += stats.g_loss;
+        p.epoch_sums.d_real += stats.d_real;
+        p.epoch_sums.d_fake += stats.d_fake;
+        Ok(stats)
+    }
+
+    fn lr_d(&self) -> f64 {
+        learning_rate_at(&self.cfg.optimizer, self.progress.d_updates)
+    }
+
+    fn lr_g(&self) -> f64 {
+        learning_rate_at(&self.cfg.optimizer, self.progress.g_updates)
+    }
+
+    /// The authors' schedule: G(z) once; D on [real; fake] with dropout; the D objective on
+    /// both halves and the G objective on the fake half with the same dropout masks; both
+    /// updates computed from the same parameters.
+    fn simultaneous_step(&mut self, x: Tensor<2>, momentum: f64) -> Result<StepStats> {
+        let [m, _] = x.dims();
+        let z = sample_noise(&self.cfg.noise, m, &mut self.progress.rng, &self.device);
+        let fake = self.generator.forward(z);
+        let masks = self.discriminator.sample_masks(
+            &self.cfg.discriminator,
+            2 * m,
+            self.data_dim,
+            &mut self.progress.rng,
+            &self.device,
+        );
+        let logits = self
+            .discriminator
+            .forward(Tensor::cat(vec![x, fake.clone().detach()], 0), Some(&masks));
+        let host = logits_to_host(&logits, self.progress.step, "discriminator logits")?;
+        let d_loss = discriminator_loss(logits.clone().slice([0..m, 0..1]), logits.slice([m..2 * m, 0..1]));
+        let mut grads = d_loss.backward();
+        let grads_d = GradientsParams::from_module(&mut grads, &self.discriminator);
+
+        let frozen = self.discriminator.clone().no_grad();
+        let fake_logits = frozen.forward(fake, Some(&masks.rows(m, 2 * m)));
+        let g_loss = self.cfg.loss.generator_loss(fake_logits);
+        let mut grads = g_loss.backward();
+        let grads_g = GradientsParams::from_module(&mut grads, &self.generator);
+
+        let (lr_d, lr_g) = (self.lr_d(), self.lr_g());
+        self.discriminator = self.opt_d.step(self.discriminator.clone(), grads_d, lr_d, momentum);
+        self.generator = self.opt_g.step(self.generator.clone(), grads_g, lr_g, momentum);
+        self.progress.d_updates += 1;
+        self.progress.g_updates += 1;
+        Ok(self.stats_from_logits(&host[..m], &host[m..]))
+    }
+
+    /// Algorithm 1's inner loop body: one D update on a real batch and a fresh fake batch.
+    fn discriminator_step(&mut self, x: Tensor<2>, momentum: f64) -> Result<StepStats> {
+        let [m, _] = x.dims();
+        let z = sample_noise(&self.cfg.noise, m, &mut self.progress.rng, &self.device);
+        let fake = self.generator.valid().forward(z.inner());
+        let masks = self.discriminator.sample_masks(
+            &self.cfg.discriminator,
+            2 * m,
+            self.data_dim,
+            &mut self.progress.rng,
+            &self.device,
+        );
+        let logits = self
+            .discriminator
+            .forward(Tensor::cat(vec![x, Tensor::from_inner(fake)], 0), Some(&masks));
+        let host = logits_to_host(&logits, self.progress.step, "discriminator logits")?;
+        let d_loss = discriminator_loss(logits.clone().slice([0..m, 0..1]), logits.slice([m..2 * m, 0..1]));
+        let mut grads = d_loss.backward();
+        let grads_d = GradientsParams::from_module(&mut grads, &self.discriminator);
+        let lr = self.lr_d();
+        self.discriminator = self.opt_d.step(self.discriminator.clone(), grads_d, lr, momentum);
+        self.progress.d_updates += 1;
+        Ok(self.stats_from_logits(&host[..m], &host[m..]))
+    }
+
+    /// Algorithm 1's generator update on fresh noise; returns the generator loss.
+    fn generator_step(&mut self, m: usize, momentum: f64) -> Result<f64> {
+        let z = sample_noise(&self.cfg.noise, m, &mut self.progress.rng, &self.device);
+        let fake = self.generator.forward(z);
+        let masks = self.discriminator.sample_masks(
+            &self.cfg.discriminator,
+            m,
+            self.data_dim,
+            &mut self.progress.rng,
+            &self.device,
+        );
+        let frozen = self.discriminator.clone().no_grad();
+        let logits = frozen.forward(fake, Some(&masks));
+        let host = logits_to_host(&logits, self.progress.step, "generator-step logits")?;
+        let g_loss = self.cfg.loss.generator_loss(logits);
+        let mut grads = g_loss.backward();
+        let grads_g = GradientsParams::from_module(&mut grads, &self.generator);
+        let lr = self.lr_g();
+        self.generator = self.opt_g.step(self.generator.clone(), grads_g, lr, momentum);
+        self.progress.g_updates += 1;
+        Ok(mean(&host, |l| self.cfg.loss.generator_loss_scalar(l)))
+    }
+
+    fn stats_from_logits(&self, real: &[f32], fake: &[f32]) -> StepStats {
+        StepStats {
+            d_loss: 0.5 * (mean(real, |l| softplus_f64(-l)) + mean(fake, softplus_f64)),
+            g_loss: mean(fake, |l| self.cfg.loss.generator_loss_scalar(l)),
+            d_real: mean(real, sigmoid_f64),
+            d_fake: mean(fake, sigmoid_f64),
+        }
+    }
+
+    /// G(z) for the given noise, in evaluation mode (no autodiff), as host values.
+    ///
+    /// # Shapes
+    /// `z`: `[n, noise_dim]` -> `n * data_dim` values.
+    pub fn generate(&self, z: Tensor<2>) -> Result<Vec<f32>> {
+        let out = self.generator.valid().forward(z.inner());
+        out.into_data()
+            .to_vec::<f32>()
+            .map_err(|e| Error::Invalid(format!("reading generated samples: {e:?}")))
+    }
+
+    /// `n` samples from G with noise drawn from a stream seeded by `seed`, in chunks of 1000.
+    pub fn sample(&self, n: usize, seed: u64) -> Result<Vec<f32>> {
+        let mut rng = Rng::new(seed);
+        let mut out = Vec::with_capacity(n * self.data_dim);
+        let mut left = n;
+        while left > 0 {
+            let b = left.min(1000);
+            let z = sample_noise(&self.cfg.noise, b, &mut rng, &self.device);
+            out.extend(self.generate(z)?);
+            left -= b;
+        }
+        Ok(out)
+    }
+
+    /// The learning rates and momentum the next iteration will use.
+    pub fn schedule_now(&self) -> (f64, f64, f64) {
+        (self.lr_d(), self.lr_g(), momentum_at(&self.cfg.optimizer, self.progress.epoch))
+    }
+}
+
+fn x_rows(x: &Tensor<2>) -> usize {
+    x.dims()[0]
+}
+
+fn mean(v: &[f32], f: impl Fn(f64) -> f64) -> f64 {
+    v.iter().map(|&l| f(l as f64)).sum::<f64>() / v.len().max(1) as f64
+}
+
+/// Copies logits to the host and stops training if any is NaN or infinite.
+fn logits_to_host(logits: &Tensor<2>, step: u64, what: &str) -> Result<Vec<f32>> {
+    let v = logits
+        .clone()
+        .inner()
+        .into_data()
+        .to_vec::<f32>()
+        .map_err(|e| Error::Invalid(format!("reading {what}: {e:?}")))?;
+    if v.iter().any(|x| !x.is_finite()) {
+        return Err(Error::Diverged {
+            step,
+            what: what.to_string(),
+        });
+    }
+    Ok(v)
+}
+
+/// A `[rows, cols]` tensor from host values.
+pub fn tensor_from(values: Vec<f32>, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(values, [rows, cols]), device)
+}
+
+/// Makes sure the models hold finite weights (after loading or an update).
+pub fn check_finite<M: Module>(module: &M, name: &str, step: u64) -> Result<()> {
+    struct Finite(bool);
+    impl burn::module::ModuleVisitor for Finite {
+        fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
+            if self.0 {
+                let bad = p.val().inner().is_nan().any().into_scalar::<bool>()
+                    || p.val().inner().abs().max().into_scalar::<f32>().is_infinite();
+                self.0 = !bad;
+            }
+        }
+    }
+    let mut v = Finite(true);
+    module.visit(&mut v);
+    if v.0 {
+        Ok(())
+    } else {
+        Err(Error::Diverged {
+            step,
+            what: format!("{name} weights"),
+        })
+    }
+}

@@ -1,0 +1,443 @@
+//! A training run on disk: config, metrics, sample grids and checkpoints in one directory,
+//! resumable at any checkpoint with the same result as an uninterrupted run.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::gan::{Gan, Progress, StepStats, streams, tensor_from};
+use crate::checkpoint::{
+    STATE_FILE, list_checkpoints, module_from_bytes, module_to_bytes, read_verified, write_atomic,
+    write_checkpoint,
+};
+use crate::config::TrainConfig;
+use crate::data::ImageSet;
+use crate::error::{Error, Result};
+use crate::models::sample_noise;
+use crate::rng::Rng;
+use crate::viz::save_grid;
+
+/// File names inside a run directory.
+pub mod files {
+    /// The resolved configuration.
+    pub const CONFIG: &str = "config.toml";
+    /// One JSON object per epoch.
+    pub const METRICS_JSONL: &str = "metrics.jsonl";
+    /// The same as CSV.
+    pub const METRICS_CSV: &str = "metrics.csv";
+    /// Checkpoint directories.
+    pub const CHECKPOINTS: &str = "checkpoints";
+    /// Per-epoch sample grids.
+    pub const SAMPLES: &str = "samples";
+    /// Files of one checkpoint.
+    pub const GENERATOR: &str = "generator.safetensors";
+    /// D's weights.
+    pub const DISCRIMINATOR: &str = "discriminator.safetensors";
+    /// G's optimizer velocity.
+    pub const GENERATOR_VELOCITY: &str = "generator-velocity.safetensors";
+    /// D's optimizer velocity.
+    pub const DISCRIMINATOR_VELOCITY: &str = "discriminator-velocity.safetensors";
+}
+
+/// The contents of a checkpoint's state file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CheckpointState {
+    /// Format version of this file.
+    pub format: u32,
+    /// Counters and random stream.
+    pub progress: Progress,
+    /// Image height and width of the data the model was trained on.
+    pub image_shape: [usize; 2],
+    /// The run's configuration, as TOML.
+    pub config: String,
+    /// CRC-32 of each weight file.
+    pub files: Vec<(String, u32)>,
+}
+
+/// One line of `metrics.jsonl`: means over an epoch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// Epoch number (1-based: the number of completed epochs).
+    pub epoch: u64,
+    /// Global iteration count at the end of the epoch.
+    pub step: u64,
+    /// Mean discriminator loss.
+    pub d_loss: f64,
+    /// Mean generator loss.
+    pub g_loss: f64,
+    /// Mean D(x).
+    pub d_real: f64,
+    /// Mean D(G(z)).
+    pub d_fake: f64,
+    /// D's learning rate at the end of the epoch.
+    pub lr: f64,
+    /// Momentum used during the epoch.
+    pub momentum: f64,
+    /// Wall-clock seconds of the epoch (in this process; a resumed epoch counts its remainder).
+    pub seconds: f64,
+    /// Real images consumed per second.
+    pub images_per_sec: f64,
+}
+
+const CSV_HEADER: &str = "epoch,step,d_loss,g_loss,d_real,d_fake,lr,momentum,seconds,images_per_sec";
+
+impl EpochMetrics {
+    fn csv(&self) -> String {
+        format!(
+            "{},{},{},{},{},{},{},{},{:.3},{:.1}",
+            self.epoch, self.step, self.d_loss, self.g_loss, self.d_real, self.d_fake, self.lr, self.momentum, self.seconds, self.images_per_sec
+        )
+    }
+}
+
+/// What the caller sees after each iteration.
+pub struct StepReport<'a> {
+    /// Epoch in progress (0-based).
+    pub epoch: u64,
+    /// Iterations done in this epoch.
+    pub iteration: usize,
+    /// Iterations per epoch.
+    pub iterations_per_epoch: usize,
+    /// Global iteration count.
+    pub step: u64,
+    /// This iteration's statistics.
+    pub stats: &'a StepStats,
+    /// Real images consumed per second in this process.
+    pub images_per_sec: f64,
+}
+
+/// Hooks the training loop calls; the CLI draws its progress bar and handles Ctrl-C here.
+pub trait Observer {
+    /// After every iteration.
+    fn on_step(&mut self, _report: &StepReport<'_>) {}
+    /// After every epoch, once its metrics, grid and checkpoint are written.
+    fn on_epoch(&mut self, _metrics: &EpochMetrics, _checkpoint: &Path) {}
+    /// Polled after every iteration; `true` saves a checkpoint and stops.
+    fn stop_requested(&self) -> bool {
+        false
+    }
+}
+
+/// An observer that does nothing.
+pub struct Silent;
+impl Observer for Silent {}
+
+/// How a call to [`Run::train`] ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// All configured epochs are done.
+    Finished,
+    /// Stopped on request; the checkpoint written at that point.
+    Stopped(PathBuf),
+}
+
+/// A run directory and the model being trained in it.
+pub struct Run {
+    /// The run directory.
+    pub dir: PathBuf,
+    /// Players, optimizers and progress.
+    pub gan: Gan,
+    train: ImageSet,
+    fixed_noise: Tensor<2>,
+}
+
+impl Run {
+    /// Starts a new run in `dir`. Refuses a directory that already holds checkpoints, so a
+    /// previous run is never overwritten (resume it instead).
+    pub fn create(dir: &Path, cfg: TrainConfig, train: ImageSet, device: &Device) -> Result<Self> {
+        if !list_checkpoints(&dir.join(files::CHECKPOINTS)).is_empty() {
+            return Err(Error::Invalid(format!(
+                "{} already holds a run; resume it with --resume or choose another --out",
+                dir.display()
+            )));
+        }
+        check_data(&cfg, &train)?;
+        fs::create_dir_all(dir.join(files::SAMPLES)).map_err(|e| Error::io(dir, e))?;
+        write_atomic(&dir.join(files::CONFIG), cfg.to_toml()?.as_bytes())?;
+        for f in [files::METRICS_JSONL, files::METRICS_CSV] {
+            let _ = fs::remove_file(dir.join(f));
+        }
+        let means = train.pixel_means();
+        let gan = Gan::new(cfg, train.dim(), Some(&means), device);
+        Ok(Self::assemble(dir, gan, train))
+    }
+
+    /// Reopens the run in `dir` at its newest checkpoint that verifies. `epochs` replaces the
+    /// configured total when given. Returns the run and the checkpoint used, plus the
+    /// checkpoints skipped as damaged with the reason.
+    pub fn resume(
+        dir: &Path,
+        train: ImageSet,
+        epochs: Option<u64>,
+        device: &Device,
+    ) -> Result<(Self, PathBuf, Vec<String>)> {
+        let (mut gan, ckpt, skipped) = load_latest(dir, device)?;
+        if let Some(e) = epochs {
+            gan.cfg.epochs = e;
+            gan.cfg.check()?;
+            write_atomic(&dir.join(files::CONFIG), gan.cfg.to_toml()?.as_bytes())?;
+        }
+        check_data(&gan.cfg, &train)?;
+        truncate_metrics(dir, gan.progress.epoch)?;
+        Ok((Self::assemble(dir, gan, train), ckpt, skipped))
+    }
+
+    fn assemble(dir: &Path, gan: Gan, train: ImageSet) -> Self {
+        let mut grid_rng = Rng::derived(gan.cfg.seed, streams::GRID);
+        let fixed_noise = sample_noise(&gan.cfg.noise, gan.cfg.grid_samples, &mut grid_rng, &gan.device);
+        Self {
+            dir: dir.to_path_buf(),
+            gan,
+            train,
+            fixed_noise,
+        }
+    }
+
+    /// Iterations per epoch.
+    pub fn iterations_per_epoch(&self) -> usize {
+        self.train.len() / self.gan.cfg.batch_size / self.gan.batches_per_step()
+    }
+
+    /// Trains until the configured number of epochs is reached or the observer asks to stop.
+    pub fn train(&mut self, observer: &mut dyn Observer) -> Result<Outcome> {
+        let m = self.gan.cfg.batch_size;
+        let per_step = self.gan.batches_per_step();
+        let iters = self.iterations_per_epoch();
+        let d = self.train.dim();
+        while self.gan.progress.epoch < self.gan.cfg.epochs {
+            let epoch = self.gan.progress.epoch;
+            let order = Rng::derived(self.gan.cfg.seed, streams::SHUFFLE + epoch).permutation(self.train.len());
+            let started = Instant::now();
+            let first_batch = self.gan.progress.batch;
+            while self.gan.progress.batch + per_step <= iters * per_step {
+                let mut real = Vec::with_capacity(per_step);
+                for _ in 0..per_step {
+                    let b = self.gan.progress.batch;
+                    let mut pixels = Vec::with_capacity(m * d);
+                    for &i in &order[b * m..(b + 1) * m] {
+                        pixels.extend_from_slice(self.train.image(i));
+                    }
+                    real.push(tensor_from(pixels, m, d, &self.gan.device));
+                    self.gan.progress.batch += 1;
+                }
+                let stats = self.gan.train_step(&real)?;
+                let consumed = (self.gan.progress.batch - first_batch) * m;
+                observer.on_step(&StepReport {
+                    epoch,
+                    iteration: self.gan.progress.batch / per_step,
+                    iterations_per_epoch: iters,
+                    step: self.gan.progress.step,
+                    stats: &stats,
+                    images_per_sec: consumed as f64 / started.elapsed().as_secs_f64().max(1e-9),
+                });
+                if observer.stop_requested() && self.gan.progress.batch < iters * per_step {
+                    let ckpt = self.save_checkpoint()?;
+                    return Ok(Outcome::Stopped(ckpt));
+                }
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            let p = &self.gan.progress;
+            let n = p.epoch_steps.max(1) as f64;
+            let (lr_d, _, momentum) = self.gan.schedule_now();
+            let metrics = EpochMetrics {
+                epoch: epoch + 1,
+                step: p.step,
+                d_loss: p.epoch_sums.d_loss / n,
+                g_loss: p.epoch_sums.g_loss / n,
+                d_real: p.epoch_sums.d_real / n,
+                d_fake: p.epoch_sums.d_fake / n,
+                lr: lr_d,
+                momentum,
+                seconds,
+                images_per_sec: ((p.batch - first_batch) * m) as f64 / seconds.max(1e-9),
+            };
+            let p = &mut self.gan.progress;
+            p.epoch += 1;
+            p.batch = 0;
+            p.epoch_sums = StepStats::default();
+            p.epoch_steps = 0;
+            self.write_grid(epoch + 1)?;
+            let ckpt = self.save_checkpoint()?;
+            self.append_metrics(&metrics)?;
+            observer.on_epoch(&metrics, &ckpt);
+            if observer.stop_requested() && self.gan.progress.epoch < self.gan.cfg.epochs {
+                return Ok(Outcome::Stopped(ckpt));
+            }
+        }
+        Ok(Outcome::Finished)
+    }
+
+    /// Samples of the fixed noise batch, as a PNG grid `samples/epoch-NNNN.png`.
+    fn write_grid(&self, epoch: u64) -> Result<()> {
+        let images = self.gan.generate(self.fixed_noise.clone())?;
+        let cols = (self.gan.cfg.grid_samples as f64).sqrt().ceil() as usize;
+        let path = self.dir.join(files::SAMPLES).join(format!("epoch-{epoch:04}.png"));
+        save_grid(&path, &images, self.train.rows, self.train.cols, cols)
+    }
+
+    fn append_metrics(&self, m: &EpochMetrics) -> Result<()> {
+        let line = serde_json::to_string(m).map_err(|e| Error::Invalid(e.to_string()))?;
+        append_line(&self.dir.join(files::METRICS_JSONL), &line, None)?;
+        append_line(&self.dir.join(files::METRICS_CSV), &m.csv(), Some(CSV_HEADER))
+    }
+
+    /// Writes a checkpoint of the current state (atomically) and prunes old ones.
+    pub fn save_checkpoint(&self) -> Result<PathBuf> {
+        let gan = &self.gan;
+        let dir = self.dir.join(files::CHECKPOINTS);
+        let weights = [
+            (files::GENERATOR, module_to_bytes(&gan.generator, &dir)?),
+            (files::DISCRIMINATOR, module_to_bytes(&gan.discriminator, &dir)?),
+            (
+                files::GENERATOR_VELOCITY,
+                module_to_bytes(&gan.opt_g.velocity_module(&gan.generator), &dir)?,
+            ),
+            (
+                files::DISCRIMINATOR_VELOCITY,
+                module_to_bytes(&gan.opt_d.velocity_module(&gan.discriminator), &dir)?,
+            ),
+        ];
+        let state = |sums| {
+            let s = CheckpointState {
+                format: 1,
+                progress: gan.progress.clone(),
+                image_shape: [self.train.rows, self.train.cols],
+                config: gan.cfg.to_toml()?,
+                files: sums,
+            };
+            serde_json::to_vec_pretty(&s).map_err(|e| Error::Invalid(e.to_string()))
+        };
+        write_checkpoint(&dir, gan.progress.step, &weights, gan.cfg.keep_checkpoints, state)
+    }
+}
+
+fn check_data(cfg: &TrainConfig, train: &ImageSet) -> Result<()> {
+    let need = cfg.batch_size * match cfg.schedule {
+        crate::config::Schedule::Alternating => cfg.k,
+        crate::config::Schedule::Simultaneous => 1,
+    };
+    if train.len() < need {
+        return Err(Error::Config(format!(
+            "the training set has {} images, fewer than one iteration needs ({need})",
+            train.len()
+        )));
+    }
+    Ok(())
+}
+
+fn append_line(path: &Path, line: &str, header: Option<&str>) -> Result<()> {
+    let fresh = !path.exists();
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    if let (true, Some(h)) = (fresh, header) {
+        writeln!(f, "{h}").map_err(|e| Error::io(path, e))?;
+    }
+    writeln!(f, "{line}").map_err(|e| Error::io(path, e))?;
+    f.sync_data().map_err(|e| Error::io(path, e))
+}
+
+/// Drops metric lines of epochs after `epoch` (written after the checkpoint we resume from).
+fn truncate_metrics(dir: &Path, epoch: u64) -> Result<()> {
+    let jsonl = dir.join(files::METRICS_JSONL);
+    let Ok(text) = fs::read_to_string(&jsonl) else {
+        return Ok(());
+    };
+    let kept: Vec<EpochMetrics> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<EpochMetrics>(l).ok())
+        .filter(|m| m.epoch <= epoch)
+        .collect();
+    let mut j = String::new();
+    let mut c = format!("{CSV_HEADER}\n");
+    for m in &kept {
+        j.push_str(&serde_json::to_string(m).map_err(|e| Error::Invalid(e.to_string()))?);
+        j.push('\n');
+        c.push_str(&m.csv());
+        c.push('\n');
+    }
+    write_atomic(&jsonl, j.as_bytes())?;
+    write_atomic(&dir.join(files::METRICS_CSV), c.as_bytes())
+}
+
+/// Reads the run's config (`config.toml`).
+pub fn read_run_config(dir: &Path) -> Result<TrainConfig> {
+    let path = dir.join(files::CONFIG);
+    if !path.is_file() {
+        return Err(Error::Invalid(format!(
+            "{} is not a run directory (no {})",
+            dir.display(),
+            files::CONFIG
+        )));
+    }
+    TrainConfig::from_file(&path, &[])
+}
+
+/// Loads the newest checkpoint of run `dir` that verifies; also returns the checkpoint path
+/// and a note for each newer checkpoint that did not verify.
+pub fn load_latest(dir: &Path, device: &Device) -> Result<(Gan, PathBuf, Vec<String>)> {
+    let ckdir = dir.join(files::CHECKPOINTS);
+    let all = list_checkpoints(&ckdir);
+    if all.is_empty() {
+        return Err(Error::checkpoint(&ckdir, "no checkpoint found in this run"));
+    }
+    let mut skipped = Vec::new();
+    for (_, path) in all {
+        match load_checkpoint(&path, device) {
+            Ok(gan) => return Ok((gan, path, skipped)),
+            Err(e) => skipped.push(e.to_string()),
+        }
+    }
+    Err(Error::checkpoint(
+        &ckdir,
+        format!("no checkpoint verifies: {}", skipped.join("; ")),
+    ))
+}
+
+/// Loads one checkpoint directory, verifying every file.
+pub fn load_checkpoint(ckpt: &Path, device: &Device) -> Result<Gan> {
+    let state_path = ckpt.join(STATE_FILE);
+    let text = fs::read(&state_path).map_err(|e| Error::io(&state_path, e))?;
+    let state: CheckpointState = serde_json::from_slice(&text)
+        .map_err(|e| Error::checkpoint(&state_path, format!("unreadable state file: {e}")))?;
+    if state.format != 1 {
+        return Err(Error::checkpoint(&state_path, format!("unknown format version {}", state.format)));
+    }
+    let cfg = TrainConfig::from_toml_str(&state.config, &[], &state_path.display().to_string())?;
+    let crc = |name: &str| {
+        state
+            .files
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, c)| *c)
+            .ok_or_else(|| Error::checkpoint(&state_path, format!("no checksum recorded for {name}")))
+    };
+    let [rows, cols] = state.image_shape;
+    let mut gan = Gan::new(cfg, rows * cols, None, device);
+    let read = |name: &str| read_verified(ckpt, name, crc(name)?);
+    module_from_bytes(&mut gan.generator, read(files::GENERATOR)?, &ckpt.join(files::GENERATOR))?;
+    module_from_bytes(&mut gan.discriminator, read(files::DISCRIMINATOR)?, &ckpt.join(files::DISCRIMINATOR))?;
+    let mut vg = gan.generator.clone();
+    module_from_bytes(&mut vg, read(files::GENERATOR_VELOCITY)?, &ckpt.join(files::GENERATOR_VELOCITY))?;
+    gan.opt_g.load_velocity_module(&vg);
+    let mut vd = gan.discriminator.clone();
+    module_from_bytes(&mut vd, read(files::DISCRIMINATOR_VELOCITY)?, &ckpt.join(files::DISCRIMINATOR_VELOCITY))?;
+    gan.opt_d.load_velocity_module(&vd);
+    gan.progress = state.progress;
+    Ok(gan)
+}
+
+/// Image height and width recorded in a checkpoint.
+pub fn checkpoint_image_shape(ckpt: &Path) -> Result<[usize; 2]> {
+    let state_path = ckpt.join(STATE_FILE);
+    let text = fs::read(&state_path).map_err(|e| Error::io(&state_path, e))?;
+    let state: CheckpointState = serde_json::from_slice(&text)
+        .map_err(|e| Error::checkpoint(&state_path, format!("unreadable state file: {e}")))?;
+    Ok(state.image_shape)
+}

@@ -1,0 +1,173 @@
+//! Losses against hand-computed values, and every gradient the training step uses against
+//! central finite differences.
+
+use burn::module::Param;
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Tensor, TensorData};
+use gan::config::{DiscriminatorConfig, GeneratorConfig, OutputBiasInit};
+use gan::loss::{GanLoss, discriminator_loss, softplus};
+use gan::models::{DMasks, Discriminator, Generator};
+use gan::rng::Rng;
+
+fn dev() -> Device {
+    Device::flex().autodiff()
+}
+
+fn t2(v: &[f32], rows: usize, cols: usize) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(v.to_vec(), [rows, cols]), &dev())
+}
+
+fn scalar(t: Tensor<1>) -> f64 {
+    t.inner().into_data().to_vec::<f32>().expect("f32")[0] as f64
+}
+
+#[test]
+fn losses_match_hand_computed_values() {
+    let l = t2(&[0.0, 2.0, -1.0], 3, 1);
+    // python: mean(log1p(exp(-x)) for x in [0, 2, -1]) = 0.7111122930403803
+    let ns = scalar(GanLoss::NonSaturating.generator_loss(l.clone()));
+    assert!((ns - 0.711_112_293).abs() < 1e-6, "{ns}");
+    // python: -mean(log1p(exp(x)) for x in [0, 2, -1]) = -1.0444456263737136
+    let mm = scalar(GanLoss::Minimax.generator_loss(l));
+    assert!((mm + 1.044_445_626).abs() < 1e-6, "{mm}");
+    // python: 0.5*(mean(sp(-x) for x in [3,-.5]) + mean(sp(x) for x in [-2,1])) = 0.6157135085787611
+    let d = scalar(discriminator_loss(t2(&[3.0, -0.5], 2, 1), t2(&[-2.0, 1.0], 2, 1)));
+    assert!((d - 0.615_713_508).abs() < 1e-6, "{d}");
+    // scalar versions agree with the tensor ones
+    for x in [-30.0, -1.0, 0.0, 0.5, 30.0] {
+        let t = scalar(GanLoss::NonSaturating.generator_loss(t2(&[x as f32], 1, 1)));
+        assert!((t - GanLoss::NonSaturating.generator_loss_scalar(x)).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn softplus_is_stable_for_large_logits() {
+    let v = softplus(Tensor::<1>::from_floats([100.0f32, -100.0, 0.0], &dev()))
+        .inner()
+        .into_data()
+        .to_vec::<f32>()
+        .expect("f32");
+    assert_eq!(v[0], 100.0);
+    assert!(v[1] > 0.0 && v[1] < 1e-40, "{}", v[1]);
+    assert!((v[2] - std::f32::consts::LN_2).abs() < 1e-7);
+    // -log D(G(z)) for a very confident D stays finite and its gradient is -1, not NaN
+    let l = t2(&[-200.0], 1, 1).require_grad();
+    let loss = GanLoss::NonSaturating.generator_loss(l.clone());
+    let g = l.grad(&loss.backward()).expect("grad").into_data().to_vec::<f32>().expect("f32");
+    assert!((scalar(GanLoss::NonSaturating.generator_loss(t2(&[-200.0], 1, 1))) - 200.0).abs() < 1e-3);
+    assert!((g[0] + 1.0).abs() < 1e-6, "{g:?}");
+}
+
+fn tiny() -> (Generator, Discriminator, DiscriminatorConfig) {
+    let mut rng = Rng::new(11);
+    let gcfg = GeneratorConfig {
+        hidden: vec![5],
+        init_range: 0.6,
+        output_bias: OutputBiasInit::Zero,
+    };
+    let dcfg = DiscriminatorConfig {
+        hidden: vec![4, 3],
+        pieces: 3,
+        init_range: 0.6,
+        input_keep: 0.8,
+        hidden_keep: 0.5,
+    };
+    let g = Generator::new(&gcfg, 3, 6, None, &mut rng, &dev());
+    let d = Discriminator::new(&dcfg, 6, &mut rng, &dev());
+    (g, d, dcfg)
+}
+
+/// Central differences of `f` w.r.t. each entry of a 2-D weight, compared with `analytic`.
+fn check_weight(
+    name: &str,
+    w: &Tensor<2>,
+    analytic: &[f32],
+    mut f: impl FnMut(Tensor<2>) -> f64,
+) {
+    let vals = w.clone().inner().into_data().to_vec::<f32>().expect("f32");
+    let dims = w.dims();
+    let eps = 1e-2f32;
+    let mut worst = 0.0f64;
+    for i in 0..vals.len() {
+        let mut plus = vals.clone();
+        plus[i] += eps;
+        let mut minus = vals.clone();
+        minus[i] -= eps;
+        let fp = f(Tensor::from_data(TensorData::new(plus, dims), &dev()));
+        let fm = f(Tensor::from_data(TensorData::new(minus, dims), &dev()));
+        let numeric = (fp - fm) / (2.0 * eps as f64);
+        let err = (numeric - analytic[i] as f64).abs() / (1e-3 + numeric.abs().max((analytic[i] as f64).abs()));
+        worst = worst.max(err);
+        assert!(err < 2e-2, "{name}[{i}]: numeric {numeric} vs autodiff {}", analytic[i]);
+    }
+    assert!(worst.is_finite());
+}
+
+#[test]
+fn discriminator_gradients_match_finite_differences() {
+    let (_, d, dcfg) = tiny();
+    let mut rng = Rng::new(5);
+    let real = t2(&(0..24).map(|_| rng.uniform()).collect::<Vec<_>>(), 4, 6);
+    let fake = t2(&(0..24).map(|_| rng.uniform()).collect::<Vec<_>>(), 4, 6);
+    let masks: DMasks = d.sample_masks(&dcfg, 8, 6, &mut rng, &dev());
+    let x = Tensor::cat(vec![real, fake], 0);
+    let loss_of = |d: &Discriminator| {
+        let l = d.forward(x.clone(), Some(&masks));
+        discriminator_loss(l.clone().slice([0..4, 0..1]), l.slice([4..8, 0..1]))
+    };
+    let mut grads = loss_of(&d).backward();
+    let gp = GradientsParams::from_module(&mut grads, &d);
+    for layer in 0..2 {
+        let w = d.hidden[layer].linear.weight.val();
+        let analytic = gp
+            .get::<2>(d.hidden[layer].linear.weight.id)
+            .expect("grad")
+            .into_data()
+            .to_vec::<f32>()
+            .expect("f32");
+        check_weight(&format!("maxout{layer}.weight"), &w, &analytic, |w2| {
+            let mut d2 = d.clone();
+            d2.hidden[layer].linear.weight = Param::from_tensor(w2);
+            scalar(loss_of(&d2))
+        });
+    }
+    let w = d.output.weight.val();
+    let analytic = gp.get::<2>(d.output.weight.id).expect("grad").into_data().to_vec::<f32>().expect("f32");
+    check_weight("output.weight", &w, &analytic, |w2| {
+        let mut d2 = d.clone();
+        d2.output.weight = Param::from_tensor(w2);
+        scalar(loss_of(&d2))
+    });
+}
+
+#[test]
+fn generator_gradients_through_a_frozen_discriminator_match_finite_differences() {
+    let (g, d, dcfg) = tiny();
+    let mut rng = Rng::new(9);
+    let z = t2(&(0..12).map(|_| rng.uniform_range(-1.7, 1.7)).collect::<Vec<_>>(), 4, 3);
+    let masks = d.sample_masks(&dcfg, 4, 6, &mut rng, &dev());
+    for loss in [GanLoss::Minimax, GanLoss::NonSaturating] {
+        let frozen = d.clone().no_grad();
+        let loss_of = |g: &Generator| loss.generator_loss(frozen.forward(g.forward(z.clone()), Some(&masks)));
+        let mut grads = loss_of(&g).backward();
+        let gp = GradientsParams::from_module(&mut grads, &g);
+        // the frozen D gets no gradient from the generator's objective
+        let dgrads = GradientsParams::from_module(&mut loss_of(&g).backward(), &d);
+        assert_eq!(dgrads.len(), 0, "D parameters must not receive G-step gradients");
+        for (name, w, id) in [
+            ("hidden0", g.hidden[0].weight.val(), g.hidden[0].weight.id),
+            ("output", g.output.weight.val(), g.output.weight.id),
+        ] {
+            let analytic = gp.get::<2>(id).expect("grad").into_data().to_vec::<f32>().expect("f32");
+            check_weight(&format!("{loss:?} {name}"), &w, &analytic, |w2| {
+                let mut g2 = g.clone();
+                if name == "output" {
+                    g2.output.weight = Param::from_tensor(w2);
+                } else {
+                    g2.hidden[0].weight = Param::from_tensor(w2);
+                }
+                scalar(loss_of(&g2))
+            });
+        }
+    }
+}
