@@ -44,9 +44,16 @@ pub fn run(a: SampleArgs) -> Result<i32> {
     if a.n == 0 {
         bail!("-n must be at least 1");
     }
-    let ext = a.out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let ext = a
+        .out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     if !matches!(ext.as_deref(), Some("png") | Some("npy")) {
-        bail!("--out {}: the extension must be .png or .npy", a.out.display());
+        bail!(
+            "--out {}: the extension must be .png or .npy",
+            a.out.display()
+        );
     }
     let (gan, ckpt, skipped) = load_latest(&a.run, &device())?;
     for s in skipped {
@@ -60,7 +67,9 @@ pub fn run(a: SampleArgs) -> Result<i32> {
         std::fs::create_dir_all(parent)?;
     }
     if ext.as_deref() == Some("png") {
-        let cols = a.cols.unwrap_or_else(|| (a.n as f64).sqrt().ceil() as usize);
+        let cols = a
+            .cols
+            .unwrap_or_else(|| (a.n as f64).sqrt().ceil() as usize);
         save_grid(&a.out, &samples, h, w, cols)?;
     } else {
         write_npy_f32(&a.out, &samples, a.n, h * w)?;

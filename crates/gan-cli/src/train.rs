@@ -68,7 +68,7 @@ impl Observer for Cli {
             bar.set_prefix(format!("epoch {}/{}", r.epoch + 1, self.epochs));
         }
         bar.set_position(r.iteration as u64);
-        if r.iteration % 10 == 0 || r.iteration == r.iterations_per_epoch {
+        if r.iteration.is_multiple_of(10) || r.iteration == r.iterations_per_epoch {
             bar.set_message(format!(
                 "D(x) {:.3}  D(G(z)) {:.3}  loss D {:.3} G {:.3}  {:.0} img/s",
                 r.stats.d_real, r.stats.d_fake, r.stats.d_loss, r.stats.g_loss, r.images_per_sec
@@ -83,7 +83,14 @@ impl Observer for Cli {
         }
         let line = format!(
             "epoch {:>4}  D(x) {:.3}  D(G(z)) {:.3}  loss D {:.4} G {:.4}  lr {:.4}  mom {:.3}  {:.1}s  -> {}",
-            m.epoch, m.d_real, m.d_fake, m.d_loss, m.g_loss, m.lr, m.momentum, m.seconds,
+            m.epoch,
+            m.d_real,
+            m.d_fake,
+            m.d_loss,
+            m.g_loss,
+            m.lr,
+            m.momentum,
+            m.seconds,
             ckpt.display()
         );
         match &self.bar {
@@ -136,9 +143,17 @@ pub fn run(a: TrainArgs) -> Result<i32> {
             (None, None) => TrainConfig::preset("mnist-paper", &set)?,
             (Some(_), Some(_)) => bail!("give --preset or --config, not both"),
         };
-        let dir = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&cfg.name));
+        let dir = a
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("runs").join(&cfg.name));
         let data = load_splits(std::path::Path::new(&cfg.data.dir), cfg.data.train_end)
-            .with_context(|| format!("loading the training data (presets: {})", PRESETS.join(", ")))?;
+            .with_context(|| {
+                format!(
+                    "loading the training data (presets: {})",
+                    PRESETS.join(", ")
+                )
+            })?;
         eprintln!(
             "training {} for {} epochs into {} ({} training images)",
             cfg.name,
@@ -149,7 +164,11 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         (Run::create(&dir, cfg, data.train, &device)?, dir)
     };
     if run.gan.progress.epoch >= run.gan.cfg.epochs {
-        eprintln!("{}: already trained for {} epochs; nothing to do (raise --epochs)", dir.display(), run.gan.cfg.epochs);
+        eprintln!(
+            "{}: already trained for {} epochs; nothing to do (raise --epochs)",
+            dir.display(),
+            run.gan.cfg.epochs
+        );
         return Ok(0);
     }
 
@@ -167,9 +186,11 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     let bar = (!a.json).then(|| {
         let b = ProgressBar::new(run.iterations_per_epoch() as u64);
         b.set_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta} {msg}")
-                .expect("valid template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta} {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
         );
         b
     });
@@ -185,7 +206,11 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     }
     match outcome? {
         Outcome::Finished => {
-            eprintln!("done: {} (samples in {}/samples)", dir.display(), dir.display());
+            eprintln!(
+                "done: {} (samples in {}/samples)",
+                dir.display(),
+                dir.display()
+            );
             Ok(0)
         }
         Outcome::Stopped(ckpt) => {

@@ -25,7 +25,11 @@ pub fn crc32(bytes: &[u8]) -> u32 {
 
 /// A module serialised to safetensors bytes (PyTorch layout: Linear weights as [out, in]).
 pub fn module_to_bytes<M: Module>(module: &M, path_for_errors: &Path) -> Result<Vec<u8>> {
-    let mut store = SafetensorsStore::from_bytes(None).with_to_adapter(BurnToPyTorchAdapter);
+    // burn-store's default metadata lives in a HashMap whose order changes from run to run;
+    // without it, identical weights give byte-identical files (and checksums).
+    let mut store = SafetensorsStore::from_bytes(None)
+        .clear_metadata()
+        .with_to_adapter(BurnToPyTorchAdapter);
     module
         .save_into(&mut store)
         .map_err(|e| Error::checkpoint(path_for_errors, format!("cannot serialise: {e}")))?;
@@ -37,7 +41,8 @@ pub fn module_to_bytes<M: Module>(module: &M, path_for_errors: &Path) -> Result<
 /// Loads safetensors bytes (PyTorch layout) into `module`, requiring every tensor to be
 /// present with the right shape.
 pub fn module_from_bytes<M: Module>(module: &mut M, bytes: Vec<u8>, path: &Path) -> Result<()> {
-    let mut store = SafetensorsStore::from_bytes(Some(bytes)).with_from_adapter(PyTorchToBurnAdapter);
+    let mut store =
+        SafetensorsStore::from_bytes(Some(bytes)).with_from_adapter(PyTorchToBurnAdapter);
     let result = module
         .load_from(&mut store)
         .map_err(|e| Error::checkpoint(path, format!("cannot read weights: {e}")))?;
@@ -49,12 +54,18 @@ pub fn module_from_bytes<M: Module>(module: &mut M, bytes: Vec<u8>, path: &Path)
     }
     if !result.missing.is_empty() {
         let names: Vec<&str> = result.missing.iter().map(|(p, _)| p.as_str()).collect();
-        return Err(Error::checkpoint(path, format!("missing tensors: {}", names.join(", "))));
+        return Err(Error::checkpoint(
+            path,
+            format!("missing tensors: {}", names.join(", ")),
+        ));
     }
     if !result.unused.is_empty() {
         return Err(Error::checkpoint(
             path,
-            format!("tensors the model does not have: {}", result.unused.join(", ")),
+            format!(
+                "tensors the model does not have: {}",
+                result.unused.join(", ")
+            ),
         ));
     }
     Ok(())
@@ -91,7 +102,7 @@ pub fn list_checkpoints(dir: &Path) -> Vec<(u64, PathBuf)> {
             e.path().is_dir().then_some((step, e.path()))
         })
         .collect();
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.sort_by_key(|c| std::cmp::Reverse(c.0));
     out
 }
 
@@ -142,7 +153,9 @@ pub fn read_verified(ckpt: &Path, name: &str, expected_crc: u32) -> Result<Vec<u
     if got != expected_crc {
         return Err(Error::checkpoint(
             &path,
-            format!("checksum mismatch (expected {expected_crc:08x}, file has {got:08x}): the file is damaged"),
+            format!(
+                "checksum mismatch (expected {expected_crc:08x}, file has {got:08x}): the file is damaged"
+            ),
         ));
     }
     Ok(bytes)

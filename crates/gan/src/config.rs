@@ -184,9 +184,10 @@ impl TrainConfig {
         for o in overrides {
             apply_override(&mut value, o)?;
         }
-        let cfg: TrainConfig = value
-            .try_into()
-            .map_err(|e: toml::de::Error| Error::Config(format!("{source}: {}", e.message().trim())))?;
+        // Parse from text (not from the table) so errors quote the offending key and line.
+        let text = toml::to_string(&value).map_err(|e| Error::Config(format!("{source}: {e}")))?;
+        let cfg: TrainConfig = toml::from_str(&text)
+            .map_err(|e| Error::Config(format!("{source}: {}", e.to_string().trim())))?;
         cfg.check()?;
         Ok(cfg)
     }
@@ -212,13 +213,19 @@ impl TrainConfig {
             return bad("noise.dim", "must be at least 1".into());
         }
         if !(self.noise.scale.is_finite() && self.noise.scale > 0.0) {
-            return bad("noise.scale", format!("{} must be positive", self.noise.scale));
+            return bad(
+                "noise.scale",
+                format!("{} must be positive", self.noise.scale),
+            );
         }
         if self.generator.hidden.contains(&0) {
             return bad("generator.hidden", "layer widths must be positive".into());
         }
         if self.discriminator.hidden.is_empty() || self.discriminator.hidden.contains(&0) {
-            return bad("discriminator.hidden", "needs at least one positive width".into());
+            return bad(
+                "discriminator.hidden",
+                "needs at least one positive width".into(),
+            );
         }
         if self.discriminator.pieces == 0 {
             return bad("discriminator.pieces", "must be at least 1".into());
@@ -260,7 +267,10 @@ impl TrainConfig {
         if o.momentum_saturate < o.momentum_start {
             return bad(
                 "optimizer.momentum_saturate",
-                format!("{} is before momentum_start {}", o.momentum_saturate, o.momentum_start),
+                format!(
+                    "{} is before momentum_start {}",
+                    o.momentum_saturate, o.momentum_start
+                ),
             );
         }
         if self.data.train_end == 0 {
@@ -270,7 +280,10 @@ impl TrainConfig {
             return bad("keep_checkpoints", "must be at least 1".into());
         }
         if self.grid_samples == 0 || self.grid_samples > 10_000 {
-            return bad("grid_samples", format!("{} must be in 1..=10000", self.grid_samples));
+            return bad(
+                "grid_samples",
+                format!("{} must be in 1..=10000", self.grid_samples),
+            );
         }
         Ok(())
     }
@@ -336,15 +349,28 @@ mod tests {
         assert_eq!(c.noise.kind, NoiseKind::Uniform);
         assert!((c.noise.scale - 3f32.sqrt()).abs() < 1e-6);
         assert_eq!((c.optimizer.lr, c.optimizer.lr_decay), (0.1, 1.000004));
-        assert_eq!((c.optimizer.momentum, c.optimizer.final_momentum), (0.5, 0.7));
-        assert_eq!((c.discriminator.input_keep, c.discriminator.hidden_keep), (0.8, 0.5));
+        assert_eq!(
+            (c.optimizer.momentum, c.optimizer.final_momentum),
+            (0.5, 0.7)
+        );
+        assert_eq!(
+            (c.discriminator.input_keep, c.discriminator.hidden_keep),
+            (0.8, 0.5)
+        );
         assert_eq!(c.data.train_end, 50_000);
     }
 
     #[test]
     fn overrides_apply_and_bad_values_are_named() {
-        let c = TrainConfig::preset("mnist-paper", &["k=3".into(), "loss=minimax".into(), "optimizer.lr=0.05".into()])
-            .expect("valid overrides");
+        let c = TrainConfig::preset(
+            "mnist-paper",
+            &[
+                "k=3".into(),
+                "loss=minimax".into(),
+                "optimizer.lr=0.05".into(),
+            ],
+        )
+        .expect("valid overrides");
         assert_eq!(c.k, 3);
         assert_eq!(c.loss, GanLoss::Minimax);
         assert_eq!(c.optimizer.lr, 0.05);
@@ -368,7 +394,9 @@ mod tests {
     #[test]
     fn unknown_keys_in_a_file_are_rejected() {
         let text = include_str!("../../../configs/mnist-paper.toml").replace("epochs", "epochz");
-        let err = TrainConfig::from_toml_str(&text, &[], "bad.toml").expect_err("typo").to_string();
+        let err = TrainConfig::from_toml_str(&text, &[], "bad.toml")
+            .expect_err("typo")
+            .to_string();
         assert!(err.contains("bad.toml") && err.contains("epochz"), "{err}");
     }
 }

@@ -71,7 +71,7 @@ pub fn value_function(real_logits: &[f32], fake_logits: &[f32]) -> f64 {
 /// softplus(x) = log(1 + e^x), computed as max(x, 0) + log1p(e^{-|x|}) so it never overflows
 /// and keeps full precision for large |x|.
 pub fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    x.clone().relu() + x.abs().neg().exp().log1p()
+    burn::tensor::activation::relu(x.clone()) + x.abs().neg().exp().log1p()
 }
 
 /// softplus in f64, same stable form.

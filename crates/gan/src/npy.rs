@@ -13,7 +13,8 @@ pub fn write_npy_f32(path: &Path, data: &[f32], rows: usize, cols: usize) -> Res
             data.len()
         )));
     }
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    let mut header =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
     // magic (6) + version (2) + header length (2) + header + '\n' is a multiple of 64.
     let unpadded = 10 + header.len() + 1;
     header.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
@@ -66,7 +67,10 @@ pub fn parse_npy_f32(bytes: &[u8], path: &Path) -> Result<(Vec<f32>, usize, usiz
     } else if descr.starts_with("'<f8'") {
         8
     } else {
-        return Err(bad(format!("dtype {} is not supported (need '<f4' or '<f8')", descr.split(',').next().unwrap_or(""))));
+        return Err(bad(format!(
+            "dtype {} is not supported (need '<f4' or '<f8')",
+            descr.split(',').next().unwrap_or("")
+        )));
     };
     if field("fortran_order").is_some_and(|v| v.starts_with("True")) {
         return Err(bad("Fortran-order arrays are not supported".into()));
@@ -80,11 +84,18 @@ pub fn parse_npy_f32(bytes: &[u8], path: &Path) -> Result<(Vec<f32>, usize, usiz
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>().map_err(|_| bad(format!("unreadable shape ({inner})"))))
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| bad(format!("unreadable shape ({inner})")))
+        })
         .collect::<Result<_>>()?;
     let (rows, cols) = match dims[..] {
         [r, c] => (r, c),
-        _ => return Err(bad(format!("expected a 2-D array [n, d], found shape {dims:?}"))),
+        _ => {
+            return Err(bad(format!(
+                "expected a 2-D array [n, d], found shape {dims:?}"
+            )));
+        }
     };
     let body = &bytes[start + hlen..];
     let need = rows
@@ -107,7 +118,10 @@ pub fn parse_npy_f32(bytes: &[u8], path: &Path) -> Result<(Vec<f32>, usize, usiz
             .collect()
     };
     if let Some(i) = data.iter().position(|v| !v.is_finite()) {
-        return Err(bad(format!("non-finite value (NaN or Inf) in row {}", i / cols.max(1))));
+        return Err(bad(format!(
+            "non-finite value (NaN or Inf) in row {}",
+            i / cols.max(1)
+        )));
     }
     Ok((data, rows, cols))
 }
@@ -123,17 +137,25 @@ mod tests {
         let data: Vec<f32> = (0..12).map(|i| i as f32 / 7.0).collect();
         write_npy_f32(&p, &data, 3, 4).expect("write");
         let bytes = std::fs::read(&p).expect("read");
-        assert_eq!((bytes.len() - data.len() * 4) % 64, 0, "header aligned to 64 bytes");
+        assert_eq!(
+            (bytes.len() - data.len() * 4) % 64,
+            0,
+            "header aligned to 64 bytes"
+        );
         assert_eq!(read_npy_f32(&p).expect("read back"), (data.clone(), 3, 4));
         let truncated = &bytes[..bytes.len() - 3];
-        let e = parse_npy_f32(truncated, &p).expect_err("truncated").to_string();
+        let e = parse_npy_f32(truncated, &p)
+            .expect_err("truncated")
+            .to_string();
         assert!(e.contains("needs 48 data bytes"), "{e}");
         let mut nan = bytes.clone();
         let n = nan.len();
         nan[n - 4..].copy_from_slice(&f32::NAN.to_le_bytes());
         let e = parse_npy_f32(&nan, &p).expect_err("nan").to_string();
         assert!(e.contains("row 2"), "{e}");
-        let e = parse_npy_f32(b"hello world", &p).expect_err("magic").to_string();
+        let e = parse_npy_f32(b"hello world", &p)
+            .expect_err("magic")
+            .to_string();
         assert!(e.contains("bad magic"), "{e}");
     }
 }

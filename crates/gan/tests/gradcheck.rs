@@ -1,7 +1,7 @@
 //! Losses against hand-computed values, and every gradient the training step uses against
 //! central finite differences.
 
-use burn::module::Param;
+use burn::module::{Module, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use gan::config::{DiscriminatorConfig, GeneratorConfig, OutputBiasInit};
@@ -18,7 +18,7 @@ fn t2(v: &[f32], rows: usize, cols: usize) -> Tensor<2> {
 }
 
 fn scalar(t: Tensor<1>) -> f64 {
-    t.inner().into_data().to_vec::<f32>().expect("f32")[0] as f64
+    t.inner().into_data().try_into_vec::<f32>().expect("f32")[0] as f64
 }
 
 #[test]
@@ -31,7 +31,10 @@ fn losses_match_hand_computed_values() {
     let mm = scalar(GanLoss::Minimax.generator_loss(l));
     assert!((mm + 1.044_445_626).abs() < 1e-6, "{mm}");
     // python: 0.5*(mean(sp(-x) for x in [3,-.5]) + mean(sp(x) for x in [-2,1])) = 0.6157135085787611
-    let d = scalar(discriminator_loss(t2(&[3.0, -0.5], 2, 1), t2(&[-2.0, 1.0], 2, 1)));
+    let d = scalar(discriminator_loss(
+        t2(&[3.0, -0.5], 2, 1),
+        t2(&[-2.0, 1.0], 2, 1),
+    ));
     assert!((d - 0.615_713_508).abs() < 1e-6, "{d}");
     // scalar versions agree with the tensor ones
     for x in [-30.0, -1.0, 0.0, 0.5, 30.0] {
@@ -45,7 +48,7 @@ fn softplus_is_stable_for_large_logits() {
     let v = softplus(Tensor::<1>::from_floats([100.0f32, -100.0, 0.0], &dev()))
         .inner()
         .into_data()
-        .to_vec::<f32>()
+        .try_into_vec::<f32>()
         .expect("f32");
     assert_eq!(v[0], 100.0);
     assert!(v[1] > 0.0 && v[1] < 1e-40, "{}", v[1]);
@@ -53,8 +56,15 @@ fn softplus_is_stable_for_large_logits() {
     // -log D(G(z)) for a very confident D stays finite and its gradient is -1, not NaN
     let l = t2(&[-200.0], 1, 1).require_grad();
     let loss = GanLoss::NonSaturating.generator_loss(l.clone());
-    let g = l.grad(&loss.backward()).expect("grad").into_data().to_vec::<f32>().expect("f32");
-    assert!((scalar(GanLoss::NonSaturating.generator_loss(t2(&[-200.0], 1, 1))) - 200.0).abs() < 1e-3);
+    let g = l
+        .grad(&loss.backward())
+        .expect("grad")
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("f32");
+    assert!(
+        (scalar(GanLoss::NonSaturating.generator_loss(t2(&[-200.0], 1, 1))) - 200.0).abs() < 1e-3
+    );
     assert!((g[0] + 1.0).abs() < 1e-6, "{g:?}");
 }
 
@@ -78,16 +88,19 @@ fn tiny() -> (Generator, Discriminator, DiscriminatorConfig) {
 }
 
 /// Central differences of `f` w.r.t. each entry of a 2-D weight, compared with `analytic`.
-fn check_weight(
-    name: &str,
-    w: &Tensor<2>,
-    analytic: &[f32],
-    mut f: impl FnMut(Tensor<2>) -> f64,
-) {
-    let vals = w.clone().inner().into_data().to_vec::<f32>().expect("f32");
+/// Entries whose step crosses a kink of ReLU / maxout (the two one-sided slopes disagree)
+/// are skipped; at least 80% of the entries must be checked.
+fn check_weight(name: &str, w: &Tensor<2>, analytic: &[f32], mut f: impl FnMut(Tensor<2>) -> f64) {
+    let vals = w
+        .clone()
+        .inner()
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("f32");
     let dims = w.dims();
-    let eps = 1e-2f32;
-    let mut worst = 0.0f64;
+    let eps = 1e-3f32;
+    let f0 = f(w.clone());
+    let mut checked = 0;
     for i in 0..vals.len() {
         let mut plus = vals.clone();
         plus[i] += eps;
@@ -95,12 +108,23 @@ fn check_weight(
         minus[i] -= eps;
         let fp = f(Tensor::from_data(TensorData::new(plus, dims), &dev()));
         let fm = f(Tensor::from_data(TensorData::new(minus, dims), &dev()));
+        let (right, left) = ((fp - f0) / eps as f64, (f0 - fm) / eps as f64);
+        if (right - left).abs() > 0.05 * right.abs().max(left.abs()) + 1e-3 {
+            continue;
+        }
         let numeric = (fp - fm) / (2.0 * eps as f64);
-        let err = (numeric - analytic[i] as f64).abs() / (1e-3 + numeric.abs().max((analytic[i] as f64).abs()));
-        worst = worst.max(err);
-        assert!(err < 2e-2, "{name}[{i}]: numeric {numeric} vs autodiff {}", analytic[i]);
+        let a = analytic[i] as f64;
+        assert!(
+            (numeric - a).abs() <= 1e-3 * numeric.abs().max(a.abs()) * 20.0 + 2e-4,
+            "{name}[{i}]: numeric {numeric} vs autodiff {a}"
+        );
+        checked += 1;
     }
-    assert!(worst.is_finite());
+    assert!(
+        checked * 5 >= vals.len() * 4,
+        "{name}: only {checked} of {} entries away from kinks",
+        vals.len()
+    );
 }
 
 #[test]
@@ -123,7 +147,7 @@ fn discriminator_gradients_match_finite_differences() {
             .get::<2>(d.hidden[layer].linear.weight.id)
             .expect("grad")
             .into_data()
-            .to_vec::<f32>()
+            .try_into_vec::<f32>()
             .expect("f32");
         check_weight(&format!("maxout{layer}.weight"), &w, &analytic, |w2| {
             let mut d2 = d.clone();
@@ -132,7 +156,12 @@ fn discriminator_gradients_match_finite_differences() {
         });
     }
     let w = d.output.weight.val();
-    let analytic = gp.get::<2>(d.output.weight.id).expect("grad").into_data().to_vec::<f32>().expect("f32");
+    let analytic = gp
+        .get::<2>(d.output.weight.id)
+        .expect("grad")
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("f32");
     check_weight("output.weight", &w, &analytic, |w2| {
         let mut d2 = d.clone();
         d2.output.weight = Param::from_tensor(w2);
@@ -144,21 +173,37 @@ fn discriminator_gradients_match_finite_differences() {
 fn generator_gradients_through_a_frozen_discriminator_match_finite_differences() {
     let (g, d, dcfg) = tiny();
     let mut rng = Rng::new(9);
-    let z = t2(&(0..12).map(|_| rng.uniform_range(-1.7, 1.7)).collect::<Vec<_>>(), 4, 3);
+    let z = t2(
+        &(0..12)
+            .map(|_| rng.uniform_range(-1.7, 1.7))
+            .collect::<Vec<_>>(),
+        4,
+        3,
+    );
     let masks = d.sample_masks(&dcfg, 4, 6, &mut rng, &dev());
     for loss in [GanLoss::Minimax, GanLoss::NonSaturating] {
         let frozen = d.clone().no_grad();
-        let loss_of = |g: &Generator| loss.generator_loss(frozen.forward(g.forward(z.clone()), Some(&masks)));
+        let loss_of =
+            |g: &Generator| loss.generator_loss(frozen.forward(g.forward(z.clone()), Some(&masks)));
         let mut grads = loss_of(&g).backward();
         let gp = GradientsParams::from_module(&mut grads, &g);
         // the frozen D gets no gradient from the generator's objective
         let dgrads = GradientsParams::from_module(&mut loss_of(&g).backward(), &d);
-        assert_eq!(dgrads.len(), 0, "D parameters must not receive G-step gradients");
+        assert_eq!(
+            dgrads.len(),
+            0,
+            "D parameters must not receive G-step gradients"
+        );
         for (name, w, id) in [
             ("hidden0", g.hidden[0].weight.val(), g.hidden[0].weight.id),
             ("output", g.output.weight.val(), g.output.weight.id),
         ] {
-            let analytic = gp.get::<2>(id).expect("grad").into_data().to_vec::<f32>().expect("f32");
+            let analytic = gp
+                .get::<2>(id)
+                .expect("grad")
+                .into_data()
+                .try_into_vec::<f32>()
+                .expect("f32");
             check_weight(&format!("{loss:?} {name}"), &w, &analytic, |w2| {
                 let mut g2 = g.clone();
                 if name == "output" {

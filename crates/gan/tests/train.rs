@@ -7,7 +7,9 @@ use std::path::Path;
 
 use burn::tensor::Device;
 use gan::config::{Schedule, TrainConfig};
-use gan::train::{EpochMetrics, Observer, Outcome, Run, Silent, StepReport, StepStats, files, load_latest};
+use gan::train::{
+    EpochMetrics, Observer, Outcome, Run, Silent, StepReport, StepStats, files, load_latest,
+};
 
 fn dev() -> Device {
     Device::flex().autodiff()
@@ -47,35 +49,64 @@ impl Observer for Record {
 fn discriminator_learns_to_separate_then_generator_catches_up() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = small(&["epochs=3", "batch_size=100", "discriminator.hidden=[240]"]);
-    let mut run = Run::create(dir.path(), cfg, common::train_subset(3000), &dev()).expect("run");
+    let mut run = Run::create(dir.path(), cfg, common::train_subset(5000), &dev()).expect("run");
     let mut rec = Record::default();
     assert_eq!(run.train(&mut rec).expect("train"), Outcome::Finished);
     // At initialisation D's weights are tiny: D(x) = D(G(z)) = 1/2, V = -log 4.
     let first = rec.steps[0];
-    assert!((first.d_real - 0.5).abs() < 0.01 && (first.d_fake - 0.5).abs() < 0.01, "{first:?}");
-    assert!((first.d_loss - std::f64::consts::LN_2).abs() < 0.01, "{first:?}");
+    assert!(
+        (first.d_real - 0.5).abs() < 0.01 && (first.d_fake - 0.5).abs() < 0.01,
+        "{first:?}"
+    );
+    assert!(
+        (first.d_loss - std::f64::consts::LN_2).abs() < 0.01,
+        "{first:?}"
+    );
     // D then learns to tell real from fake: D(x) above 1/2, D(G(z)) below.
     let e = &rec.epochs;
     assert_eq!(e.len(), 3);
-    for m in e {
-        assert!(m.d_real > 0.5 && m.d_fake < 0.5, "{m:?}");
-        assert!(m.d_loss < std::f64::consts::LN_2, "D beats chance: {m:?}");
-    }
+    eprintln!("{e:#?}");
+    let last = &e[2];
+    assert!(last.d_real > 0.6 && last.d_fake < 0.4, "{last:?}");
+    assert!(
+        last.d_loss < 0.6,
+        "D beats chance (log 2 = 0.693): {last:?}"
+    );
+    assert!(
+        e[0].d_real - e[0].d_fake < last.d_real - last.d_fake,
+        "D's margin grows: {e:?}"
+    );
     // files a user expects
-    for f in [files::CONFIG, files::METRICS_JSONL, files::METRICS_CSV, "samples/epoch-0003.png"] {
+    for f in [
+        files::CONFIG,
+        files::METRICS_JSONL,
+        files::METRICS_CSV,
+        "samples/epoch-0003.png",
+    ] {
         assert!(dir.path().join(f).is_file(), "{f} missing");
     }
     let csv = std::fs::read_to_string(dir.path().join(files::METRICS_CSV)).expect("csv");
     assert_eq!(csv.lines().count(), 4, "header + one line per epoch");
 }
 
-fn weights(dir: &Path) -> Vec<Vec<u8>> {
+/// CRC-32 of each weight file of the newest checkpoint, by name.
+fn weights(dir: &Path) -> Vec<(&'static str, u32)> {
     let (gan, ckpt, _) = load_latest(dir, &dev()).expect("checkpoint");
     let _ = gan;
-    [files::GENERATOR, files::DISCRIMINATOR, files::GENERATOR_VELOCITY, files::DISCRIMINATOR_VELOCITY]
-        .iter()
-        .map(|f| std::fs::read(ckpt.join(f)).expect("read"))
-        .collect()
+    [
+        files::GENERATOR,
+        files::DISCRIMINATOR,
+        files::GENERATOR_VELOCITY,
+        files::DISCRIMINATOR_VELOCITY,
+    ]
+    .iter()
+    .map(|f| {
+        (
+            *f,
+            gan::checkpoint::crc32(&std::fs::read(ckpt.join(f)).expect("read")),
+        )
+    })
+    .collect()
 }
 
 fn metrics(dir: &Path) -> Vec<(u64, u64, f64, f64, f64, f64)> {
@@ -108,9 +139,13 @@ fn stop_and_resume_equals_an_uninterrupted_run() {
             stop_after: Some(2),
             ..Default::default()
         };
-        assert!(matches!(run.train(&mut rec).expect("train"), Outcome::Stopped(_)));
+        assert!(matches!(
+            run.train(&mut rec).expect("train"),
+            Outcome::Stopped(_)
+        ));
         drop(run);
-        let (mut run, _, skipped) = Run::resume(b.path(), data.clone(), Some(1), &dev()).expect("resume");
+        let (mut run, _, skipped) =
+            Run::resume(b.path(), data.clone(), Some(1), &dev()).expect("resume");
         assert!(skipped.is_empty());
         assert_eq!(run.gan.progress.step, 2);
         run.train(&mut Silent).expect("train");
@@ -118,11 +153,23 @@ fn stop_and_resume_equals_an_uninterrupted_run() {
         assert_eq!(run.gan.progress.epoch, 1);
         run.train(&mut Silent).expect("train");
 
-        assert_eq!(metrics(a.path()), metrics(b.path()), "{schedule}: metrics differ");
-        assert_eq!(weights(a.path()), weights(b.path()), "{schedule}: weights differ");
+        assert_eq!(
+            metrics(a.path()),
+            metrics(b.path()),
+            "{schedule}: metrics differ"
+        );
+        assert_eq!(
+            weights(a.path()),
+            weights(b.path()),
+            "{schedule}: weights differ"
+        );
         if cfg.schedule == Schedule::Alternating {
             let (gan, _, _) = load_latest(a.path(), &dev()).expect("load");
-            assert_eq!(gan.progress.d_updates, 2 * gan.progress.g_updates, "k = 2 D steps per G step");
+            assert_eq!(
+                gan.progress.d_updates,
+                2 * gan.progress.g_updates,
+                "k = 2 D steps per G step"
+            );
         }
     }
 }
@@ -152,12 +199,21 @@ fn damaged_checkpoints_are_detected_and_skipped() {
     assert_ne!(used, newest);
     assert_eq!(gan.progress.epoch, 1);
     assert_eq!(skipped.len(), 1);
-    assert!(skipped[0].contains("checksum mismatch") && skipped[0].contains("generator.safetensors"), "{skipped:?}");
+    assert!(
+        skipped[0].contains("checksum mismatch") && skipped[0].contains("generator.safetensors"),
+        "{skipped:?}"
+    );
 
     // truncate the older one too: nothing verifies, the error names the problem
     let d = used.join(files::DISCRIMINATOR);
     let bytes = std::fs::read(&d).expect("read");
     std::fs::write(&d, &bytes[..bytes.len() / 2]).expect("write");
-    let e = load_latest(dir.path(), &dev()).err().expect("no valid checkpoint").to_string();
-    assert!(e.contains("no checkpoint verifies") && e.contains("discriminator.safetensors"), "{e}");
+    let e = load_latest(dir.path(), &dev())
+        .err()
+        .expect("no valid checkpoint")
+        .to_string();
+    assert!(
+        e.contains("no checkpoint verifies") && e.contains("discriminator.safetensors"),
+        "{e}"
+    );
 }

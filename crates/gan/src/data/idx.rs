@@ -69,7 +69,10 @@ pub fn parse_idx(bytes: &[u8], path: &Path) -> Result<IdxArray> {
     if bytes.len() < header {
         return Err(Error::data(
             path,
-            format!("truncated header: {ndim} dimensions need {header} bytes, file has {}", bytes.len()),
+            format!(
+                "truncated header: {ndim} dimensions need {header} bytes, file has {}",
+                bytes.len()
+            ),
         ));
     }
     let dims: Vec<usize> = (0..ndim)
@@ -84,7 +87,11 @@ pub fn parse_idx(bytes: &[u8], path: &Path) -> Result<IdxArray> {
         .ok_or_else(|| Error::data(path, format!("dimensions {dims:?} overflow")))?;
     let body = bytes.len() - header;
     if body != expected {
-        let what = if body < expected { "truncated" } else { "trailing bytes" };
+        let what = if body < expected {
+            "truncated"
+        } else {
+            "trailing bytes"
+        };
         return Err(Error::data(
             path,
             format!("{what}: dimensions {dims:?} need {expected} data bytes, file has {body}"),

@@ -107,7 +107,10 @@ pub fn load_pair(images: &Path, labels: &Path) -> Result<ImageSet> {
     if img.dims.len() != 3 {
         return Err(Error::data(
             images,
-            format!("expected 3 dimensions [n, rows, cols], found {:?}", img.dims),
+            format!(
+                "expected 3 dimensions [n, rows, cols], found {:?}",
+                img.dims
+            ),
         ));
     }
     let lab = read_idx(labels)?;

@@ -17,7 +17,9 @@ use crate::rng::Rng;
 pub fn sample_noise(noise: &NoiseConfig, m: usize, rng: &mut Rng, device: &Device) -> Tensor<2> {
     let s = noise.scale;
     let v: Vec<f32> = match noise.kind {
-        NoiseKind::Uniform => (0..m * noise.dim).map(|_| rng.uniform_range(-s, s)).collect(),
+        NoiseKind::Uniform => (0..m * noise.dim)
+            .map(|_| rng.uniform_range(-s, s))
+            .collect(),
         NoiseKind::Gaussian => (0..m * noise.dim).map(|_| s * rng.normal()).collect(),
     };
     Tensor::from_data(TensorData::new(v, [m, noise.dim]), device)
@@ -72,7 +74,7 @@ impl Generator {
     pub fn forward_logits(&self, z: Tensor<2>) -> Tensor<2> {
         let mut h = z;
         for layer in &self.hidden {
-            h = layer.forward(h).relu();
+            h = burn::tensor::activation::relu(layer.forward(h));
         }
         self.output.forward(h)
     }
@@ -123,7 +125,14 @@ impl Discriminator {
         let mut d_in = data_dim;
         let mut hidden = Vec::with_capacity(cfg.hidden.len());
         for &u in &cfg.hidden {
-            hidden.push(Maxout::new(d_in, u, cfg.pieces, cfg.init_range, rng, device));
+            hidden.push(Maxout::new(
+                d_in,
+                u,
+                cfg.pieces,
+                cfg.init_range,
+                rng,
+                device,
+            ));
             d_in = u;
         }
         let output = uniform_linear(d_in, 1, cfg.init_range, None, rng, device);
@@ -151,7 +160,10 @@ impl Discriminator {
     /// # Shapes
     /// `x`: `[m, data_dim]` -> `[m, 1]`.
     pub fn forward(&self, x: Tensor<2>, masks: Option<&DMasks>) -> Tensor<2> {
-        let mask = |i: usize, h: Tensor<2>| match masks.and_then(|m| m.0.get(i)).and_then(|m| m.as_ref()) {
+        let mask = |i: usize, h: Tensor<2>| match masks
+            .and_then(|m| m.0.get(i))
+            .and_then(|m| m.as_ref())
+        {
             Some(m) => h * m.clone(),
             None => h,
         };

@@ -20,6 +20,9 @@ pub fn uniform_linear(
     let b = bias.unwrap_or_else(|| vec![0.0; d_out]);
     Linear {
         weight: Param::from_tensor(Tensor::from_data(TensorData::new(w, [d_in, d_out]), device)),
-        bias: Some(Param::from_tensor(Tensor::from_data(TensorData::new(b, [d_out]), device))),
+        bias: Some(Param::from_tensor(Tensor::from_data(
+            TensorData::new(b, [d_out]),
+            device,
+        ))),
     }
 }

@@ -19,7 +19,14 @@ pub struct Maxout {
 
 impl Maxout {
     /// A maxout layer with weights uniform in [-range, range] and zero biases.
-    pub fn new(d_in: usize, units: usize, pieces: usize, range: f32, rng: &mut Rng, device: &Device) -> Self {
+    pub fn new(
+        d_in: usize,
+        units: usize,
+        pieces: usize,
+        range: f32,
+        rng: &mut Rng,
+        device: &Device,
+    ) -> Self {
         Self {
             linear: super::uniform_linear(d_in, units * pieces, range, None, rng, device),
             units,

@@ -46,7 +46,13 @@ impl MomentumSgd {
 
     /// Applies one update with the given learning rate and momentum; parameters without a
     /// gradient are left untouched.
-    pub fn step<M: Module>(&mut self, module: M, mut grads: GradientsParams, lr: f64, momentum: f64) -> M {
+    pub fn step<M: Module>(
+        &mut self,
+        module: M,
+        mut grads: GradientsParams,
+        lr: f64,
+        momentum: f64,
+    ) -> M {
         let mut mapper = SgdMapper {
             grads: &mut grads,
             velocity: &mut self.velocity,

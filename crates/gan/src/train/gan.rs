@@ -82,9 +82,21 @@ pub struct Gan {
 impl Gan {
     /// Fresh players initialised from the config's seed. `pixel_means` (of the training set)
     /// sets G's output bias when the config asks for it. `device` should have autodiff.
-    pub fn new(cfg: TrainConfig, data_dim: usize, pixel_means: Option<&[f32]>, device: &Device) -> Self {
+    pub fn new(
+        cfg: TrainConfig,
+        data_dim: usize,
+        pixel_means: Option<&[f32]>,
+        device: &Device,
+    ) -> Self {
         let mut init = Rng::derived(cfg.seed, streams::INIT);
-        let generator = Generator::new(&cfg.generator, cfg.noise.dim, data_dim, pixel_means, &mut init, device);
+        let generator = Generator::new(
+            &cfg.generator,
+            cfg.noise.dim,
+            data_dim,
+            pixel_means,
+            &mut init,
+            device,
+        );
         let discriminator = Discriminator::new(&cfg.discriminator, data_dim, &mut init, device);
         let progress = Progress {
             epoch: 0,
@@ -174,7 +186,10 @@ impl Gan {
             .discriminator
             .forward(Tensor::cat(vec![x, fake.clone().detach()], 0), Some(&masks));
         let host = logits_to_host(&logits, self.progress.step, "discriminator logits")?;
-        let d_loss = discriminator_loss(logits.clone().slice([0..m, 0..1]), logits.slice([m..2 * m, 0..1]));
+        let d_loss = discriminator_loss(
+            logits.clone().slice([0..m, 0..1]),
+            logits.slice([m..2 * m, 0..1]),
+        );
         let mut grads = d_loss.backward();
         let grads_d = GradientsParams::from_module(&mut grads, &self.discriminator);
 
@@ -185,8 +200,12 @@ impl Gan {
         let grads_g = GradientsParams::from_module(&mut grads, &self.generator);
 
         let (lr_d, lr_g) = (self.lr_d(), self.lr_g());
-        self.discriminator = self.opt_d.step(self.discriminator.clone(), grads_d, lr_d, momentum);
-        self.generator = self.opt_g.step(self.generator.clone(), grads_g, lr_g, momentum);
+        self.discriminator = self
+            .opt_d
+            .step(self.discriminator.clone(), grads_d, lr_d, momentum);
+        self.generator = self
+            .opt_g
+            .step(self.generator.clone(), grads_g, lr_g, momentum);
         self.progress.d_updates += 1;
         self.progress.g_updates += 1;
         Ok(self.stats_from_logits(&host[..m], &host[m..]))
@@ -204,15 +223,21 @@ impl Gan {
             &mut self.progress.rng,
             &self.device,
         );
-        let logits = self
-            .discriminator
-            .forward(Tensor::cat(vec![x, Tensor::from_inner(fake)], 0), Some(&masks));
+        let logits = self.discriminator.forward(
+            Tensor::cat(vec![x, Tensor::from_inner(fake)], 0),
+            Some(&masks),
+        );
         let host = logits_to_host(&logits, self.progress.step, "discriminator logits")?;
-        let d_loss = discriminator_loss(logits.clone().slice([0..m, 0..1]), logits.slice([m..2 * m, 0..1]));
+        let d_loss = discriminator_loss(
+            logits.clone().slice([0..m, 0..1]),
+            logits.slice([m..2 * m, 0..1]),
+        );
         let mut grads = d_loss.backward();
         let grads_d = GradientsParams::from_module(&mut grads, &self.discriminator);
         let lr = self.lr_d();
-        self.discriminator = self.opt_d.step(self.discriminator.clone(), grads_d, lr, momentum);
+        self.discriminator = self
+            .opt_d
+            .step(self.discriminator.clone(), grads_d, lr, momentum);
         self.progress.d_updates += 1;
         Ok(self.stats_from_logits(&host[..m], &host[m..]))
     }
@@ -235,7 +260,9 @@ impl Gan {
         let mut grads = g_loss.backward();
         let grads_g = GradientsParams::from_module(&mut grads, &self.generator);
         let lr = self.lr_g();
-        self.generator = self.opt_g.step(self.generator.clone(), grads_g, lr, momentum);
+        self.generator = self
+            .opt_g
+            .step(self.generator.clone(), grads_g, lr, momentum);
         self.progress.g_updates += 1;
         Ok(mean(&host, |l| self.cfg.loss.generator_loss_scalar(l)))
     }
@@ -256,7 +283,7 @@ impl Gan {
     pub fn generate(&self, z: Tensor<2>) -> Result<Vec<f32>> {
         let out = self.generator.valid().forward(z.inner());
         out.into_data()
-            .to_vec::<f32>()
+            .try_into_vec::<f32>()
             .map_err(|e| Error::Invalid(format!("reading generated samples: {e:?}")))
     }
 
@@ -276,7 +303,11 @@ impl Gan {
 
     /// The learning rates and momentum the next iteration will use.
     pub fn schedule_now(&self) -> (f64, f64, f64) {
-        (self.lr_d(), self.lr_g(), momentum_at(&self.cfg.optimizer, self.progress.epoch))
+        (
+            self.lr_d(),
+            self.lr_g(),
+            momentum_at(&self.cfg.optimizer, self.progress.epoch),
+        )
     }
 }
 
@@ -294,7 +325,7 @@ fn logits_to_host(logits: &Tensor<2>, step: u64, what: &str) -> Result<Vec<f32>>
         .clone()
         .inner()
         .into_data()
-        .to_vec::<f32>()
+        .try_into_vec::<f32>()
         .map_err(|e| Error::Invalid(format!("reading {what}: {e:?}")))?;
     if v.iter().any(|x| !x.is_finite()) {
         return Err(Error::Diverged {
@@ -317,7 +348,12 @@ pub fn check_finite<M: Module>(module: &M, name: &str, step: u64) -> Result<()> 
         fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
             if self.0 {
                 let bad = p.val().inner().is_nan().any().into_scalar::<bool>()
-                    || p.val().inner().abs().max().into_scalar::<f32>().is_infinite();
+                    || p.val()
+                        .inner()
+                        .abs()
+                        .max()
+                        .into_scalar::<f32>()
+                        .is_infinite();
                 self.0 = !bad;
             }
         }

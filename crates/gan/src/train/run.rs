@@ -83,13 +83,23 @@ pub struct EpochMetrics {
     pub images_per_sec: f64,
 }
 
-const CSV_HEADER: &str = "epoch,step,d_loss,g_loss,d_real,d_fake,lr,momentum,seconds,images_per_sec";
+const CSV_HEADER: &str =
+    "epoch,step,d_loss,g_loss,d_real,d_fake,lr,momentum,seconds,images_per_sec";
 
 impl EpochMetrics {
     fn csv(&self) -> String {
         format!(
             "{},{},{},{},{},{},{},{},{:.3},{:.1}",
-            self.epoch, self.step, self.d_loss, self.g_loss, self.d_real, self.d_fake, self.lr, self.momentum, self.seconds, self.images_per_sec
+            self.epoch,
+            self.step,
+            self.d_loss,
+            self.g_loss,
+            self.d_real,
+            self.d_fake,
+            self.lr,
+            self.momentum,
+            self.seconds,
+            self.images_per_sec
         )
     }
 }
@@ -188,7 +198,12 @@ impl Run {
 
     fn assemble(dir: &Path, gan: Gan, train: ImageSet) -> Self {
         let mut grid_rng = Rng::derived(gan.cfg.seed, streams::GRID);
-        let fixed_noise = sample_noise(&gan.cfg.noise, gan.cfg.grid_samples, &mut grid_rng, &gan.device);
+        let fixed_noise = sample_noise(
+            &gan.cfg.noise,
+            gan.cfg.grid_samples,
+            &mut grid_rng,
+            &gan.device,
+        );
         Self {
             dir: dir.to_path_buf(),
             gan,
@@ -210,7 +225,8 @@ impl Run {
         let d = self.train.dim();
         while self.gan.progress.epoch < self.gan.cfg.epochs {
             let epoch = self.gan.progress.epoch;
-            let order = Rng::derived(self.gan.cfg.seed, streams::SHUFFLE + epoch).permutation(self.train.len());
+            let order = Rng::derived(self.gan.cfg.seed, streams::SHUFFLE + epoch)
+                .permutation(self.train.len());
             let started = Instant::now();
             let first_batch = self.gan.progress.batch;
             while self.gan.progress.batch + per_step <= iters * per_step {
@@ -275,14 +291,21 @@ impl Run {
     fn write_grid(&self, epoch: u64) -> Result<()> {
         let images = self.gan.generate(self.fixed_noise.clone())?;
         let cols = (self.gan.cfg.grid_samples as f64).sqrt().ceil() as usize;
-        let path = self.dir.join(files::SAMPLES).join(format!("epoch-{epoch:04}.png"));
+        let path = self
+            .dir
+            .join(files::SAMPLES)
+            .join(format!("epoch-{epoch:04}.png"));
         save_grid(&path, &images, self.train.rows, self.train.cols, cols)
     }
 
     fn append_metrics(&self, m: &EpochMetrics) -> Result<()> {
         let line = serde_json::to_string(m).map_err(|e| Error::Invalid(e.to_string()))?;
         append_line(&self.dir.join(files::METRICS_JSONL), &line, None)?;
-        append_line(&self.dir.join(files::METRICS_CSV), &m.csv(), Some(CSV_HEADER))
+        append_line(
+            &self.dir.join(files::METRICS_CSV),
+            &m.csv(),
+            Some(CSV_HEADER),
+        )
     }
 
     /// Writes a checkpoint of the current state (atomically) and prunes old ones.
@@ -291,7 +314,10 @@ impl Run {
         let dir = self.dir.join(files::CHECKPOINTS);
         let weights = [
             (files::GENERATOR, module_to_bytes(&gan.generator, &dir)?),
-            (files::DISCRIMINATOR, module_to_bytes(&gan.discriminator, &dir)?),
+            (
+                files::DISCRIMINATOR,
+                module_to_bytes(&gan.discriminator, &dir)?,
+            ),
             (
                 files::GENERATOR_VELOCITY,
                 module_to_bytes(&gan.opt_g.velocity_module(&gan.generator), &dir)?,
@@ -311,15 +337,22 @@ impl Run {
             };
             serde_json::to_vec_pretty(&s).map_err(|e| Error::Invalid(e.to_string()))
         };
-        write_checkpoint(&dir, gan.progress.step, &weights, gan.cfg.keep_checkpoints, state)
+        write_checkpoint(
+            &dir,
+            gan.progress.step,
+            &weights,
+            gan.cfg.keep_checkpoints,
+            state,
+        )
     }
 }
 
 fn check_data(cfg: &TrainConfig, train: &ImageSet) -> Result<()> {
-    let need = cfg.batch_size * match cfg.schedule {
-        crate::config::Schedule::Alternating => cfg.k,
-        crate::config::Schedule::Simultaneous => 1,
-    };
+    let need = cfg.batch_size
+        * match cfg.schedule {
+            crate::config::Schedule::Alternating => cfg.k,
+            crate::config::Schedule::Simultaneous => 1,
+        };
     if train.len() < need {
         return Err(Error::Config(format!(
             "the training set has {} images, fewer than one iteration needs ({need})",
@@ -407,7 +440,10 @@ pub fn load_checkpoint(ckpt: &Path, device: &Device) -> Result<Gan> {
     let state: CheckpointState = serde_json::from_slice(&text)
         .map_err(|e| Error::checkpoint(&state_path, format!("unreadable state file: {e}")))?;
     if state.format != 1 {
-        return Err(Error::checkpoint(&state_path, format!("unknown format version {}", state.format)));
+        return Err(Error::checkpoint(
+            &state_path,
+            format!("unknown format version {}", state.format),
+        ));
     }
     let cfg = TrainConfig::from_toml_str(&state.config, &[], &state_path.display().to_string())?;
     let crc = |name: &str| {
@@ -416,18 +452,36 @@ pub fn load_checkpoint(ckpt: &Path, device: &Device) -> Result<Gan> {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, c)| *c)
-            .ok_or_else(|| Error::checkpoint(&state_path, format!("no checksum recorded for {name}")))
+            .ok_or_else(|| {
+                Error::checkpoint(&state_path, format!("no checksum recorded for {name}"))
+            })
     };
     let [rows, cols] = state.image_shape;
     let mut gan = Gan::new(cfg, rows * cols, None, device);
     let read = |name: &str| read_verified(ckpt, name, crc(name)?);
-    module_from_bytes(&mut gan.generator, read(files::GENERATOR)?, &ckpt.join(files::GENERATOR))?;
-    module_from_bytes(&mut gan.discriminator, read(files::DISCRIMINATOR)?, &ckpt.join(files::DISCRIMINATOR))?;
+    module_from_bytes(
+        &mut gan.generator,
+        read(files::GENERATOR)?,
+        &ckpt.join(files::GENERATOR),
+    )?;
+    module_from_bytes(
+        &mut gan.discriminator,
+        read(files::DISCRIMINATOR)?,
+        &ckpt.join(files::DISCRIMINATOR),
+    )?;
     let mut vg = gan.generator.clone();
-    module_from_bytes(&mut vg, read(files::GENERATOR_VELOCITY)?, &ckpt.join(files::GENERATOR_VELOCITY))?;
+    module_from_bytes(
+        &mut vg,
+        read(files::GENERATOR_VELOCITY)?,
+        &ckpt.join(files::GENERATOR_VELOCITY),
+    )?;
     gan.opt_g.load_velocity_module(&vg);
     let mut vd = gan.discriminator.clone();
-    module_from_bytes(&mut vd, read(files::DISCRIMINATOR_VELOCITY)?, &ckpt.join(files::DISCRIMINATOR_VELOCITY))?;
+    module_from_bytes(
+        &mut vd,
+        read(files::DISCRIMINATOR_VELOCITY)?,
+        &ckpt.join(files::DISCRIMINATOR_VELOCITY),
+    )?;
     gan.opt_d.load_velocity_module(&vd);
     gan.progress = state.progress;
     Ok(gan)

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 /// in a grid `ncols` wide with a 2-pixel dark gutter.
 pub fn grid_image(images: &[f32], h: usize, w: usize, ncols: usize) -> Result<GrayImage> {
     let d = h * w;
-    if d == 0 || ncols == 0 || images.is_empty() || images.len() % d != 0 {
+    if d == 0 || ncols == 0 || images.is_empty() || !images.len().is_multiple_of(d) {
         return Err(Error::Invalid(format!(
             "grid needs a positive number of {h}x{w} images and columns, got {} values and {ncols} columns",
             images.len()
