@@ -1,0 +1,254 @@
+//! The `gan` binary end to end: train, sample, resume, Ctrl-C, and clear errors on bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn gan() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gan"));
+    c.current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.."));
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    gan().args(args).output().expect("gan runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A tiny model on 2,000 training images: an epoch takes well under a second.
+const TINY: &[&str] = &[
+    "train",
+    "--preset",
+    "mnist-fast",
+    "--set",
+    "generator.hidden=[32]",
+    "--set",
+    "discriminator.hidden=[16]",
+    "--set",
+    "data.train_end=2000",
+    "--set",
+    "grid_samples=16",
+];
+
+fn train_tiny(out: &Path, epochs: &str) -> Output {
+    let mut args = TINY.to_vec();
+    let out = out.to_str().expect("utf8 path");
+    args.extend(["--out", out, "--epochs", epochs, "--json", "--threads", "1"]);
+    run(&args)
+}
+
+#[test]
+fn train_sample_and_resume() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r = dir.path().join("run");
+    let o = train_tiny(&r, "1");
+    assert!(o.status.success(), "{}", text(&o));
+    let line: serde_json::Value =
+        serde_json::from_slice(&o.stdout).expect("one JSON line per epoch");
+    assert_eq!(line["epoch"], 1);
+    assert_eq!(line["step"], 20);
+    for f in [
+        "config.toml",
+        "metrics.jsonl",
+        "metrics.csv",
+        "samples/epoch-0001.png",
+    ] {
+        assert!(r.join(f).is_file(), "{f}");
+    }
+
+    // resume: --epochs counts the whole run, so this trains one more epoch
+    let o = run(&[
+        "train",
+        "--resume",
+        r.to_str().expect("utf8"),
+        "--epochs",
+        "2",
+        "--json",
+    ][..]);
+    assert!(o.status.success(), "{}", text(&o));
+    let line: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(
+        (line["epoch"].as_u64(), line["step"].as_u64()),
+        (Some(2), Some(40))
+    );
+    assert!(text(&o).contains("resuming"), "{}", text(&o));
+
+    // samples: .npy readable as float32 [n, 784], .png grid, same seed same samples
+    let npy = dir.path().join("s.npy");
+    let o = run(&[
+        "sample",
+        "--run",
+        r.to_str().expect("utf8"),
+        "-n",
+        "7",
+        "--out",
+        npy.to_str().expect("utf8"),
+        "--seed",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let bytes = std::fs::read(&npy).expect("npy");
+    let header = String::from_utf8_lossy(&bytes[10..128]);
+    assert!(
+        header.contains("'descr': '<f4'") && header.contains("(7, 784)"),
+        "{header}"
+    );
+    let (data, n, d) = gan::npy::read_npy_f32(&npy).expect("parse");
+    assert_eq!((n, d), (7, 784));
+    assert!(data.iter().all(|v| (0.0..=1.0).contains(v)));
+    let npy2 = dir.path().join("s2.npy");
+    run(&[
+        "sample",
+        "--run",
+        r.to_str().expect("utf8"),
+        "-n",
+        "7",
+        "--out",
+        npy2.to_str().expect("utf8"),
+        "--seed",
+        "3",
+    ]);
+    assert_eq!(
+        std::fs::read(&npy2).expect("npy2"),
+        bytes,
+        "same seed, same samples"
+    );
+    let png = dir.path().join("grid.png");
+    let o = run(&[
+        "sample",
+        "--run",
+        r.to_str().expect("utf8"),
+        "-n",
+        "16",
+        "--out",
+        png.to_str().expect("utf8"),
+    ]);
+    assert!(o.status.success() && png.is_file(), "{}", text(&o));
+}
+
+#[test]
+fn bad_input_gives_clear_errors_and_nonzero_exit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["train".into(), "--preset".into(), "nope".into()],
+            "unknown preset",
+        ),
+        (
+            vec![
+                "train".into(),
+                "--set".into(),
+                "optimizer.momentum=1.5".into(),
+            ],
+            "optimizer.momentum",
+        ),
+        (
+            vec!["train".into(), "--set".into(), "optimiser.lr=1".into()],
+            "unknown section",
+        ),
+        (
+            vec![
+                "train".into(),
+                "--data".into(),
+                dir.path().display().to_string(),
+            ],
+            "train-images-idx3-ubyte",
+        ),
+        (
+            vec![
+                "train".into(),
+                "--resume".into(),
+                dir.path().display().to_string(),
+            ],
+            "not a run directory",
+        ),
+        (
+            vec![
+                "sample".into(),
+                "--run".into(),
+                dir.path().display().to_string(),
+                "--out".into(),
+                "x.jpg".into(),
+            ],
+            ".png or .npy",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = gan().args(&args).output().expect("runs");
+        assert!(!o.status.success(), "{args:?} should fail");
+        let t = text(&o);
+        assert!(t.contains(want), "{args:?}: {t:?} should mention {want:?}");
+        assert!(!t.contains("panicked"), "{args:?} panicked: {t}");
+    }
+    // a config file with a typo names the file and the key
+    let cfg = dir.path().join("bad.toml");
+    let text_cfg = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../configs/mnist-paper.toml"),
+    )
+    .expect("preset")
+    .replace("batch_size", "batch_sise");
+    std::fs::write(&cfg, text_cfg).expect("write");
+    let o = run(&["train", "--config", cfg.to_str().expect("utf8")]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("bad.toml") && text(&o).contains("batch_sise"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn ctrl_c_saves_a_checkpoint_and_the_run_resumes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r = dir.path().join("run");
+    let mut args: Vec<&str> = TINY.to_vec();
+    args.extend([
+        "--set",
+        "data.train_end=50000",
+        "--out",
+        r.to_str().expect("utf8"),
+        "--epochs",
+        "3",
+        "--json",
+        "--threads",
+        "1",
+    ]);
+    let child = gan()
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // wait until training is under way (the run directory has its config), then interrupt
+    let start = Instant::now();
+    while !r.join("config.toml").is_file() && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    let k = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(k.success());
+    let o = child.wait_with_output().expect("exits");
+    let t = text(&o);
+    assert!(o.status.success(), "exit {:?}: {t}", o.status.code());
+    assert!(t.contains("interrupted: checkpoint saved"), "{t}");
+    let o = run(&[
+        "train",
+        "--resume",
+        r.to_str().expect("utf8"),
+        "--epochs",
+        "1",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("resuming"), "{}", text(&o));
+}
