@@ -1,6 +1,7 @@
 //! `gan`: train, sample and evaluate Generative Adversarial Nets.
 
 mod common;
+mod eval;
 mod sample;
 mod train;
 
@@ -21,6 +22,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Draw samples from a trained run into a PNG grid or a .npy array.
     Sample(sample::SampleArgs),
+    /// Evaluate samples (Parzen-window log-likelihood, the paper's Table 1).
+    Eval(eval::EvalArgs),
 }
 
 fn main() {
@@ -28,6 +31,7 @@ fn main() {
     let result = match cli.command {
         Command::Train(a) => train::run(a),
         Command::Sample(a) => sample::run(a),
+        Command::Eval(a) => eval::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -1,0 +1,3 @@
+//! Evaluation of generative models.
+
+pub mod parzen;
