@@ -2,6 +2,7 @@
 
 mod common;
 mod eval;
+mod figure;
 mod sample;
 mod train;
 
@@ -24,6 +25,8 @@ enum Command {
     Sample(sample::SampleArgs),
     /// Evaluate samples (Parzen-window log-likelihood, the paper's Table 1).
     Eval(eval::EvalArgs),
+    /// Make the paper's figures (samples with nearest training images, interpolation).
+    Figure(figure::FigureArgs),
 }
 
 fn main() {
@@ -32,6 +35,7 @@ fn main() {
         Command::Train(a) => train::run(a),
         Command::Sample(a) => sample::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Figure(a) => figure::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

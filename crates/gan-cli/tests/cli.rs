@@ -131,6 +131,24 @@ fn train_sample_and_resume() {
         png.to_str().expect("utf8"),
     ]);
     assert!(o.status.success() && png.is_file(), "{}", text(&o));
+
+    // the paper's figures 2 and 3
+    for kind in ["samples", "interpolate"] {
+        let f = dir.path().join(format!("{kind}.png"));
+        let o = run(&[
+            "figure",
+            kind,
+            "--run",
+            r.to_str().expect("utf8"),
+            "--out",
+            f.to_str().expect("utf8"),
+            "--rows",
+            "2",
+            "--cols",
+            "3",
+        ]);
+        assert!(o.status.success() && f.is_file(), "{kind}: {}", text(&o));
+    }
 }
 
 #[test]

@@ -1,3 +1,4 @@
 //! Evaluation of generative models.
 
+pub mod nearest;
 pub mod parzen;

@@ -10,19 +10,26 @@ use crate::config::{DiscriminatorConfig, GeneratorConfig, NoiseConfig, NoiseKind
 use crate::nn::{DropoutMask, Maxout, dropout_mask, uniform_linear};
 use crate::rng::Rng;
 
+/// `m` noise vectors from the prior p_z, as host values (`m * noise.dim`).
+pub fn noise_values(noise: &NoiseConfig, m: usize, rng: &mut Rng) -> Vec<f32> {
+    let s = noise.scale;
+    match noise.kind {
+        NoiseKind::Uniform => (0..m * noise.dim)
+            .map(|_| rng.uniform_range(-s, s))
+            .collect(),
+        NoiseKind::Gaussian => (0..m * noise.dim).map(|_| s * rng.normal()).collect(),
+    }
+}
+
 /// Draws `m` noise vectors from the prior p_z.
 ///
 /// # Shapes
 /// Result `[m, noise.dim]`.
 pub fn sample_noise(noise: &NoiseConfig, m: usize, rng: &mut Rng, device: &Device) -> Tensor<2> {
-    let s = noise.scale;
-    let v: Vec<f32> = match noise.kind {
-        NoiseKind::Uniform => (0..m * noise.dim)
-            .map(|_| rng.uniform_range(-s, s))
-            .collect(),
-        NoiseKind::Gaussian => (0..m * noise.dim).map(|_| s * rng.normal()).collect(),
-    };
-    Tensor::from_data(TensorData::new(v, [m, noise.dim]), device)
+    Tensor::from_data(
+        TensorData::new(noise_values(noise, m, rng), [m, noise.dim]),
+        device,
+    )
 }
 
 /// G(z): noise -> ReLU layers -> sigmoid image in [0, 1].

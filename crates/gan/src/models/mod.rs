@@ -2,4 +2,4 @@
 
 mod mlp;
 
-pub use mlp::{DMasks, Discriminator, Generator, sample_noise};
+pub use mlp::{DMasks, Discriminator, Generator, noise_values, sample_noise};

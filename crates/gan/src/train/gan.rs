@@ -369,3 +369,23 @@ pub fn check_finite<M: Module>(module: &M, name: &str, step: u64) -> Result<()> 
         })
     }
 }
+
+impl Gan {
+    /// G(z) for noise vectors given on the host (`n * noise_dim` values).
+    pub fn generate_from(&self, z: Vec<f32>) -> Result<Vec<f32>> {
+        let dim = self.cfg.noise.dim;
+        if z.is_empty() || !z.len().is_multiple_of(dim) {
+            return Err(Error::Invalid(format!(
+                "noise must be rows of {dim} values, got {}",
+                z.len()
+            )));
+        }
+        let n = z.len() / dim;
+        self.generate(tensor_from(z, n, dim, &self.device))
+    }
+
+    /// `n` noise vectors from the prior, on the host.
+    pub fn noise(&self, n: usize, rng: &mut Rng) -> Vec<f32> {
+        crate::models::noise_values(&self.cfg.noise, n, rng)
+    }
+}

@@ -1,0 +1,113 @@
+//! `gan figure`: the paper's sample figures.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use gan::data::load_splits;
+use gan::eval::nearest::nearest;
+use gan::rng::Rng;
+use gan::train::{checkpoint_image_shape, load_latest, read_run_config};
+use gan::viz::save_grid;
+
+use crate::common::{device, set_threads};
+
+/// Make the paper's figures from a trained run.
+#[derive(Args)]
+pub struct FigureArgs {
+    #[command(subcommand)]
+    kind: Kind,
+}
+
+#[derive(Subcommand)]
+enum Kind {
+    /// Figure 2: rows of samples; the rightmost column is the nearest training image of the
+    /// sample beside it (shows the model is not memorising the training set).
+    Samples(Common),
+    /// Figure 3: each row interpolates linearly in z space between two noise vectors.
+    Interpolate(Common),
+}
+
+#[derive(Args)]
+struct Common {
+    /// The run directory.
+    #[arg(long)]
+    run: PathBuf,
+    /// Output PNG.
+    #[arg(long)]
+    out: PathBuf,
+    /// Rows of the figure.
+    #[arg(long, default_value_t = 6)]
+    rows: usize,
+    /// Images per row (for `samples`, not counting the nearest-neighbour column).
+    #[arg(long, default_value_t = 8)]
+    cols: usize,
+    /// Seed of the noise.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// MNIST-format data directory [default: the run's].
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Compute threads [default: one per core].
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+pub fn run(a: FigureArgs) -> Result<i32> {
+    let (c, interpolate) = match a.kind {
+        Kind::Samples(c) => (c, false),
+        Kind::Interpolate(c) => (c, true),
+    };
+    set_threads(c.threads)?;
+    if c.rows == 0 || c.cols < 2 {
+        bail!("--rows must be at least 1 and --cols at least 2");
+    }
+    let (gan, ckpt, _) = load_latest(&c.run, &device())?;
+    let [h, w] = checkpoint_image_shape(&ckpt)?;
+    let d = h * w;
+    let mut rng = Rng::new(c.seed);
+    let images = if interpolate {
+        let dim = gan.cfg.noise.dim;
+        let ends = gan.noise(2 * c.rows, &mut rng);
+        let mut z = Vec::with_capacity(c.rows * c.cols * dim);
+        for r in 0..c.rows {
+            let (a, b) = (
+                &ends[2 * r * dim..(2 * r + 1) * dim],
+                &ends[(2 * r + 1) * dim..(2 * r + 2) * dim],
+            );
+            for k in 0..c.cols {
+                let t = k as f32 / (c.cols - 1) as f32;
+                z.extend(a.iter().zip(b).map(|(x, y)| (1.0 - t) * x + t * y));
+            }
+        }
+        gan.generate_from(z)?
+    } else {
+        let mut cfg = read_run_config(&c.run)?;
+        if let Some(dd) = &c.data {
+            cfg.data.dir = dd.display().to_string();
+        }
+        let splits = load_splits(std::path::Path::new(&cfg.data.dir), cfg.data.train_end)
+            .context("loading the training images for nearest neighbours")?;
+        let samples = gan.generate_from(gan.noise(c.rows * c.cols, &mut rng))?;
+        let last: Vec<f32> = samples
+            .chunks_exact(c.cols * d)
+            .flat_map(|row| row[(c.cols - 1) * d..].to_vec())
+            .collect();
+        let nn = nearest(&splits.train.pixels, &last, d)?;
+        let mut out = Vec::with_capacity(c.rows * (c.cols + 1) * d);
+        for (row, &i) in samples.chunks_exact(c.cols * d).zip(&nn) {
+            out.extend_from_slice(row);
+            out.extend_from_slice(splits.train.image(i));
+        }
+        out
+    };
+    let cols = if interpolate { c.cols } else { c.cols + 1 };
+    save_grid(&c.out, &images, h, w, cols)?;
+    eprintln!(
+        "wrote {} ({} rows from {})",
+        c.out.display(),
+        c.rows,
+        ckpt.display()
+    );
+    Ok(0)
+}
