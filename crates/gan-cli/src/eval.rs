@@ -77,7 +77,6 @@ fn parzen(a: ParzenArgs) -> Result<i32> {
     let splits =
         load_splits(Path::new(&data_dir), train_end).context("loading the evaluation data")?;
     let d = splits.test.dim();
-    let started = std::time::Instant::now();
     let (kernels, source) = match (&a.run, &a.samples) {
         (Some(r), _) => {
             let (gan, ckpt, _) = load_latest(r, &device())?;
@@ -97,6 +96,7 @@ fn parzen(a: ParzenArgs) -> Result<i32> {
     };
     let n_valid = a.n_valid.min(splits.valid.len());
     let valid = &splits.valid.pixels[..n_valid * d];
+    let started = std::time::Instant::now();
     let r = evaluate(&kernels, valid, &splits.test.pixels, d, a.sigma)?;
     let secs = started.elapsed().as_secs_f64();
     if a.json {

@@ -1,5 +1,6 @@
 //! `gan`: train, sample and evaluate Generative Adversarial Nets.
 
+mod bench;
 mod common;
 mod eval;
 mod figure;
@@ -25,6 +26,8 @@ enum Command {
     Sample(sample::SampleArgs),
     /// Evaluate samples (Parzen-window log-likelihood, the paper's Table 1).
     Eval(eval::EvalArgs),
+    /// Time the training step and sampling on fixed workloads.
+    Bench(bench::BenchArgs),
     /// Make the paper's figures (samples with nearest training images, interpolation).
     Figure(figure::FigureArgs),
 }
@@ -36,6 +39,7 @@ fn main() {
         Command::Sample(a) => sample::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Figure(a) => figure::run(a),
+        Command::Bench(a) => bench::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

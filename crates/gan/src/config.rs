@@ -104,6 +104,17 @@ pub enum Schedule {
     Simultaneous,
 }
 
+/// Which implementation runs the training step (both compute the same mathematics).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Engine {
+    /// The fused, allocation-free step of [`crate::fast`].
+    #[default]
+    Fast,
+    /// burn's autodiff on the model definitions (the reference).
+    Burn,
+}
+
 /// Where the data comes from and how it is split.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -132,6 +143,9 @@ pub struct TrainConfig {
     pub k: usize,
     /// The objective.
     pub loss: GanLoss,
+    /// Implementation of the training step.
+    #[serde(default)]
+    pub engine: Engine,
     /// Dataset location and split.
     pub data: DataConfig,
     /// Noise prior.

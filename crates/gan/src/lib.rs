@@ -27,6 +27,7 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod eval;
+pub mod fast;
 pub mod loss;
 pub mod models;
 pub mod nn;

@@ -6,8 +6,21 @@ use crate::rng::Rng;
 /// `x * mask` keeps the expected activation unchanged (pylearn2's `input_scales` = 1/p).
 pub type DropoutMask = Tensor<2>;
 
-/// Draws a `[rows, cols]` mask keeping each entry with probability `keep`; `None` when
-/// `keep == 1` (nothing to drop).
+/// The values of a `[rows, cols]` mask keeping each entry with probability `keep`, drawn
+/// row-major from `rng`; `None` (and no draw) when `keep == 1`.
+pub fn dropout_values(rows: usize, cols: usize, keep: f32, rng: &mut Rng) -> Option<Vec<f32>> {
+    if keep >= 1.0 {
+        return None;
+    }
+    let scale = 1.0 / keep;
+    Some(
+        (0..rows * cols)
+            .map(|_| if rng.uniform() < keep { scale } else { 0.0 })
+            .collect(),
+    )
+}
+
+/// [`dropout_values`] as a tensor on `device`.
 pub fn dropout_mask(
     rows: usize,
     cols: usize,
@@ -15,12 +28,6 @@ pub fn dropout_mask(
     rng: &mut Rng,
     device: &Device,
 ) -> Option<DropoutMask> {
-    if keep >= 1.0 {
-        return None;
-    }
-    let scale = 1.0 / keep;
-    let v: Vec<f32> = (0..rows * cols)
-        .map(|_| if rng.uniform() < keep { scale } else { 0.0 })
-        .collect();
-    Some(Tensor::from_data(TensorData::new(v, [rows, cols]), device))
+    dropout_values(rows, cols, keep, rng)
+        .map(|v| Tensor::from_data(TensorData::new(v, [rows, cols]), device))
 }

@@ -5,6 +5,6 @@ mod dropout;
 mod init;
 mod maxout;
 
-pub use dropout::{DropoutMask, dropout_mask};
+pub use dropout::{DropoutMask, dropout_mask, dropout_values};
 pub use init::uniform_linear;
 pub use maxout::Maxout;

@@ -62,6 +62,16 @@ impl MomentumSgd {
         module.map(&mut mapper)
     }
 
+    /// The velocity of each parameter, by parameter id.
+    pub fn velocity(&self) -> &GradientsParams {
+        &self.velocity
+    }
+
+    /// Mutable access to the velocities (the fast engine writes its state back here).
+    pub fn velocity_mut(&mut self) -> &mut GradientsParams {
+        &mut self.velocity
+    }
+
     /// The velocity laid out as a copy of `module` (zeros where none yet), for saving.
     pub fn velocity_module<M: Module>(&self, module: &M) -> M {
         module.clone().map(&mut VelocityAsParams {

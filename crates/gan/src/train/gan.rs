@@ -6,8 +6,9 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Schedule, TrainConfig};
+use crate::config::{Engine as EngineKind, Schedule, TrainConfig};
 use crate::error::{Error, Result};
+use crate::fast::Engine;
 use crate::loss::{discriminator_loss, sigmoid_f64, softplus_f64};
 use crate::models::{Discriminator, Generator, sample_noise};
 use crate::optim::{MomentumSgd, learning_rate_at, momentum_at};
@@ -77,6 +78,9 @@ pub struct Gan {
     pub progress: Progress,
     /// Pixels per data point.
     pub data_dim: usize,
+    /// The fast engine, when the config selects it; it then holds the current weights and
+    /// velocities, and [`Gan::sync_modules`] copies them into the modules and optimizers.
+    engine: Option<Engine>,
 }
 
 impl Gan {
@@ -108,7 +112,7 @@ impl Gan {
             epoch_sums: StepStats::default(),
             epoch_steps: 0,
         };
-        Self {
+        let mut gan = Self {
             cfg,
             device: device.clone(),
             generator,
@@ -117,6 +121,35 @@ impl Gan {
             opt_d: MomentumSgd::new(),
             progress,
             data_dim,
+            engine: None,
+        };
+        gan.reload_engine();
+        gan
+    }
+
+    /// Rebuilds the fast engine (when configured) from the modules and optimizer states,
+    /// e.g. after loading a checkpoint into them.
+    pub fn reload_engine(&mut self) {
+        self.engine = (self.cfg.engine == EngineKind::Fast).then(|| {
+            Engine::from_modules(
+                &self.generator,
+                &self.discriminator,
+                Some(self.opt_g.velocity()),
+                Some(self.opt_d.velocity()),
+            )
+        });
+    }
+
+    /// Copies the fast engine's weights and velocities into the modules and optimizer states
+    /// (a no-op on the burn engine). Call before sampling from the modules or saving them.
+    pub fn sync_modules(&mut self) {
+        if let Some(e) = &self.engine {
+            e.write_modules(
+                &mut self.generator,
+                &mut self.discriminator,
+                self.opt_g.velocity_mut(),
+                self.opt_d.velocity_mut(),
+            );
         }
     }
 
@@ -129,8 +162,8 @@ impl Gan {
     }
 
     /// One training iteration on `real` minibatches (exactly [`Gan::batches_per_step`] of them,
-    /// each `[m, data_dim]`).
-    pub fn train_step(&mut self, real: &[Tensor<2>]) -> Result<StepStats> {
+    /// each `m * data_dim` values).
+    pub fn train_step(&mut self, real: &[Vec<f32>]) -> Result<StepStats> {
         if real.len() != self.batches_per_step() {
             return Err(Error::Invalid(format!(
                 "train_step needs {} minibatches, got {}",
@@ -138,16 +171,32 @@ impl Gan {
                 real.len()
             )));
         }
+        let d = self.data_dim;
+        if let Some(bad) = real
+            .iter()
+            .find(|b| b.is_empty() || !b.len().is_multiple_of(d))
+        {
+            return Err(Error::Invalid(format!(
+                "a minibatch of {} values is not rows of {d}",
+                bad.len()
+            )));
+        }
         let momentum = momentum_at(&self.cfg.optimizer, self.progress.epoch);
-        let stats = match self.cfg.schedule {
-            Schedule::Simultaneous => self.simultaneous_step(real[0].clone(), momentum)?,
-            Schedule::Alternating => {
-                let mut last = StepStats::default();
-                for x in real {
-                    last = self.discriminator_step(x.clone(), momentum)?;
+        let stats = if self.engine.is_some() {
+            self.fast_step(real, momentum)?
+        } else {
+            let device = self.device.clone();
+            let t = |b: &Vec<f32>| tensor_from(b.clone(), b.len() / d, d, &device);
+            match self.cfg.schedule {
+                Schedule::Simultaneous => self.simultaneous_step(t(&real[0]), momentum)?,
+                Schedule::Alternating => {
+                    let mut last = StepStats::default();
+                    for x in real {
+                        last = self.discriminator_step(t(x), momentum)?;
+                    }
+                    last.g_loss = self.generator_step(real[0].len() / d, momentum)?;
+                    last
                 }
-                last.g_loss = self.generator_step(x_rows(&real[0]), momentum)?;
-                last
             }
         };
         let p = &mut self.progress;
@@ -157,6 +206,74 @@ impl Gan {
         p.epoch_sums.g_loss += stats.g_loss;
         p.epoch_sums.d_real += stats.d_real;
         p.epoch_sums.d_fake += stats.d_fake;
+        Ok(stats)
+    }
+
+    fn fast_step(&mut self, real: &[Vec<f32>], momentum: f64) -> Result<StepStats> {
+        let d = self.data_dim;
+        let Some(engine) = self.engine.as_mut() else {
+            return Err(Error::Invalid("fast step without a fast engine".into()));
+        };
+        let cfg = &self.cfg;
+        let p = &mut self.progress;
+        let mu = momentum as f32;
+        let step = p.step;
+        let stats = match cfg.schedule {
+            Schedule::Simultaneous => {
+                let m = real[0].len() / d;
+                let lr_d = learning_rate_at(&cfg.optimizer, p.d_updates) as f32;
+                let lr_g = learning_rate_at(&cfg.optimizer, p.g_updates) as f32;
+                let out = engine.simultaneous_step(
+                    &real[0],
+                    m,
+                    &cfg.noise,
+                    &cfg.discriminator,
+                    cfg.loss,
+                    &mut p.rng,
+                    lr_d,
+                    lr_g,
+                    mu,
+                );
+                p.d_updates += 1;
+                p.g_updates += 1;
+                check_logits(&out.real_logits, step)?;
+                check_logits(&out.fake_logits, step)?;
+                stats_from_logits(cfg.loss, &out.real_logits, &out.fake_logits)
+            }
+            Schedule::Alternating => {
+                let mut last = StepStats::default();
+                for x in real {
+                    let lr = learning_rate_at(&cfg.optimizer, p.d_updates) as f32;
+                    let (r, f) = engine.discriminator_step(
+                        x,
+                        x.len() / d,
+                        &cfg.noise,
+                        &cfg.discriminator,
+                        &mut p.rng,
+                        lr,
+                        mu,
+                    );
+                    p.d_updates += 1;
+                    check_logits(&r, step)?;
+                    check_logits(&f, step)?;
+                    last = stats_from_logits(cfg.loss, &r, &f);
+                }
+                let lr = learning_rate_at(&cfg.optimizer, p.g_updates) as f32;
+                let g = engine.generator_step(
+                    real[0].len() / d,
+                    &cfg.noise,
+                    &cfg.discriminator,
+                    cfg.loss,
+                    &mut p.rng,
+                    lr,
+                    mu,
+                );
+                p.g_updates += 1;
+                check_logits(&g, step)?;
+                last.g_loss = mean(&g, |l| cfg.loss.generator_loss_scalar(l));
+                last
+            }
+        };
         Ok(stats)
     }
 
@@ -208,7 +325,7 @@ impl Gan {
             .step(self.generator.clone(), grads_g, lr_g, momentum);
         self.progress.d_updates += 1;
         self.progress.g_updates += 1;
-        Ok(self.stats_from_logits(&host[..m], &host[m..]))
+        Ok(stats_from_logits(self.cfg.loss, &host[..m], &host[m..]))
     }
 
     /// Algorithm 1's inner loop body: one D update on a real batch and a fresh fake batch.
@@ -239,7 +356,7 @@ impl Gan {
             .opt_d
             .step(self.discriminator.clone(), grads_d, lr, momentum);
         self.progress.d_updates += 1;
-        Ok(self.stats_from_logits(&host[..m], &host[m..]))
+        Ok(stats_from_logits(self.cfg.loss, &host[..m], &host[m..]))
     }
 
     /// Algorithm 1's generator update on fresh noise; returns the generator loss.
@@ -265,15 +382,6 @@ impl Gan {
             .step(self.generator.clone(), grads_g, lr, momentum);
         self.progress.g_updates += 1;
         Ok(mean(&host, |l| self.cfg.loss.generator_loss_scalar(l)))
-    }
-
-    fn stats_from_logits(&self, real: &[f32], fake: &[f32]) -> StepStats {
-        StepStats {
-            d_loss: 0.5 * (mean(real, |l| softplus_f64(-l)) + mean(fake, softplus_f64)),
-            g_loss: mean(fake, |l| self.cfg.loss.generator_loss_scalar(l)),
-            d_real: mean(real, sigmoid_f64),
-            d_fake: mean(fake, sigmoid_f64),
-        }
     }
 
     /// G(z) for the given noise, in evaluation mode (no autodiff), as host values.
@@ -311,8 +419,23 @@ impl Gan {
     }
 }
 
-fn x_rows(x: &Tensor<2>) -> usize {
-    x.dims()[0]
+fn stats_from_logits(loss: crate::loss::GanLoss, real: &[f32], fake: &[f32]) -> StepStats {
+    StepStats {
+        d_loss: 0.5 * (mean(real, |l| softplus_f64(-l)) + mean(fake, softplus_f64)),
+        g_loss: mean(fake, |l| loss.generator_loss_scalar(l)),
+        d_real: mean(real, sigmoid_f64),
+        d_fake: mean(fake, sigmoid_f64),
+    }
+}
+
+fn check_logits(v: &[f32], step: u64) -> Result<()> {
+    if v.iter().any(|x| !x.is_finite()) {
+        return Err(Error::Diverged {
+            step,
+            what: "discriminator logits".into(),
+        });
+    }
+    Ok(())
 }
 
 fn mean(v: &[f32], f: impl Fn(f64) -> f64) -> f64 {
@@ -327,12 +450,10 @@ fn logits_to_host(logits: &Tensor<2>, step: u64, what: &str) -> Result<Vec<f32>>
         .into_data()
         .try_into_vec::<f32>()
         .map_err(|e| Error::Invalid(format!("reading {what}: {e:?}")))?;
-    if v.iter().any(|x| !x.is_finite()) {
-        return Err(Error::Diverged {
-            step,
-            what: what.to_string(),
-        });
-    }
+    check_logits(&v, step).map_err(|_| Error::Diverged {
+        step,
+        what: what.to_string(),
+    })?;
     Ok(v)
 }
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::gan::{Gan, Progress, StepStats, streams, tensor_from};
+use super::gan::{Gan, Progress, StepStats, streams};
 use crate::checkpoint::{
     STATE_FILE, list_checkpoints, module_from_bytes, module_to_bytes, read_verified, write_atomic,
     write_checkpoint,
@@ -237,7 +237,7 @@ impl Run {
                     for &i in &order[b * m..(b + 1) * m] {
                         pixels.extend_from_slice(self.train.image(i));
                     }
-                    real.push(tensor_from(pixels, m, d, &self.gan.device));
+                    real.push(pixels);
                     self.gan.progress.batch += 1;
                 }
                 let stats = self.gan.train_step(&real)?;
@@ -251,6 +251,7 @@ impl Run {
                     images_per_sec: consumed as f64 / started.elapsed().as_secs_f64().max(1e-9),
                 });
                 if observer.stop_requested() && self.gan.progress.batch < iters * per_step {
+                    self.gan.sync_modules();
                     let ckpt = self.save_checkpoint()?;
                     return Ok(Outcome::Stopped(ckpt));
                 }
@@ -276,6 +277,7 @@ impl Run {
             p.batch = 0;
             p.epoch_sums = StepStats::default();
             p.epoch_steps = 0;
+            self.gan.sync_modules();
             self.write_grid(epoch + 1)?;
             let ckpt = self.save_checkpoint()?;
             self.append_metrics(&metrics)?;
@@ -308,7 +310,8 @@ impl Run {
         )
     }
 
-    /// Writes a checkpoint of the current state (atomically) and prunes old ones.
+    /// Writes a checkpoint of the state the modules hold (atomically) and prunes old ones;
+    /// call [`Gan::sync_modules`] first when the fast engine trains.
     pub fn save_checkpoint(&self) -> Result<PathBuf> {
         let gan = &self.gan;
         let dir = self.dir.join(files::CHECKPOINTS);
@@ -484,6 +487,7 @@ pub fn load_checkpoint(ckpt: &Path, device: &Device) -> Result<Gan> {
     )?;
     gan.opt_d.load_velocity_module(&vd);
     gan.progress = state.progress;
+    gan.reload_engine();
     Ok(gan)
 }
 

@@ -1,0 +1,142 @@
+//! `gan bench`: timings on fixed workloads, for side-by-side comparisons.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use gan::config::TrainConfig;
+use gan::rng::Rng;
+use gan::train::Gan;
+
+use crate::common::{device, print_json, set_threads};
+
+/// Time the training step or sampling on the paper's MNIST model.
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Subcommand)]
+enum What {
+    /// The paper's training step at batch 100 on a fixed random batch (the workload of
+    /// bench/torch_paper_step.py): median and min ms per step.
+    Step(StepArgs),
+    /// Sampling throughput of the paper's generator (images/s).
+    Sample(SampleBench),
+}
+
+#[derive(Args)]
+struct StepArgs {
+    /// `alternating` (Algorithm 1, k = 1: the peer script) or `simultaneous` (the authors').
+    #[arg(long, default_value = "alternating")]
+    schedule: String,
+    /// `fast` (fused step) or `burn` (autodiff reference).
+    #[arg(long, default_value = "fast")]
+    engine: String,
+    /// Timed steps.
+    #[arg(long, default_value_t = 200)]
+    steps: usize,
+    /// Untimed warm-up steps.
+    #[arg(long, default_value_t = 30)]
+    warmup: usize,
+    /// Batch size.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// Compute threads.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Print one JSON line.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct SampleBench {
+    /// Images to generate per round.
+    #[arg(short = 'n', long, default_value_t = 10_000)]
+    n: usize,
+    /// Timed rounds (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// Compute threads.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Print one JSON line.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: BenchArgs) -> Result<i32> {
+    match a.what {
+        What::Step(s) => step(s),
+        What::Sample(s) => sample(s),
+    }
+}
+
+fn paper(overrides: &[String]) -> Result<TrainConfig> {
+    Ok(TrainConfig::preset("mnist-paper", overrides)?)
+}
+
+fn step(a: StepArgs) -> Result<i32> {
+    set_threads(Some(a.threads))?;
+    let cfg = paper(&[
+        format!("schedule={:?}", a.schedule),
+        format!("engine={:?}", a.engine),
+        format!("batch_size={}", a.batch),
+        "k=1".into(),
+    ])?;
+    let mut rng = Rng::new(0);
+    let x: Vec<f32> = (0..a.batch * 784).map(|_| rng.uniform()).collect();
+    let mut gan = Gan::new(cfg, 784, None, &device());
+    let mut times = Vec::with_capacity(a.steps);
+    for i in 0..a.warmup + a.steps {
+        let t = Instant::now();
+        gan.train_step(std::slice::from_ref(&x))?;
+        if i >= a.warmup {
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let (median, min) = (times[times.len() / 2], times[0]);
+    if a.json {
+        print_json(&serde_json::json!({
+            "impl": format!("gan {} engine", a.engine), "schedule": a.schedule, "threads": a.threads,
+            "batch": a.batch, "median_ms": (median * 1000.0).round() / 1000.0, "min_ms": (min * 1000.0).round() / 1000.0,
+        }));
+    } else {
+        println!(
+            "{} step, {} engine, batch {}, {} threads: median {median:.2} ms, min {min:.2} ms ({} steps)",
+            a.schedule, a.engine, a.batch, a.threads, a.steps
+        );
+    }
+    Ok(0)
+}
+
+fn sample(a: SampleBench) -> Result<i32> {
+    set_threads(Some(a.threads))?;
+    let gan = Gan::new(paper(&["engine=\"burn\"".into()])?, 784, None, &device());
+    let mut rates = Vec::new();
+    for r in 0..a.rounds + 1 {
+        let t = Instant::now();
+        let s = gan.sample(a.n, r as u64)?;
+        let secs = t.elapsed().as_secs_f64();
+        std::hint::black_box(s);
+        if r > 0 {
+            rates.push(a.n as f64 / secs);
+        }
+    }
+    rates.sort_by(f64::total_cmp);
+    let median = rates[rates.len() / 2];
+    if a.json {
+        print_json(
+            &serde_json::json!({"images_per_sec": median.round(), "n": a.n, "threads": a.threads}),
+        );
+    } else {
+        println!(
+            "sampling the paper's generator: {median:.0} images/s ({} threads)",
+            a.threads
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,680 @@
+//! The fast training step for the MLP players: the same mathematics as the burn models in
+//! [`crate::models`], with the least work it requires.
+//!
+//! - one GEMM per layer and direction, with bias + activation (+ dropout mask) fused into a
+//!   single pass over its output;
+//! - maxout records the winning piece in the forward pass, so its backward pass is a scatter;
+//! - no weight gradients for D in the generator's backward pass (only the gradient with
+//!   respect to D's input);
+//! - momentum updates in place; every buffer reused from step to step.
+//!
+//! The burn modules stay the one model definition: an [`Engine`] is built from them
+//! ([`Engine::from_modules`]) and written back ([`Engine::write_modules`]) for sampling and
+//! checkpoints; the random streams are consumed in exactly the order of the burn path, so
+//! both give the same numbers (a test checks losses and weights against burn's autodiff).
+
+pub mod gemm;
+
+use gemm::{Trans, matmul};
+
+use crate::config::{DiscriminatorConfig, NoiseConfig};
+use crate::loss::GanLoss;
+use crate::loss::sigmoid_f64;
+use crate::models::{Discriminator, Generator, noise_values};
+use crate::nn::dropout_values;
+use crate::rng::Rng;
+
+/// One affine layer `[d_in] -> [d_out]` with its momentum buffers and gradient.
+#[derive(Clone, Debug)]
+pub struct Dense {
+    /// Weights, row-major `[d_in, d_out]` (burn's layout).
+    pub w: Vec<f32>,
+    /// Bias `[d_out]`.
+    pub b: Vec<f32>,
+    /// Velocity of `w`.
+    pub vw: Vec<f32>,
+    /// Velocity of `b`.
+    pub vb: Vec<f32>,
+    gw: Vec<f32>,
+    gb: Vec<f32>,
+    /// Input width.
+    pub d_in: usize,
+    /// Output width.
+    pub d_out: usize,
+}
+
+impl Dense {
+    fn new(
+        w: Vec<f32>,
+        b: Vec<f32>,
+        vw: Vec<f32>,
+        vb: Vec<f32>,
+        d_in: usize,
+        d_out: usize,
+    ) -> Self {
+        Self {
+            gw: vec![0.0; w.len()],
+            gb: vec![0.0; b.len()],
+            w,
+            b,
+            vw,
+            vb,
+            d_in,
+            d_out,
+        }
+    }
+
+    /// `v <- mu v - lr g; theta <- theta + v` (pylearn2 `Momentum`), in place.
+    fn update(&mut self, lr: f32, mu: f32) {
+        for ((w, v), g) in self.w.iter_mut().zip(&mut self.vw).zip(&self.gw) {
+            *v = mu * *v - lr * g;
+            *w += *v;
+        }
+        for ((b, v), g) in self.b.iter_mut().zip(&mut self.vb).zip(&self.gb) {
+            *v = mu * *v - lr * g;
+            *b += *v;
+        }
+    }
+
+    /// Weight and bias gradients from the layer input `x` `[m, d_in]` and output gradient
+    /// `dz` `[m, d_out]`.
+    fn grads(&mut self, x: &[f32], dz: &[f32], m: usize) {
+        matmul(
+            &mut self.gw,
+            x,
+            Trans::Yes,
+            dz,
+            Trans::No,
+            self.d_in,
+            m,
+            self.d_out,
+            false,
+        );
+        self.gb.fill(0.0);
+        for row in dz.chunks_exact(self.d_out) {
+            for (g, d) in self.gb.iter_mut().zip(row) {
+                *g += d;
+            }
+        }
+    }
+}
+
+fn resize(v: &mut Vec<f32>, n: usize) {
+    v.resize(n, 0.0);
+}
+
+/// G's activations kept for the backward pass.
+#[derive(Default)]
+struct GCache {
+    z: Vec<f32>,
+    hidden: Vec<Vec<f32>>,
+    out: Vec<f32>,
+    dz: Vec<f32>,
+    dh: Vec<f32>,
+}
+
+/// D's activations kept for the backward pass.
+#[derive(Default)]
+struct DCache {
+    /// Input after dropout.
+    x0: Vec<f32>,
+    /// Pre-maxout values of each hidden layer (reused as its gradient buffer).
+    z: Vec<Vec<f32>>,
+    /// Winning piece of each unit.
+    arg: Vec<Vec<u8>>,
+    /// Each hidden layer's output after dropout (the next layer's input).
+    a: Vec<Vec<f32>>,
+    /// Dropout masks: the input's, then each hidden layer's (empty = keep everything).
+    masks: Vec<Vec<f32>>,
+    logits: Vec<f32>,
+    da: Vec<f32>,
+    dprev: Vec<f32>,
+}
+
+/// The generator and discriminator as dense buffers, with their momentum state.
+pub struct Engine {
+    /// G's layers: hidden ReLU layers, then the sigmoid output.
+    pub g: Vec<Dense>,
+    /// D's maxout layers (each `d_out = units * pieces`), then the logit layer.
+    pub d: Vec<Dense>,
+    /// Maxout pieces.
+    pub pieces: usize,
+    gc: GCache,
+    dc: DCache,
+    fake: Vec<f32>,
+    dl: Vec<f32>,
+}
+
+/// Host copy of a burn tensor.
+fn host<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
+    t.inner()
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap_or_default()
+}
+
+fn dense_from(l: &burn::nn::Linear, vel: Option<(&burn::optim::GradientsParams,)>) -> Dense {
+    let [d_in, d_out] = l.weight.val().dims();
+    let w = host(l.weight.val());
+    let b = l
+        .bias
+        .as_ref()
+        .map(|b| host(b.val()))
+        .unwrap_or_else(|| vec![0.0; d_out]);
+    let (vw, vb) = match (vel, l.bias.as_ref()) {
+        (Some((v,)), Some(bias)) => (
+            v.get::<2>(l.weight.id)
+                .map(host)
+                .unwrap_or_else(|| vec![0.0; w.len()]),
+            v.get::<1>(bias.id)
+                .map(host)
+                .unwrap_or_else(|| vec![0.0; d_out]),
+        ),
+        _ => (vec![0.0; w.len()], vec![0.0; d_out]),
+    };
+    Dense::new(w, b, vw, vb, d_in, d_out)
+}
+
+fn write_dense(l: &mut burn::nn::Linear, src: &Dense, vel: &mut burn::optim::GradientsParams) {
+    use burn::tensor::{Tensor, TensorData};
+    let device = l.weight.val().device();
+    let w = Tensor::<2>::from_data(
+        TensorData::new(src.w.clone(), [src.d_in, src.d_out]),
+        &device,
+    );
+    l.weight = l.weight.clone().map(|_| w.require_grad());
+    let inner = device.clone().without_autodiff();
+    vel.register::<2>(
+        l.weight.id,
+        Tensor::from_data(
+            TensorData::new(src.vw.clone(), [src.d_in, src.d_out]),
+            &inner,
+        ),
+    );
+    if let Some(bias) = l.bias.take() {
+        let b = Tensor::<1>::from_data(TensorData::new(src.b.clone(), [src.d_out]), &device);
+        let bias = bias.map(|_| b.require_grad());
+        vel.register::<1>(
+            bias.id,
+            Tensor::from_data(TensorData::new(src.vb.clone(), [src.d_out]), &inner),
+        );
+        l.bias = Some(bias);
+    }
+}
+
+/// What one fast step measured (logits of the D pass, on the host).
+pub struct FastStats {
+    /// D's logits on the real rows.
+    pub real_logits: Vec<f32>,
+    /// D's logits on the fake rows.
+    pub fake_logits: Vec<f32>,
+    /// Logits of the generator pass (alternating schedule), else empty.
+    pub g_logits: Vec<f32>,
+}
+
+impl Engine {
+    /// Copies the players' weights (and, when given, the optimizers' velocities, keyed by
+    /// parameter id) into dense buffers.
+    pub fn from_modules(
+        g: &Generator,
+        d: &Discriminator,
+        vel_g: Option<&burn::optim::GradientsParams>,
+        vel_d: Option<&burn::optim::GradientsParams>,
+    ) -> Self {
+        let mut gl: Vec<Dense> = g
+            .hidden
+            .iter()
+            .map(|l| dense_from(l, vel_g.map(|v| (v,))))
+            .collect();
+        gl.push(dense_from(&g.output, vel_g.map(|v| (v,))));
+        let mut dl: Vec<Dense> = d
+            .hidden
+            .iter()
+            .map(|l| dense_from(&l.linear, vel_d.map(|v| (v,))))
+            .collect();
+        dl.push(dense_from(&d.output, vel_d.map(|v| (v,))));
+        Self {
+            g: gl,
+            d: dl,
+            pieces: d.hidden.first().map(|h| h.pieces).unwrap_or(1),
+            gc: GCache::default(),
+            dc: DCache::default(),
+            fake: Vec::new(),
+            dl: Vec::new(),
+        }
+    }
+
+    /// Writes weights back into the modules (keeping their parameter ids) and the velocities
+    /// into the optimizers' state maps.
+    pub fn write_modules(
+        &self,
+        g: &mut Generator,
+        d: &mut Discriminator,
+        vel_g: &mut burn::optim::GradientsParams,
+        vel_d: &mut burn::optim::GradientsParams,
+    ) {
+        let n = g.hidden.len();
+        for (l, s) in g.hidden.iter_mut().zip(&self.g) {
+            write_dense(l, s, vel_g);
+        }
+        write_dense(&mut g.output, &self.g[n], vel_g);
+        let n = d.hidden.len();
+        for (l, s) in d.hidden.iter_mut().zip(&self.d) {
+            write_dense(&mut l.linear, s, vel_d);
+        }
+        write_dense(&mut d.output, &self.d[n], vel_d);
+    }
+
+    fn noise_dim(&self) -> usize {
+        self.g[0].d_in
+    }
+
+    fn data_dim(&self) -> usize {
+        self.d[0].d_in
+    }
+
+    /// G forward on `m` noise rows in `gc.z`; keeps activations; output in `gc.out`.
+    fn g_forward(&mut self, m: usize) {
+        let n = self.g.len();
+        self.gc.hidden.resize_with(n - 1, Vec::new);
+        for i in 0..n {
+            let layer = &self.g[i];
+            let (prev, rest) = self.gc.hidden.split_at_mut(i);
+            let input: &[f32] = if i == 0 { &self.gc.z } else { &prev[i - 1] };
+            let out = if i + 1 == n {
+                &mut self.gc.out
+            } else {
+                &mut rest[0]
+            };
+            resize(out, m * layer.d_out);
+            matmul(
+                out,
+                input,
+                Trans::No,
+                &layer.w,
+                Trans::No,
+                m,
+                layer.d_in,
+                layer.d_out,
+                false,
+            );
+            let last = i + 1 == n;
+            for row in out.chunks_exact_mut(layer.d_out) {
+                for (v, b) in row.iter_mut().zip(&layer.b) {
+                    let a = *v + b;
+                    *v = if last {
+                        1.0 / (1.0 + (-a).exp())
+                    } else {
+                        a.max(0.0)
+                    };
+                }
+            }
+        }
+    }
+
+    /// G backward from `dx` (gradient w.r.t. G's output, `[m, data_dim]`); fills weight grads.
+    fn g_backward(&mut self, dx: &[f32], m: usize) {
+        let n = self.g.len();
+        let gc = &mut self.gc;
+        resize(&mut gc.dz, dx.len());
+        for ((d, &g), &x) in gc.dz.iter_mut().zip(dx).zip(&gc.out) {
+            *d = g * x * (1.0 - x);
+        }
+        for i in (0..n).rev() {
+            let input: &[f32] = if i == 0 { &gc.z } else { &gc.hidden[i - 1] };
+            self.g[i].grads(input, &gc.dz, m);
+            if i > 0 {
+                let layer = &self.g[i];
+                resize(&mut gc.dh, m * layer.d_in);
+                matmul(
+                    &mut gc.dh,
+                    &gc.dz,
+                    Trans::No,
+                    &layer.w,
+                    Trans::Yes,
+                    m,
+                    layer.d_out,
+                    layer.d_in,
+                    false,
+                );
+                for (d, &h) in gc.dh.iter_mut().zip(&gc.hidden[i - 1]) {
+                    if h <= 0.0 {
+                        *d = 0.0;
+                    }
+                }
+                std::mem::swap(&mut gc.dz, &mut gc.dh);
+            }
+        }
+    }
+
+    /// Draws D's dropout masks for `rows` examples, in the burn path's order.
+    fn draw_masks(&mut self, cfg: &DiscriminatorConfig, rows: usize, rng: &mut Rng) {
+        let nh = self.d.len() - 1;
+        self.dc.masks.resize_with(nh + 1, Vec::new);
+        let widths: Vec<(usize, f32)> = std::iter::once((self.data_dim(), cfg.input_keep))
+            .chain(
+                self.d[..nh]
+                    .iter()
+                    .map(|l| (l.d_out / self.pieces, cfg.hidden_keep)),
+            )
+            .collect();
+        for (mask, (w, keep)) in self.dc.masks.iter_mut().zip(widths) {
+            match dropout_values(rows, w, keep, rng) {
+                Some(v) => *mask = v,
+                None => mask.clear(),
+            }
+        }
+    }
+
+    /// D forward on `rows` inputs `x` with the drawn masks; logits in `dc.logits`.
+    fn d_forward(&mut self, x: &[f32], rows: usize) {
+        let nh = self.d.len() - 1;
+        let p = self.pieces;
+        let dc = &mut self.dc;
+        dc.z.resize_with(nh, Vec::new);
+        dc.arg.resize_with(nh, Vec::new);
+        dc.a.resize_with(nh, Vec::new);
+        resize(&mut dc.x0, x.len());
+        if dc.masks[0].is_empty() {
+            dc.x0.copy_from_slice(x);
+        } else {
+            for ((o, &v), &k) in dc.x0.iter_mut().zip(x).zip(&dc.masks[0]) {
+                *o = v * k;
+            }
+        }
+        for i in 0..nh {
+            let layer = &self.d[i];
+            let units = layer.d_out / p;
+            let input: &[f32] = if i == 0 { &dc.x0 } else { &dc.a[i - 1] };
+            resize(&mut dc.z[i], rows * layer.d_out);
+            matmul(
+                &mut dc.z[i],
+                input,
+                Trans::No,
+                &layer.w,
+                Trans::No,
+                rows,
+                layer.d_in,
+                layer.d_out,
+                false,
+            );
+            dc.arg[i].resize(rows * units, 0);
+            resize(&mut dc.a[i], rows * units);
+            let mask = &dc.masks[i + 1];
+            for r in 0..rows {
+                let zr = &dc.z[i][r * layer.d_out..(r + 1) * layer.d_out];
+                for u in 0..units {
+                    let mut best = zr[u * p] + layer.b[u * p];
+                    let mut arg = 0u8;
+                    for q in 1..p {
+                        let v = zr[u * p + q] + layer.b[u * p + q];
+                        if v > best {
+                            best = v;
+                            arg = q as u8;
+                        }
+                    }
+                    dc.arg[i][r * units + u] = arg;
+                    let k = if mask.is_empty() {
+                        1.0
+                    } else {
+                        mask[r * units + u]
+                    };
+                    dc.a[i][r * units + u] = best * k;
+                }
+            }
+        }
+        let out = &self.d[nh];
+        let input: &[f32] = if nh == 0 { &dc.x0 } else { &dc.a[nh - 1] };
+        resize(&mut dc.logits, rows);
+        matmul(
+            &mut dc.logits,
+            input,
+            Trans::No,
+            &out.w,
+            Trans::No,
+            rows,
+            out.d_in,
+            1,
+            false,
+        );
+        for l in dc.logits.iter_mut() {
+            *l += out.b[0];
+        }
+    }
+
+    /// D backward from logit gradients `dl` over rows `r0..r0+rows` of the last forward
+    /// pass. With `weights`, fills D's weight gradients; with `data`, leaves the gradient
+    /// w.r.t. D's input (after undoing the input dropout) in `dc.dprev`.
+    fn d_backward(&mut self, dl: &[f32], r0: usize, rows: usize, weights: bool, data: bool) {
+        let nh = self.d.len() - 1;
+        let p = self.pieces;
+        let data_dim = self.data_dim();
+        let dc = &mut self.dc;
+        let out_in = self.d[nh].d_in;
+        let slice = |w: usize| r0 * w..(r0 + rows) * w;
+        if weights {
+            let input: &[f32] = if nh == 0 { &dc.x0 } else { &dc.a[nh - 1] };
+            let rng = slice(out_in);
+            self.d[nh].grads(&input[rng], dl, rows);
+        }
+        // gradient w.r.t. the logit layer's input: dl (rows x 1) times w^T (1 x d_in)
+        resize(&mut dc.da, rows * out_in);
+        let w_out = &self.d[nh].w;
+        for (row, &g) in dc.da.chunks_exact_mut(out_in).zip(dl) {
+            for (o, &w) in row.iter_mut().zip(w_out) {
+                *o = g * w;
+            }
+        }
+        for i in (0..nh).rev() {
+            let layer_out = self.d[i].d_out;
+            let units = layer_out / p;
+            // through this layer's output dropout, then the maxout scatter
+            let mask = &dc.masks[i + 1];
+            let dz = &mut dc.z[i];
+            let zr = r0 * layer_out..(r0 + rows) * layer_out;
+            let dz = &mut dz[zr];
+            dz.fill(0.0);
+            for r in 0..rows {
+                for u in 0..units {
+                    let k = if mask.is_empty() {
+                        1.0
+                    } else {
+                        mask[(r0 + r) * units + u]
+                    };
+                    let arg = dc.arg[i][(r0 + r) * units + u] as usize;
+                    dz[r * layer_out + u * p + arg] = dc.da[r * units + u] * k;
+                }
+            }
+            let need_prev = i > 0 || data;
+            let d_in = self.d[i].d_in;
+            if weights {
+                let input: &[f32] = if i == 0 { &dc.x0 } else { &dc.a[i - 1] };
+                let rng = slice(d_in);
+                self.d[i].grads(&input[rng], dz, rows);
+            }
+            if need_prev {
+                resize(&mut dc.dprev, rows * d_in);
+                matmul(
+                    &mut dc.dprev,
+                    dz,
+                    Trans::No,
+                    &self.d[i].w,
+                    Trans::Yes,
+                    rows,
+                    layer_out,
+                    d_in,
+                    false,
+                );
+                if i > 0 {
+                    std::mem::swap(&mut dc.da, &mut dc.dprev);
+                }
+            }
+        }
+        if data && !dc.masks[0].is_empty() {
+            let m0 = &dc.masks[0][r0 * data_dim..(r0 + rows) * data_dim];
+            for (g, &k) in dc.dprev.iter_mut().zip(m0) {
+                *g *= k;
+            }
+        }
+    }
+
+    fn update_d(&mut self, lr: f32, mu: f32) {
+        for l in &mut self.d {
+            l.update(lr, mu);
+        }
+    }
+
+    fn update_g(&mut self, lr: f32, mu: f32) {
+        for l in &mut self.g {
+            l.update(lr, mu);
+        }
+    }
+
+    /// Logit gradients of the discriminator loss -(1/2) eq. (2) over `m` real then `n` fake
+    /// rows: (1/2)(sigmoid(l) - 1)/m for real, (1/2) sigmoid(l)/n for fake.
+    fn d_loss_grad(logits: &[f32], m: usize, out: &mut Vec<f32>) {
+        resize(out, logits.len());
+        let n = logits.len() - m;
+        for (i, (o, &l)) in out.iter_mut().zip(logits).enumerate() {
+            let s = sigmoid_f64(l as f64);
+            *o = if i < m {
+                (0.5 * (s - 1.0) / m as f64) as f32
+            } else {
+                (0.5 * s / n as f64) as f32
+            };
+        }
+    }
+
+    /// Logit gradients of the generator loss over `n` fake rows: eq. (5) -sigmoid(-l)/n,
+    /// eq. (3) -sigmoid(l)/n.
+    fn g_loss_grad(loss: GanLoss, logits: &[f32], out: &mut Vec<f32>) {
+        resize(out, logits.len());
+        let n = logits.len() as f64;
+        for (o, &l) in out.iter_mut().zip(logits) {
+            let l = l as f64;
+            *o = match loss {
+                GanLoss::NonSaturating => (-sigmoid_f64(-l) / n) as f32,
+                GanLoss::Minimax => (-sigmoid_f64(l) / n) as f32,
+            };
+        }
+    }
+
+    /// The authors' simultaneous step on the real batch `x` (`m` rows): G(z) once, D on
+    /// [real; fake], the D objective on both halves and the G objective on the fake half with
+    /// the same masks, both updates from the same parameters.
+    #[allow(clippy::too_many_arguments)]
+    pub fn simultaneous_step(
+        &mut self,
+        x: &[f32],
+        m: usize,
+        noise: &NoiseConfig,
+        dcfg: &DiscriminatorConfig,
+        loss: GanLoss,
+        rng: &mut Rng,
+        lr_d: f32,
+        lr_g: f32,
+        mu: f32,
+    ) -> FastStats {
+        let d = self.data_dim();
+        self.gc.z = noise_values(noise, m, rng);
+        debug_assert_eq!(self.gc.z.len(), m * self.noise_dim());
+        self.g_forward(m);
+        self.draw_masks(dcfg, 2 * m, rng);
+        let mut both = std::mem::take(&mut self.fake);
+        both.clear();
+        both.extend_from_slice(&x[..m * d]);
+        both.extend_from_slice(&self.gc.out);
+        self.d_forward(&both, 2 * m);
+        self.fake = both;
+        let logits = self.dc.logits.clone();
+        // G's path first: it needs D's pre-update weights and the cached activations, which
+        // the D backward pass overwrites (its dz buffers).
+        let mut dl = std::mem::take(&mut self.dl);
+        Self::g_loss_grad(loss, &logits[m..], &mut dl);
+        self.d_backward(&dl, m, m, false, true);
+        let dx = std::mem::take(&mut self.dc.dprev);
+        self.g_backward(&dx, m);
+        self.dc.dprev = dx;
+        Self::d_loss_grad(&logits, m, &mut dl);
+        self.d_backward(&dl, 0, 2 * m, true, false);
+        self.dl = dl;
+        self.update_d(lr_d, mu);
+        self.update_g(lr_g, mu);
+        FastStats {
+            real_logits: logits[..m].to_vec(),
+            fake_logits: logits[m..].to_vec(),
+            g_logits: Vec::new(),
+        }
+    }
+
+    /// Algorithm 1's D update on the real batch `x` and a fresh fake batch.
+    #[allow(clippy::too_many_arguments)]
+    pub fn discriminator_step(
+        &mut self,
+        x: &[f32],
+        m: usize,
+        noise: &NoiseConfig,
+        dcfg: &DiscriminatorConfig,
+        rng: &mut Rng,
+        lr: f32,
+        mu: f32,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let d = self.data_dim();
+        self.gc.z = noise_values(noise, m, rng);
+        self.g_forward(m);
+        self.draw_masks(dcfg, 2 * m, rng);
+        let mut both = std::mem::take(&mut self.fake);
+        both.clear();
+        both.extend_from_slice(&x[..m * d]);
+        both.extend_from_slice(&self.gc.out);
+        self.d_forward(&both, 2 * m);
+        self.fake = both;
+        let logits = self.dc.logits.clone();
+        let mut dl = std::mem::take(&mut self.dl);
+        Self::d_loss_grad(&logits, m, &mut dl);
+        self.d_backward(&dl, 0, 2 * m, true, false);
+        self.dl = dl;
+        self.update_d(lr, mu);
+        (logits[..m].to_vec(), logits[m..].to_vec())
+    }
+
+    /// Algorithm 1's G update on fresh noise through the current D (no D weight gradients).
+    #[allow(clippy::too_many_arguments)]
+    pub fn generator_step(
+        &mut self,
+        m: usize,
+        noise: &NoiseConfig,
+        dcfg: &DiscriminatorConfig,
+        loss: GanLoss,
+        rng: &mut Rng,
+        lr: f32,
+        mu: f32,
+    ) -> Vec<f32> {
+        self.gc.z = noise_values(noise, m, rng);
+        self.g_forward(m);
+        self.draw_masks(dcfg, m, rng);
+        let fake = std::mem::take(&mut self.gc.out);
+        self.d_forward(&fake, m);
+        self.gc.out = fake;
+        let logits = self.dc.logits.clone();
+        let mut dl = std::mem::take(&mut self.dl);
+        Self::g_loss_grad(loss, &logits, &mut dl);
+        self.d_backward(&dl, 0, m, false, true);
+        self.dl = dl;
+        let dx = std::mem::take(&mut self.dc.dprev);
+        self.g_backward(&dx, m);
+        self.dc.dprev = dx;
+        self.update_g(lr, mu);
+        logits
+    }
+
+    /// G(z) for `n` noise rows (evaluation mode), into `out`.
+    pub fn generate(&mut self, z: &[f32], out: &mut Vec<f32>) {
+        let n = z.len() / self.noise_dim();
+        self.gc.z.clear();
+        self.gc.z.extend_from_slice(z);
+        self.g_forward(n);
+        out.clear();
+        out.extend_from_slice(&self.gc.out);
+    }
+}

@@ -1,0 +1,127 @@
+//! The fast engine against burn's autodiff on the same model definition: same losses, same
+//! D(x) and D(G(z)), same weights and velocities after several steps, for both schedules and
+//! both generator losses.
+
+mod common;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{Device, Tensor};
+use gan::config::TrainConfig;
+use gan::train::Gan;
+
+fn weights<M: Module>(m: &M) -> Vec<Vec<f32>> {
+    struct V(Vec<Vec<f32>>);
+    impl ModuleVisitor for V {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            self.0.push(
+                p.val()
+                    .inner()
+                    .into_data()
+                    .try_into_vec::<f32>()
+                    .expect("f32"),
+            );
+        }
+    }
+    let mut v = V(Vec::new());
+    m.visit(&mut v);
+    v.0
+}
+
+fn max_rel_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let mut worst = 0.0f64;
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!(x.len(), y.len());
+        let scale = x.iter().map(|v| v.abs()).fold(1e-6f32, f32::max) as f64;
+        for (p, q) in x.iter().zip(y) {
+            worst = worst.max((*p as f64 - *q as f64).abs() / scale);
+        }
+    }
+    worst
+}
+
+fn run(cfg: &TrainConfig, steps: usize) -> (Vec<gan::train::StepStats>, Gan) {
+    let data = common::train_subset(2000);
+    let device = Device::flex().autodiff();
+    let mut gan = Gan::new(cfg.clone(), 784, Some(&data.pixel_means()), &device);
+    let m = cfg.batch_size;
+    let per = gan.batches_per_step();
+    let mut stats = Vec::new();
+    for s in 0..steps {
+        let real: Vec<Vec<f32>> = (0..per)
+            .map(|j| {
+                let b = (s * per + j) % (2000 / m);
+                data.pixels[b * m * 784..(b + 1) * m * 784].to_vec()
+            })
+            .collect();
+        stats.push(gan.train_step(&real).expect("step"));
+    }
+    gan.sync_modules();
+    (stats, gan)
+}
+
+#[test]
+fn fast_engine_matches_burn_autodiff() {
+    for (schedule, loss) in [
+        ("simultaneous", "non-saturating"),
+        ("simultaneous", "minimax"),
+        ("alternating", "non-saturating"),
+        ("alternating", "minimax"),
+    ] {
+        let base = [
+            format!("schedule={schedule:?}"),
+            format!("loss={loss:?}"),
+            "k=2".to_string(),
+            "generator.hidden=[64, 48]".to_string(),
+            "discriminator.hidden=[32, 16]".to_string(),
+            "batch_size=50".to_string(),
+            // larger initial weights than the paper's, so gradients are far from zero
+            "discriminator.init_range=0.05".to_string(),
+        ];
+        let mut fast = base.to_vec();
+        fast.push("engine=fast".into());
+        let mut slow = base.to_vec();
+        slow.push("engine=burn".into());
+        let cf = TrainConfig::preset("mnist-fast", &fast).expect("cfg");
+        let cb = TrainConfig::preset("mnist-fast", &slow).expect("cfg");
+        let (sf, gf) = run(&cf, 8);
+        let (sb, gb) = run(&cb, 8);
+        for (i, (a, b)) in sf.iter().zip(&sb).enumerate() {
+            for (x, y, what) in [
+                (a.d_loss, b.d_loss, "d_loss"),
+                (a.g_loss, b.g_loss, "g_loss"),
+                (a.d_real, b.d_real, "d_real"),
+                (a.d_fake, b.d_fake, "d_fake"),
+            ] {
+                assert!(
+                    (x - y).abs() < 1e-4 * (1.0 + y.abs()),
+                    "{schedule} {loss} step {i} {what}: fast {x} burn {y}"
+                );
+            }
+        }
+        let (pf, pb) = (&gf.progress, &gb.progress);
+        assert_eq!(
+            (pf.step, pf.d_updates, pf.g_updates, &pf.rng),
+            (pb.step, pb.d_updates, pb.g_updates, &pb.rng),
+            "{schedule} {loss}: same counters and random stream"
+        );
+        let dg = max_rel_diff(&weights(&gf.generator), &weights(&gb.generator));
+        let dd = max_rel_diff(&weights(&gf.discriminator), &weights(&gb.discriminator));
+        assert!(
+            dg < 1e-4 && dd < 1e-4,
+            "{schedule} {loss}: weights differ by {dg} (G), {dd} (D)"
+        );
+        let vg = max_rel_diff(
+            &weights(&gf.opt_g.velocity_module(&gf.generator)),
+            &weights(&gb.opt_g.velocity_module(&gb.generator)),
+        );
+        let vd = max_rel_diff(
+            &weights(&gf.opt_d.velocity_module(&gf.discriminator)),
+            &weights(&gb.opt_d.velocity_module(&gb.discriminator)),
+        );
+        assert!(
+            vg < 1e-3 && vd < 1e-3,
+            "{schedule} {loss}: velocities differ by {vg} (G), {vd} (D)"
+        );
+    }
+}
