@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use gan::config::{PRESETS, TrainConfig};
 use gan::data::load_splits;
-use gan::train::{EpochMetrics, Observer, Outcome, Run, StepReport, read_run_config};
+use gan::train::{EpochMetrics, EvalData, Observer, Outcome, Run, StepReport, read_run_config};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::common::{device, print_json, set_threads};
@@ -115,6 +115,10 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         let data = load_splits(std::path::Path::new(&cfg.data.dir), cfg.data.train_end)
             .context("loading the training data")?;
         let (run, ckpt, skipped) = Run::resume(dir, data.train, a.epochs, &device)?;
+        let run = run.with_eval_data(EvalData {
+            valid: data.valid,
+            test: data.test,
+        });
         for s in skipped {
             eprintln!("warning: skipped a damaged checkpoint: {s}");
         }
@@ -161,7 +165,11 @@ pub fn run(a: TrainArgs) -> Result<i32> {
             dir.display(),
             data.train.len()
         );
-        (Run::create(&dir, cfg, data.train, &device)?, dir)
+        let run = Run::create(&dir, cfg, data.train, &device)?.with_eval_data(EvalData {
+            valid: data.valid,
+            test: data.test,
+        });
+        (run, dir)
     };
     if run.gan.progress.epoch >= run.gan.cfg.epochs {
         eprintln!(

@@ -160,6 +160,17 @@ pub struct TrainConfig {
     pub keep_checkpoints: usize,
     /// Images in the per-epoch sample grid (a square number looks best).
     pub grid_samples: usize,
+    /// Score the model with the Parzen protocol every this many epochs (0: never); the
+    /// estimate goes into `metrics.jsonl`.
+    #[serde(default)]
+    pub eval_every: u64,
+    /// Samples (kernels) drawn for that estimate.
+    #[serde(default = "default_eval_samples")]
+    pub eval_samples: usize,
+}
+
+fn default_eval_samples() -> usize {
+    10_000
 }
 
 /// Names of the bundled presets.
@@ -292,6 +303,9 @@ impl TrainConfig {
         }
         if self.keep_checkpoints == 0 {
             return bad("keep_checkpoints", "must be at least 1".into());
+        }
+        if self.eval_samples == 0 {
+            return bad("eval_samples", "must be at least 1".into());
         }
         if self.grid_samples == 0 || self.grid_samples > 10_000 {
             return bad(

@@ -16,6 +16,7 @@
 pub mod gemm;
 
 use gemm::{Trans, matmul};
+use rayon::prelude::*;
 
 use crate::config::{DiscriminatorConfig, NoiseConfig};
 use crate::loss::GanLoss;
@@ -66,9 +67,21 @@ impl Dense {
 
     /// `v <- mu v - lr g; theta <- theta + v` (pylearn2 `Momentum`), in place.
     fn update(&mut self, lr: f32, mu: f32) {
-        for ((w, v), g) in self.w.iter_mut().zip(&mut self.vw).zip(&self.gw) {
-            *v = mu * *v - lr * g;
-            *w += *v;
+        const CHUNK: usize = 1 << 15;
+        let step = |(w, v): (&mut [f32], &mut [f32]), g: &[f32]| {
+            for ((w, v), g) in w.iter_mut().zip(v.iter_mut()).zip(g) {
+                *v = mu * *v - lr * g;
+                *w += *v;
+            }
+        };
+        if self.w.len() >= 2 * CHUNK {
+            self.w
+                .par_chunks_mut(CHUNK)
+                .zip(self.vw.par_chunks_mut(CHUNK))
+                .zip(self.gw.par_chunks(CHUNK))
+                .for_each(|(wv, g)| step(wv, g));
+        } else {
+            step((&mut self.w, &mut self.vw), &self.gw);
         }
         for ((b, v), g) in self.b.iter_mut().zip(&mut self.vb).zip(&self.gb) {
             *v = mu * *v - lr * g;

@@ -6,6 +6,6 @@ mod run;
 
 pub use gan::{Gan, Progress, StepStats, check_finite, tensor_from};
 pub use run::{
-    CheckpointState, EpochMetrics, Observer, Outcome, Run, Silent, StepReport,
+    CheckpointState, EpochMetrics, EvalData, Observer, Outcome, Run, Silent, StepReport,
     checkpoint_image_shape, files, load_checkpoint, load_latest, read_run_config,
 };

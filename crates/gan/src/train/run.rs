@@ -81,15 +81,23 @@ pub struct EpochMetrics {
     pub seconds: f64,
     /// Real images consumed per second.
     pub images_per_sec: f64,
+    /// Parzen estimate of the test log-likelihood (nats), on epochs where it was computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parzen_ll: Option<f64>,
+    /// Its standard error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parzen_se: Option<f64>,
+    /// The window width chosen on validation data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parzen_sigma: Option<f64>,
 }
 
-const CSV_HEADER: &str =
-    "epoch,step,d_loss,g_loss,d_real,d_fake,lr,momentum,seconds,images_per_sec";
+const CSV_HEADER: &str = "epoch,step,d_loss,g_loss,d_real,d_fake,lr,momentum,seconds,images_per_sec,parzen_ll,parzen_se,parzen_sigma";
 
 impl EpochMetrics {
     fn csv(&self) -> String {
         format!(
-            "{},{},{},{},{},{},{},{},{:.3},{:.1}",
+            "{},{},{},{},{},{},{},{},{:.3},{:.1},{},{},{}",
             self.epoch,
             self.step,
             self.d_loss,
@@ -99,9 +107,24 @@ impl EpochMetrics {
             self.lr,
             self.momentum,
             self.seconds,
-            self.images_per_sec
+            self.images_per_sec,
+            opt(self.parzen_ll),
+            opt(self.parzen_se),
+            opt(self.parzen_sigma)
         )
     }
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+/// Validation and test images for the in-training Parzen estimate.
+pub struct EvalData {
+    /// Validation images (the first 1,000 choose sigma).
+    pub valid: ImageSet,
+    /// Test images.
+    pub test: ImageSet,
 }
 
 /// What the caller sees after each iteration.
@@ -153,6 +176,7 @@ pub struct Run {
     pub gan: Gan,
     train: ImageSet,
     fixed_noise: Tensor<2>,
+    eval: Option<EvalData>,
 }
 
 impl Run {
@@ -209,7 +233,40 @@ impl Run {
             gan,
             train,
             fixed_noise,
+            eval: None,
         }
+    }
+
+    /// Supplies validation and test data, which turns on the Parzen estimate every
+    /// `eval_every` epochs.
+    pub fn with_eval_data(mut self, eval: EvalData) -> Self {
+        self.eval = Some(eval);
+        self
+    }
+
+    /// The Parzen protocol on `eval_samples` samples (seeded by the epoch), when due.
+    fn parzen_if_due(&self, epoch: u64) -> Result<Option<crate::eval::parzen::ParzenReport>> {
+        let every = self.gan.cfg.eval_every;
+        let Some(ev) = &self.eval else {
+            return Ok(None);
+        };
+        if every == 0 || !epoch.is_multiple_of(every) {
+            return Ok(None);
+        }
+        let kernels = self.gan.sample(
+            self.gan.cfg.eval_samples,
+            Rng::derived(self.gan.cfg.seed, 4).next_u64() ^ epoch,
+        )?;
+        let d = ev.test.dim();
+        let n_valid = ev.valid.len().min(1000);
+        crate::eval::parzen::evaluate(
+            &kernels,
+            &ev.valid.pixels[..n_valid * d],
+            &ev.test.pixels,
+            d,
+            None,
+        )
+        .map(Some)
     }
 
     /// Iterations per epoch.
@@ -271,7 +328,11 @@ impl Run {
                 momentum,
                 seconds,
                 images_per_sec: ((p.batch - first_batch) * m) as f64 / seconds.max(1e-9),
+                parzen_ll: None,
+                parzen_se: None,
+                parzen_sigma: None,
             };
+            let mut metrics = metrics;
             let p = &mut self.gan.progress;
             p.epoch += 1;
             p.batch = 0;
@@ -279,6 +340,11 @@ impl Run {
             p.epoch_steps = 0;
             self.gan.sync_modules();
             self.write_grid(epoch + 1)?;
+            if let Some(r) = self.parzen_if_due(epoch + 1)? {
+                metrics.parzen_ll = Some(r.test_ll);
+                metrics.parzen_se = Some(r.test_se);
+                metrics.parzen_sigma = Some(r.sigma);
+            }
             let ckpt = self.save_checkpoint()?;
             self.append_metrics(&metrics)?;
             observer.on_epoch(&metrics, &ckpt);
