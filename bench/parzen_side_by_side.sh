@@ -15,7 +15,18 @@ x = (np.frombuffer(b, np.uint8, offset=16).reshape(-1, 784)[:10000] / 255.0).ast
 np.save(sys.argv[1], x)
 PY
 for i in $(seq "$rounds"); do
-  ./target/release/gan eval parzen --samples "$tmp/kernels.npy" --json | python3 -c 'import json,sys; r=json.load(sys.stdin); print(f"gan    {r[\"seconds\"]:.3f} s  ll {r[\"test_ll\"]:.2f} ± {r[\"test_se\"]:.2f}  sigma {r[\"sigma\"]:.4f}")'
-  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 bench/parzen_numpy.py "$tmp/kernels.npy" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(f"numpy  {r[\"seconds\"]:.3f} s  ll {r[\"test_ll\"]:.2f} ± {r[\"test_se\"]:.2f}  sigma {r[\"sigma\"]:.4f}")'
-done
+  ./target/release/gan eval parzen --samples "$tmp/kernels.npy" --threads 2 --json
+  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 bench/parzen_numpy.py "$tmp/kernels.npy"
+done > "$tmp/times.jsonl"
+python3 - "$tmp/times.jsonl" <<'PY'
+import json, sys, statistics as st
+rows = [json.loads(l) for l in open(sys.argv[1])]
+ours = [r["seconds"] for r in rows if "peer" not in r]
+peer = [r["seconds"] for r in rows if "peer" in r]
+for r in rows[:2]:
+    print(("numpy " if "peer" in r else "gan   "), f"ll {r['test_ll']:.2f} ± {r['test_se']:.2f} sigma {r['sigma']:.4f}")
+print(f"gan eval parzen (f32 GEMM): median {st.median(ours):.2f} s over {len(ours)} runs")
+print(f"{rows[1]['peer']}: median {st.median(peer):.2f} s over {len(peer)} runs")
+print(f"ratio: {st.median(peer) / st.median(ours):.1f}x faster")
+PY
 rm -rf "$tmp"

@@ -8,7 +8,7 @@ use gan::config::TrainConfig;
 use gan::rng::Rng;
 use gan::train::Gan;
 
-use crate::common::{device, print_json, set_threads};
+use crate::common::{device, out, print_json, set_threads};
 
 /// Time the training step or sampling on the paper's MNIST model.
 #[derive(Args)]
@@ -105,10 +105,10 @@ fn step(a: StepArgs) -> Result<i32> {
             "batch": a.batch, "median_ms": (median * 1000.0).round() / 1000.0, "min_ms": (min * 1000.0).round() / 1000.0,
         }));
     } else {
-        println!(
+        out(&format!(
             "{} step, {} engine, batch {}, {} threads: median {median:.2} ms, min {min:.2} ms ({} steps)",
             a.schedule, a.engine, a.batch, a.threads, a.steps
-        );
+        ));
     }
     Ok(0)
 }
@@ -133,10 +133,10 @@ fn sample(a: SampleBench) -> Result<i32> {
             &serde_json::json!({"images_per_sec": median.round(), "n": a.n, "threads": a.threads}),
         );
     } else {
-        println!(
+        out(&format!(
             "sampling the paper's generator: {median:.0} images/s ({} threads)",
             a.threads
-        );
+        ));
     }
     Ok(0)
 }

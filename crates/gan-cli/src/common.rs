@@ -23,5 +23,11 @@ pub fn device() -> Device {
 
 /// Prints a JSON value on one line.
 pub fn print_json(v: &serde_json::Value) {
-    println!("{v}");
+    out(&v.to_string());
+}
+
+/// Prints a line on stdout; a closed pipe (`gan ... | head`) is not an error worth a panic.
+pub fn out(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }

@@ -9,7 +9,7 @@ use gan::eval::parzen::evaluate;
 use gan::npy::read_npy_f32;
 use gan::train::{load_latest, read_run_config};
 
-use crate::common::{device, print_json, set_threads};
+use crate::common::{device, out, print_json, set_threads};
 
 /// Evaluate a model.
 #[derive(Args)]
@@ -106,12 +106,12 @@ fn parzen(a: ParzenArgs) -> Result<i32> {
         print_json(&v);
     } else {
         for (s, ll) in &r.valid_ll_by_sigma {
-            println!("  sigma {s:.4}: validation log-likelihood {ll:.2}");
+            out(&format!("  sigma {s:.4}: validation log-likelihood {ll:.2}"));
         }
-        println!(
+        out(&format!(
             "Parzen log-likelihood of {} test images: {:.1} ± {:.1} nats (sigma {:.4}, {} kernels from {source}; {:.1} s)",
             r.n_test, r.test_ll, r.test_se, r.sigma, r.n_kernels, secs
-        );
+        ));
     }
     Ok(0)
 }
