@@ -106,7 +106,9 @@ fn parzen(a: ParzenArgs) -> Result<i32> {
         print_json(&v);
     } else {
         for (s, ll) in &r.valid_ll_by_sigma {
-            out(&format!("  sigma {s:.4}: validation log-likelihood {ll:.2}"));
+            out(&format!(
+                "  sigma {s:.4}: validation log-likelihood {ll:.2}"
+            ));
         }
         out(&format!(
             "Parzen log-likelihood of {} test images: {:.1} ± {:.1} nats (sigma {:.4}, {} kernels from {source}; {:.1} s)",

@@ -7,8 +7,8 @@ use clap::{Args, Subcommand};
 use gan::data::load_splits;
 use gan::eval::nearest::nearest;
 use gan::rng::Rng;
-use gan::train::{checkpoint_image_shape, load_latest, read_run_config};
-use gan::viz::save_grid;
+use gan::train::{checkpoint_image_shape, files, load_latest, read_run_config};
+use gan::viz::{save_curves, save_grid};
 
 use crate::common::{device, set_threads};
 
@@ -26,6 +26,18 @@ enum Kind {
     Samples(Common),
     /// Figure 3: each row interpolates linearly in z space between two noise vectors.
     Interpolate(Common),
+    /// Training curves from metrics.jsonl: losses, D(x) and D(G(z)), the Parzen estimate.
+    Curves(CurvesArgs),
+}
+
+#[derive(Args)]
+struct CurvesArgs {
+    /// The run directory.
+    #[arg(long)]
+    run: PathBuf,
+    /// Output PNG.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -57,6 +69,11 @@ pub fn run(a: FigureArgs) -> Result<i32> {
     let (c, interpolate) = match a.kind {
         Kind::Samples(c) => (c, false),
         Kind::Interpolate(c) => (c, true),
+        Kind::Curves(c) => {
+            save_curves(&c.run.join(files::METRICS_JSONL), &c.out)?;
+            eprintln!("wrote {}", c.out.display());
+            return Ok(0);
+        }
     };
     set_threads(c.threads)?;
     if c.rows == 0 || c.cols < 2 {

@@ -133,6 +133,29 @@ fn train_sample_and_resume() {
     assert!(o.status.success() && png.is_file(), "{}", text(&o));
 
     // the paper's figures 2 and 3
+    let f = dir.path().join("curves.png");
+    let o = run(&[
+        "figure",
+        "curves",
+        "--run",
+        r.to_str().expect("utf8"),
+        "--out",
+        f.to_str().expect("utf8"),
+    ]);
+    assert!(o.status.success() && f.is_file(), "curves: {}", text(&o));
+    let e = run(&[
+        "figure",
+        "curves",
+        "--run",
+        dir.path().to_str().expect("utf8"),
+        "--out",
+        f.to_str().expect("utf8"),
+    ]);
+    assert!(
+        !e.status.success() && text(&e).contains("metrics.jsonl"),
+        "{}",
+        text(&e)
+    );
     for kind in ["samples", "interpolate"] {
         let f = dir.path().join(format!("{kind}.png"));
         let o = run(&[
