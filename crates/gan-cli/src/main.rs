@@ -5,6 +5,7 @@ mod common;
 mod eval;
 mod figure;
 mod sample;
+mod theory;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +31,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Make the paper's figures (samples with nearest training images, interpolation).
     Figure(figure::FigureArgs),
+    /// Check the paper's theory on 1-D data: optimal D, -log 4 and JSD, Figure 1, saturation.
+    Theory(theory::TheoryArgs),
 }
 
 fn main() {
@@ -40,6 +43,7 @@ fn main() {
         Command::Eval(a) => eval::run(a),
         Command::Figure(a) => figure::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Theory(a) => theory::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

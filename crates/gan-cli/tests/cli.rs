@@ -293,3 +293,47 @@ fn ctrl_c_saves_a_checkpoint_and_the_run_resumes() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("resuming"), "{}", text(&o));
 }
+
+#[test]
+fn theory_experiments_print_numbers_and_write_figures() {
+    let dir = tempfile::tempdir().expect("test setup");
+    let out = dir.path().join("theory");
+    let o = run(&[
+        "theory",
+        "optimal-d",
+        "--scale",
+        "0.2",
+        "--json",
+        "--out",
+        out.to_str().expect("test setup"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("test setup");
+    assert_eq!(v["experiment"], "optimal-d");
+    for key in ["max_abs_diff", "mean_abs_diff", "weighted_abs_diff"] {
+        assert!(v[key].as_f64().is_some(), "missing {key}: {v}");
+    }
+    let png = std::fs::read(out.join("optimal-d.png")).expect("test setup");
+    assert_eq!(&png[..4], b"\x89PNG");
+    // bad input: a clear error, non-zero exit
+    let o = run(&[
+        "theory",
+        "value",
+        "--data",
+        "N(4,-1)",
+        "--out",
+        out.to_str().expect("test setup"),
+    ]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("density 'N(4,-1)'"), "{}", text(&o));
+    let o = run(&[
+        "theory",
+        "figure1",
+        "--scale",
+        "0",
+        "--out",
+        out.to_str().expect("test setup"),
+    ]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("--scale"), "{}", text(&o));
+}

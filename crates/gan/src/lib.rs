@@ -34,6 +34,7 @@ pub mod nn;
 pub mod npy;
 pub mod optim;
 pub mod rng;
+pub mod theory;
 pub mod train;
 pub mod viz;
 

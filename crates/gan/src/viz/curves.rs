@@ -13,7 +13,7 @@ use crate::train::EpochMetrics;
 
 static FONT: &[u8] = include_bytes!("../../../../assets/fonts/DejaVuSans.ttf");
 
-fn ensure_font() {
+pub(super) fn ensure_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // The bundled font is valid; failure here would be a build error in disguise.
@@ -21,7 +21,7 @@ fn ensure_font() {
     });
 }
 
-fn err(e: impl std::fmt::Display) -> Error {
+pub(super) fn err(e: impl std::fmt::Display) -> Error {
     Error::Invalid(format!("drawing the chart: {e}"))
 }
 
@@ -136,6 +136,12 @@ pub fn save_curves(metrics_jsonl: &Path, out: &Path) -> Result<()> {
         return Err(Error::data(metrics_jsonl, "no epochs recorded yet"));
     }
     let img = curves_image(&metrics, 1500, 450)?;
-    img.save(out)
-        .map_err(|e| Error::io(out, std::io::Error::other(e.to_string())))
+    write_png(out, img.width(), img.height(), img.into_raw())
+}
+
+/// Writes an RGB buffer `width x height` as a PNG.
+pub(super) fn write_png(path: &Path, width: u32, height: u32, buf: Vec<u8>) -> Result<()> {
+    let img = image::RgbImage::from_raw(width, height, buf).ok_or_else(|| err("buffer size"))?;
+    img.save(path)
+        .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))
 }

@@ -1,7 +1,9 @@
-//! Pictures: image grids as PNG.
+//! Pictures: image grids, training curves and the theory figures, as PNG.
 
 mod curves;
 mod grid;
+mod theory;
 
 pub use curves::{curves_image, save_curves};
 pub use grid::{grid_image, save_grid};
+pub use theory::{save_density_panels, save_saturation_plot, save_value_plot};
