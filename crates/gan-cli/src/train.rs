@@ -1,6 +1,6 @@
 //! `gan train`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -94,8 +94,19 @@ impl Observer for Cli {
             ckpt.display()
         );
         match &self.bar {
-            Some(bar) => bar.println(line),
-            None => eprintln!("{line}"),
+            Some(bar) if !bar.is_hidden() => bar.println(line),
+            _ => eprintln!("{line}"),
+        }
+    }
+
+    fn on_rollback(&mut self, step: u64, what: &str, checkpoint: &Path, lr: f64) {
+        let line = format!(
+            "diverged at step {step} ({what} not finite): rolled back to {}, learning rate now {lr:e}",
+            checkpoint.display()
+        );
+        match &self.bar {
+            Some(bar) if !bar.is_hidden() => bar.println(line),
+            _ => eprintln!("{line}"),
         }
     }
 
@@ -120,7 +131,7 @@ pub fn run(a: TrainArgs) -> Result<i32> {
             test: data.test,
         });
         for s in skipped {
-            eprintln!("warning: skipped a damaged checkpoint: {s}");
+            eprintln!("warning: {s}");
         }
         eprintln!(
             "resuming {} from {} (epoch {}, step {})",
@@ -212,6 +223,15 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     if let Some(b) = &obs.bar {
         b.finish_and_clear();
     }
+    let outcome = outcome.map_err(|e| match e {
+        gan::Error::Diverged { .. } => anyhow::anyhow!(
+            "{e}\nthe checkpoints in {} hold the last good state; resume with --resume {} or \
+             start again with --set divergence.action=\"rollback\" (or a lower optimizer.lr)",
+            dir.join("checkpoints").display(),
+            dir.display()
+        ),
+        e => e.into(),
+    });
     match outcome? {
         Outcome::Finished => {
             eprintln!(

@@ -123,12 +123,20 @@ pub fn write_checkpoint(
         fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     }
     fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let mut sums = Vec::with_capacity(files.len());
-    for (name, bytes) in files {
-        write_synced(&tmp.join(name), bytes)?;
-        sums.push((name.to_string(), crc32(bytes)));
+    let written = (|| {
+        let mut sums = Vec::with_capacity(files.len());
+        for (name, bytes) in files {
+            write_synced(&tmp.join(name), bytes)?;
+            sums.push((name.to_string(), crc32(bytes)));
+        }
+        write_synced(&tmp.join(STATE_FILE), &manifest(sums)?)
+    })();
+    if let Err(e) = written {
+        // a full disk, say: leave no half-written directory behind (the older checkpoints
+        // were never touched)
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(e);
     }
-    write_synced(&tmp.join(STATE_FILE), &manifest(sums)?)?;
     if final_dir.exists() {
         fs::remove_dir_all(&final_dir).map_err(|e| Error::io(&final_dir, e))?;
     }

@@ -115,6 +115,41 @@ pub enum Engine {
     Burn,
 }
 
+/// What training does when a loss, logit or weight becomes NaN or infinite.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DivergenceAction {
+    /// Stop with an error naming the step and the tensor; the checkpoints on disk are the
+    /// last good states.
+    #[default]
+    Stop,
+    /// Reload the newest good checkpoint, multiply the learning rate by `lr_factor` and go
+    /// on (at most `max_rollbacks` times, then stop).
+    Rollback,
+}
+
+/// The divergence guard.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DivergenceConfig {
+    /// `stop` or `rollback`.
+    pub action: DivergenceAction,
+    /// Learning-rate factor applied at each rollback, in (0, 1).
+    pub lr_factor: f64,
+    /// Rollbacks allowed in one run before training stops.
+    pub max_rollbacks: u32,
+}
+
+impl Default for DivergenceConfig {
+    fn default() -> Self {
+        Self {
+            action: DivergenceAction::Stop,
+            lr_factor: 0.5,
+            max_rollbacks: 3,
+        }
+    }
+}
+
 /// Where the data comes from and how it is split.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -167,6 +202,9 @@ pub struct TrainConfig {
     /// Samples (kernels) drawn for that estimate.
     #[serde(default = "default_eval_samples")]
     pub eval_samples: usize,
+    /// What to do when training diverges (NaN or infinity).
+    #[serde(default)]
+    pub divergence: DivergenceConfig,
 }
 
 fn default_eval_samples() -> usize {
@@ -270,6 +308,13 @@ impl TrainConfig {
             if !(r.is_finite() && r >= 0.0) {
                 return bad(key, format!("{r} must be finite and non-negative"));
             }
+        }
+        let dv = &self.divergence;
+        if !(dv.lr_factor > 0.0 && dv.lr_factor < 1.0) {
+            return bad(
+                "divergence.lr_factor",
+                format!("{} must be in (0, 1)", dv.lr_factor),
+            );
         }
         let o = &self.optimizer;
         if !(o.lr.is_finite() && o.lr > 0.0) {

@@ -204,8 +204,16 @@ fn damaged_checkpoints_are_detected_and_skipped() {
         "{skipped:?}"
     );
 
-    // truncate the older one too: nothing verifies, the error names the problem
+    // truncate that one too: back to the initial checkpoint written when the run started
     let d = used.join(files::DISCRIMINATOR);
+    let bytes = std::fs::read(&d).expect("read");
+    std::fs::write(&d, &bytes[..bytes.len() / 2]).expect("write");
+    let (gan, initial, skipped) = load_latest(dir.path(), &dev()).expect("falls back");
+    assert_eq!((gan.progress.epoch, gan.progress.step), (0, 0));
+    assert_eq!(skipped.len(), 2);
+
+    // and the initial one: nothing verifies, the error names the problem
+    let d = initial.join(files::DISCRIMINATOR);
     let bytes = std::fs::read(&d).expect("read");
     std::fs::write(&d, &bytes[..bytes.len() / 2]).expect("write");
     let e = load_latest(dir.path(), &dev())

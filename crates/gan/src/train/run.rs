@@ -9,12 +9,12 @@ use std::time::Instant;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::gan::{Gan, Progress, StepStats, streams};
+use super::gan::{Gan, Progress, StepStats, check_finite, streams};
 use crate::checkpoint::{
     STATE_FILE, list_checkpoints, module_from_bytes, module_to_bytes, read_verified, write_atomic,
     write_checkpoint,
 };
-use crate::config::TrainConfig;
+use crate::config::{DivergenceAction, TrainConfig};
 use crate::data::ImageSet;
 use crate::error::{Error, Result};
 use crate::models::sample_noise;
@@ -149,6 +149,9 @@ pub trait Observer {
     fn on_step(&mut self, _report: &StepReport<'_>) {}
     /// After every epoch, once its metrics, grid and checkpoint are written.
     fn on_epoch(&mut self, _metrics: &EpochMetrics, _checkpoint: &Path) {}
+    /// Training diverged at `step` (`what` became NaN or infinite) and was rolled back to
+    /// `checkpoint`; it goes on with the learning rate `lr`.
+    fn on_rollback(&mut self, _step: u64, _what: &str, _checkpoint: &Path, _lr: f64) {}
     /// Polled after every iteration; `true` saves a checkpoint and stops.
     fn stop_requested(&self) -> bool {
         false
@@ -197,7 +200,11 @@ impl Run {
         }
         let means = train.pixel_means();
         let gan = Gan::new(cfg, train.dim(), Some(&means), device);
-        Ok(Self::assemble(dir, gan, train))
+        let run = Self::assemble(dir, gan, train);
+        // the initial state, so that a run killed or diverging in its first epoch can be
+        // resumed or rolled back
+        run.save_checkpoint()?;
+        Ok(run)
     }
 
     /// Reopens the run in `dir` at its newest checkpoint that verifies. `epochs` replaces the
@@ -209,6 +216,23 @@ impl Run {
         epochs: Option<u64>,
         device: &Device,
     ) -> Result<(Self, PathBuf, Vec<String>)> {
+        if list_checkpoints(&dir.join(files::CHECKPOINTS)).is_empty()
+            && dir.join(files::CONFIG).is_file()
+        {
+            // stopped before its first checkpoint was written: start it again from its config
+            let mut cfg = read_run_config(dir)?;
+            if let Some(e) = epochs {
+                cfg.epochs = e;
+                cfg.check()?;
+            }
+            let run = Self::create(dir, cfg, train, device)?;
+            let (_, ckpt) = list_checkpoints(&dir.join(files::CHECKPOINTS))
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::checkpoint(dir, "the initial checkpoint is missing"))?;
+            let note = "the run had no checkpoint yet: started it again from its config.toml";
+            return Ok((run, ckpt, vec![note.to_string()]));
+        }
         let (mut gan, ckpt, skipped) = load_latest(dir, device)?;
         if let Some(e) = epochs {
             gan.cfg.epochs = e;
@@ -280,7 +304,8 @@ impl Run {
         let per_step = self.gan.batches_per_step();
         let iters = self.iterations_per_epoch();
         let d = self.train.dim();
-        while self.gan.progress.epoch < self.gan.cfg.epochs {
+        let mut rollbacks = 0u32;
+        'epochs: while self.gan.progress.epoch < self.gan.cfg.epochs {
             let epoch = self.gan.progress.epoch;
             let order = Rng::derived(self.gan.cfg.seed, streams::SHUFFLE + epoch)
                 .permutation(self.train.len());
@@ -297,7 +322,14 @@ impl Run {
                     real.push(pixels);
                     self.gan.progress.batch += 1;
                 }
-                let stats = self.gan.train_step(&real)?;
+                let stats = match self.gan.train_step(&real) {
+                    Ok(stats) => stats,
+                    Err(Error::Diverged { step, what }) => {
+                        self.roll_back(step, &what, &mut rollbacks, observer)?;
+                        continue 'epochs;
+                    }
+                    Err(e) => return Err(e),
+                };
                 let consumed = (self.gan.progress.batch - first_batch) * m;
                 observer.on_step(&StepReport {
                     epoch,
@@ -345,14 +377,54 @@ impl Run {
                 metrics.parzen_se = Some(r.test_se);
                 metrics.parzen_sigma = Some(r.sigma);
             }
-            let ckpt = self.save_checkpoint()?;
+            // metrics first: a run killed between the two resumes from the previous
+            // checkpoint, drops this line and computes it again
             self.append_metrics(&metrics)?;
+            let ckpt = match self.save_checkpoint() {
+                Ok(c) => c,
+                Err(Error::Diverged { step, what }) => {
+                    self.roll_back(step, &what, &mut rollbacks, observer)?;
+                    continue 'epochs;
+                }
+                Err(e) => return Err(e),
+            };
             observer.on_epoch(&metrics, &ckpt);
             if observer.stop_requested() && self.gan.progress.epoch < self.gan.cfg.epochs {
                 return Ok(Outcome::Stopped(ckpt));
             }
         }
         Ok(Outcome::Finished)
+    }
+
+    /// The divergence guard: with `action = "stop"` (or once `max_rollbacks` is used up)
+    /// returns the divergence as an error; with `rollback`, reloads the newest checkpoint
+    /// that verifies, lowers the learning rate and records it in the run's config.
+    fn roll_back(
+        &mut self,
+        step: u64,
+        what: &str,
+        rollbacks: &mut u32,
+        observer: &mut dyn Observer,
+    ) -> Result<()> {
+        let guard = self.gan.cfg.divergence.clone();
+        let diverged = || Error::Diverged {
+            step,
+            what: what.to_string(),
+        };
+        if guard.action == DivergenceAction::Stop || *rollbacks >= guard.max_rollbacks {
+            return Err(diverged());
+        }
+        *rollbacks += 1;
+        let (mut gan, ckpt, _) = load_latest(&self.dir, &self.gan.device)?;
+        let lr = self.gan.cfg.optimizer.lr * guard.lr_factor;
+        gan.cfg.optimizer.lr = lr;
+        gan.cfg.epochs = self.gan.cfg.epochs;
+        gan.reload_engine();
+        write_atomic(&self.dir.join(files::CONFIG), gan.cfg.to_toml()?.as_bytes())?;
+        truncate_metrics(&self.dir, gan.progress.epoch)?;
+        self.gan = gan;
+        observer.on_rollback(step, what, &ckpt, lr);
+        Ok(())
     }
 
     /// Samples of the fixed noise batch, as a PNG grid `samples/epoch-NNNN.png`.
@@ -378,8 +450,13 @@ impl Run {
 
     /// Writes a checkpoint of the state the modules hold (atomically) and prunes old ones;
     /// call [`Gan::sync_modules`] first when the fast engine trains.
+    ///
+    /// Refuses (with [`Error::Diverged`]) to write weights that are not finite: the
+    /// checkpoints on disk are always good states to go back to.
     pub fn save_checkpoint(&self) -> Result<PathBuf> {
         let gan = &self.gan;
+        check_finite(&gan.generator, "generator", gan.progress.step)?;
+        check_finite(&gan.discriminator, "discriminator", gan.progress.step)?;
         let dir = self.dir.join(files::CHECKPOINTS);
         let weights = [
             (files::GENERATOR, module_to_bytes(&gan.generator, &dir)?),
@@ -493,7 +570,7 @@ pub fn load_latest(dir: &Path, device: &Device) -> Result<(Gan, PathBuf, Vec<Str
     for (_, path) in all {
         match load_checkpoint(&path, device) {
             Ok(gan) => return Ok((gan, path, skipped)),
-            Err(e) => skipped.push(e.to_string()),
+            Err(e) => skipped.push(format!("skipped a damaged checkpoint: {e}")),
         }
     }
     Err(Error::checkpoint(

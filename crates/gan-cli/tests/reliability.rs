@@ -1,0 +1,312 @@
+//! Reliability of `gan train`: kill -9 at random moments, a full disk, an unwritable output
+//! directory, and the divergence guard. Each fault must leave a run that resumes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn gan_path() -> &'static str {
+    env!("CARGO_BIN_EXE_gan")
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn gan() -> Command {
+    let mut c = Command::new(gan_path());
+    c.current_dir(root());
+    c
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A tiny model on 2,000 training images (20 steps, well under a second, per epoch).
+fn tiny(out: &Path, epochs: &str, extra: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "train",
+        "--preset",
+        "mnist-fast",
+        "--set",
+        "generator.hidden=[32]",
+        "--set",
+        "discriminator.hidden=[16]",
+        "--set",
+        "data.train_end=2000",
+        "--set",
+        "grid_samples=16",
+        "--threads",
+        "1",
+        "--json",
+        "--epochs",
+        epochs,
+        "--out",
+        out.to_str().expect("utf8 path"),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+fn resume(out: &Path, epochs: &str) -> Vec<String> {
+    [
+        "train",
+        "--resume",
+        out.to_str().expect("utf8 path"),
+        "--epochs",
+        epochs,
+        "--threads",
+        "1",
+        "--json",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// The newest checkpoint directory of a run.
+fn newest_checkpoint(run: &Path) -> PathBuf {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(run.join("checkpoints"))
+        .expect("checkpoints dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("step-"))
+        })
+        .collect();
+    v.sort();
+    v.pop().expect("a checkpoint")
+}
+
+/// metrics.jsonl without the wall-clock fields.
+fn metrics_without_timing(run: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .expect("metrics")
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+            let o = v.as_object_mut().expect("object");
+            o.remove("seconds");
+            o.remove("images_per_sec");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn kill_9_at_random_moments_then_resume_continues_the_same_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let reference = dir.path().join("reference");
+    let o = gan()
+        .args(tiny(&reference, "80", &[]))
+        .output()
+        .expect("gan runs");
+    assert!(o.status.success(), "{}", text(&o));
+
+    let run = dir.path().join("killed");
+    // a fixed pseudo-random sequence of kill delays between 30 and 800 ms
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut delay = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        Duration::from_millis(30 + x % 770)
+    };
+    let started = Instant::now();
+    let (mut kills, mut finished) = (0, false);
+    while !finished && started.elapsed() < Duration::from_secs(150) {
+        let args = if run.join("config.toml").is_file() {
+            resume(&run, "80")
+        } else {
+            tiny(&run, "80", &[])
+        };
+        let mut child = gan()
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let wait = delay();
+        let t = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                let out = child.wait_with_output().expect("output");
+                assert!(
+                    status.success(),
+                    "a resume failed after {kills} kills: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                finished = true;
+                break;
+            }
+            if t.elapsed() >= wait {
+                child.kill().expect("SIGKILL");
+                child.wait().expect("reaped");
+                kills += 1;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    assert!(finished, "the run did not finish within the time bound");
+    assert!(kills >= 5, "only {kills} kills landed");
+    eprintln!("{kills} kill -9 landed; every resume worked");
+
+    // the same run as without interruption: same metrics, bit-identical weights
+    assert_eq!(
+        metrics_without_timing(&run),
+        metrics_without_timing(&reference)
+    );
+    let (a, b) = (newest_checkpoint(&run), newest_checkpoint(&reference));
+    assert_eq!(a.file_name(), b.file_name());
+    for f in ["generator.safetensors", "discriminator.safetensors"] {
+        assert!(
+            std::fs::read(a.join(f)).expect("weights")
+                == std::fs::read(b.join(f)).expect("weights"),
+            "{f} differs after {kills} kills"
+        );
+    }
+    // no half-written checkpoint directory survives as a checkpoint
+    for e in std::fs::read_dir(run.join("checkpoints"))
+        .expect("dir")
+        .flatten()
+    {
+        let n = e.file_name().to_string_lossy().to_string();
+        assert!(n.starts_with("step-") || n.starts_with(".tmp-"), "{n}");
+    }
+}
+
+#[test]
+fn a_full_disk_gives_a_clear_error_and_keeps_the_previous_checkpoint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = dir.path().join("run");
+    let o = gan().args(tiny(&run, "1", &[])).output().expect("gan runs");
+    assert!(o.status.success(), "{}", text(&o));
+    let before = newest_checkpoint(&run);
+    let weights = std::fs::read(before.join("generator.safetensors")).expect("weights");
+
+    // files may grow to 40 KiB only (the generator's weights are 116 KB); SIGXFSZ ignored,
+    // so writes fail with EFBIG as they would with ENOSPC on a full disk
+    let o = Command::new("bash")
+        .current_dir(root())
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 40; exec \"$0\" \"$@\"")
+        .arg(gan_path())
+        .args(resume(&run, "3"))
+        .output()
+        .expect("bash runs");
+    assert!(!o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("File too large") && err.contains("checkpoints"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    // the previous checkpoint is intact and still the newest; no half-written one is left
+    assert_eq!(newest_checkpoint(&run), before);
+    assert_eq!(
+        std::fs::read(before.join("generator.safetensors")).expect("weights"),
+        weights
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(run.join("checkpoints"))
+        .expect("dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // with space again, the run resumes from it
+    let o = gan().args(resume(&run, "3")).output().expect("gan runs");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(metrics_without_timing(&run).len(), 3);
+}
+
+#[test]
+fn an_unwritable_output_directory_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a directory").expect("write");
+    let o = gan()
+        .args(tiny(&file.join("run"), "1", &[]))
+        .output()
+        .expect("gan runs");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("a-file") && err.contains("Not a directory"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&file).expect("read"), b"not a directory");
+}
+
+#[test]
+fn divergence_stops_with_the_step_and_tensor_or_rolls_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // stop (the default): the step and the tensor named, the initial checkpoint kept
+    let run = dir.path().join("stop");
+    let o = gan()
+        .args(tiny(&run, "2", &["--set", "optimizer.lr=1e9"]))
+        .output()
+        .expect("gan runs");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("diverged at step") && err.contains("is not finite"),
+        "{err}"
+    );
+    assert!(newest_checkpoint(&run).ends_with("step-0000000000"));
+
+    // rollback: back to the last good checkpoint with a lower learning rate, then on
+    let run = dir.path().join("rollback");
+    let o = gan()
+        .args(tiny(
+            &run,
+            "2",
+            &[
+                "--set",
+                "optimizer.lr=1e9",
+                "--set",
+                "divergence.action=\"rollback\"",
+                "--set",
+                "divergence.lr_factor=1e-9",
+            ],
+        ))
+        .output()
+        .expect("gan runs");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("rolled back to"), "{}", text(&o));
+    let cfg = std::fs::read_to_string(run.join("config.toml")).expect("config");
+    assert!(cfg.contains("lr = 1.0"), "{cfg}");
+    assert_eq!(metrics_without_timing(&run).len(), 2);
+
+    // rollbacks used up: stop
+    let run = dir.path().join("exhausted");
+    let o = gan()
+        .args(tiny(
+            &run,
+            "2",
+            &[
+                "--set",
+                "optimizer.lr=1e30",
+                "--set",
+                "divergence.action=\"rollback\"",
+                "--set",
+                "divergence.max_rollbacks=2",
+            ],
+        ))
+        .output()
+        .expect("gan runs");
+    assert!(!o.status.success());
+    let all = text(&o);
+    assert_eq!(all.matches("rolled back to").count(), 2, "{all}");
+    assert!(all.contains("diverged at step"), "{all}");
+}
