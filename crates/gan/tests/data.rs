@@ -76,3 +76,76 @@ fn broken_files_give_clear_errors() {
     let e = load_splits(dir.path(), 2).expect_err("missing").to_string();
     assert!(e.contains("train-images-idx3-ubyte"), "{e}");
 }
+
+/// A corpus of broken inputs, one per fault, each with the specific error it must give
+/// (the file named, the problem stated, no panic).
+#[test]
+fn every_broken_input_gets_a_specific_error() {
+    use gan::config::TrainConfig;
+    use gan::npy::{parse_npy_f32, write_npy_f32};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = |n: &str| dir.path().join(n);
+    let good = idx(&[2, 2, 2], &[1, 2, 3, 4, 5, 6, 7, 8]);
+
+    let mut bad_magic = good.clone();
+    bad_magic[0] = 0x50;
+    let mut bad_type = good.clone();
+    bad_type[2] = 0x0d;
+    let idx_cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty", vec![], "too short for an IDX header"),
+        ("magic", bad_magic, "bad magic number"),
+        ("dtype", bad_type, "element type 0x0d"),
+        ("nodims", vec![0, 0, 8, 0], "zero dimensions"),
+        ("header", vec![0, 0, 8, 3, 0, 0], "bytes"),
+        ("payload", good[..good.len() - 3].to_vec(), "5"),
+        ("gzip", vec![0x1f, 0x8b, 8, 0, 1, 2, 3], "gzip"),
+    ];
+    for (name, bytes, want) in idx_cases {
+        std::fs::write(p(name), &bytes).expect("write");
+        let e = read_idx(&p(name)).expect_err(name).to_string();
+        assert!(e.contains(name) && e.contains(want), "{name}: {e}");
+    }
+
+    // .npy: NaN, wrong dtype, truncated, bad magic
+    write_npy_f32(&p("nan.npy"), &[0.5, f32::NAN, 0.1, 0.2], 2, 2).expect("write");
+    let e = gan::npy::read_npy_f32(&p("nan.npy"))
+        .expect_err("NaN")
+        .to_string();
+    assert!(e.contains("nan.npy") && e.contains("NaN") && e.contains("row 0"), "{e}");
+    let ok = std::fs::read(&p("nan.npy")).expect("read");
+    let path = p("x.npy");
+    let e = parse_npy_f32(&ok[..ok.len() - 2], &path)
+        .expect_err("truncated")
+        .to_string();
+    assert!(e.contains("x.npy"), "{e}");
+    let e = parse_npy_f32(b"PK\x03\x04 zip", &path)
+        .expect_err("magic")
+        .to_string();
+    assert!(e.contains("bad magic"), "{e}");
+    let mut int = ok.clone();
+    let at = int.windows(3).position(|w| w == b"<f4").expect("dtype in header");
+    int[at + 1] = b'i';
+    let e = parse_npy_f32(&int, &path)
+        .expect_err("dtype")
+        .to_string();
+    assert!(e.contains("<i4"), "{e}");
+
+    // configs: unknown key, wrong type, out-of-range values
+    let cases: [(&str, &str); 5] = [
+        ("batch_sise=100", "batch_sise"),
+        ("epochs=\"ten\"", "epochs"),
+        ("optimizer.lr=-1", "optimizer.lr"),
+        ("divergence.lr_factor=2", "divergence.lr_factor"),
+        ("divergence.action=\"retry\"", "retry"),
+    ];
+    for (set, want) in cases {
+        let e = TrainConfig::preset("mnist-paper", &[set.into()])
+            .expect_err(set)
+            .to_string();
+        assert!(e.contains(want), "{set}: {e}");
+    }
+    let e = TrainConfig::from_toml_str("epochs = [", &[], "broken.toml")
+        .expect_err("syntax")
+        .to_string();
+    assert!(e.contains("broken.toml"), "{e}");
+}

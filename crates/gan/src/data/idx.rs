@@ -23,6 +23,12 @@ const MAX_DECOMPRESSED: u64 = 1 << 31;
 /// Reads a file into memory, decompressing it when it starts with the gzip magic bytes.
 pub fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>> {
     let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    gunzip_if_gzip(raw, path)
+}
+
+/// Decompresses `raw` when it starts with the gzip magic bytes, else returns it unchanged;
+/// `path` only names the source in errors.
+pub fn gunzip_if_gzip(raw: Vec<u8>, path: &Path) -> Result<Vec<u8>> {
     if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         flate2::read::MultiGzDecoder::new(raw.as_slice())
