@@ -310,3 +310,32 @@ fn divergence_stops_with_the_step_and_tensor_or_rolls_back() {
     assert_eq!(all.matches("rolled back to").count(), 2, "{all}");
     assert!(all.contains("diverged at step"), "{all}");
 }
+
+#[test]
+fn same_seed_same_weights_whatever_the_thread_count() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut weights = Vec::new();
+    for (name, threads) in [("a", "1"), ("b", "1"), ("c", "2")] {
+        let run = dir.path().join(name);
+        let mut args = tiny(&run, "2", &[]);
+        let at = args
+            .iter()
+            .position(|a| a == "--threads")
+            .expect("--threads")
+            + 1;
+        args[at] = threads.to_string();
+        let o = gan().args(&args).output().expect("gan runs");
+        assert!(o.status.success(), "{}", text(&o));
+        let ck = newest_checkpoint(&run);
+        weights.push((
+            std::fs::read(ck.join("generator.safetensors")).expect("G"),
+            std::fs::read(ck.join("discriminator.safetensors")).expect("D"),
+            metrics_without_timing(&run),
+        ));
+    }
+    assert!(
+        weights[0] == weights[1],
+        "same seed, same threads: bit-identical"
+    );
+    assert!(weights[0] == weights[2], "1 and 2 threads: bit-identical");
+}

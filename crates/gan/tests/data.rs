@@ -111,8 +111,11 @@ fn every_broken_input_gets_a_specific_error() {
     let e = gan::npy::read_npy_f32(&p("nan.npy"))
         .expect_err("NaN")
         .to_string();
-    assert!(e.contains("nan.npy") && e.contains("NaN") && e.contains("row 0"), "{e}");
-    let ok = std::fs::read(&p("nan.npy")).expect("read");
+    assert!(
+        e.contains("nan.npy") && e.contains("NaN") && e.contains("row 0"),
+        "{e}"
+    );
+    let ok = std::fs::read(p("nan.npy")).expect("read");
     let path = p("x.npy");
     let e = parse_npy_f32(&ok[..ok.len() - 2], &path)
         .expect_err("truncated")
@@ -123,11 +126,12 @@ fn every_broken_input_gets_a_specific_error() {
         .to_string();
     assert!(e.contains("bad magic"), "{e}");
     let mut int = ok.clone();
-    let at = int.windows(3).position(|w| w == b"<f4").expect("dtype in header");
+    let at = int
+        .windows(3)
+        .position(|w| w == b"<f4")
+        .expect("dtype in header");
     int[at + 1] = b'i';
-    let e = parse_npy_f32(&int, &path)
-        .expect_err("dtype")
-        .to_string();
+    let e = parse_npy_f32(&int, &path).expect_err("dtype").to_string();
     assert!(e.contains("<i4"), "{e}");
 
     // configs: unknown key, wrong type, out-of-range values
