@@ -95,9 +95,9 @@ fn parzen(a: ParzenArgs) -> Result<i32> {
         (None, None) => bail!("give --run RUN_DIR or --samples FILE.npy"),
     };
     let n_valid = a.n_valid.min(splits.valid.len());
-    let valid = &splits.valid.pixels[..n_valid * d];
+    let valid = &splits.valid.first_pixels(n_valid);
     let started = std::time::Instant::now();
-    let r = evaluate(&kernels, valid, &splits.test.pixels, d, a.sigma)?;
+    let r = evaluate(&kernels, valid, &splits.test.pixels(), d, a.sigma)?;
     let secs = started.elapsed().as_secs_f64();
     if a.json {
         let mut v = serde_json::to_value(&r)?;

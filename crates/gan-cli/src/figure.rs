@@ -110,11 +110,11 @@ pub fn run(a: FigureArgs) -> Result<i32> {
             .chunks_exact(c.cols * d)
             .flat_map(|row| row[(c.cols - 1) * d..].to_vec())
             .collect();
-        let nn = nearest(&splits.train.pixels, &last, d)?;
+        let nn = nearest(&splits.train.pixels(), &last, d)?;
         let mut out = Vec::with_capacity(c.rows * (c.cols + 1) * d);
         for (row, &i) in samples.chunks_exact(c.cols * d).zip(&nn) {
             out.extend_from_slice(row);
-            out.extend_from_slice(splits.train.image(i));
+            splits.train.push_image(i, &mut out);
         }
         out
     };

@@ -14,11 +14,12 @@ fn bundled_mnist_has_the_papers_split() {
         (50_000, 10_000, 10_000)
     );
     assert_eq!((s.train.rows, s.train.cols), (28, 28));
-    assert!(s.train.pixels.iter().all(|p| (0.0..=1.0).contains(p)));
+    assert!(s.train.pixels().iter().all(|p| (0.0..=1.0).contains(p)));
     assert!(s.test.labels.iter().all(|&l| l < 10));
     // the first training image of MNIST is a 5, the first test image a 7
     assert_eq!((s.train.labels[0], s.test.labels[0]), (5, 7));
-    let mean: f32 = s.train.pixels.iter().sum::<f32>() / s.train.pixels.len() as f32;
+    let px = s.train.pixels();
+    let mean: f32 = px.iter().sum::<f32>() / px.len() as f32;
     assert!(
         (mean - 0.1307).abs() < 0.002,
         "MNIST mean pixel is about 0.1307, got {mean}"

@@ -51,7 +51,7 @@ fn run(cfg: &TrainConfig, steps: usize) -> (Vec<gan::train::StepStats>, Gan) {
         let real: Vec<Vec<f32>> = (0..per)
             .map(|j| {
                 let b = (s * per + j) % (2000 / m);
-                data.pixels[b * m * 784..(b + 1) * m * 784].to_vec()
+                data.pixels()[b * m * 784..(b + 1) * m * 784].to_vec()
             })
             .collect();
         stats.push(gan.train_step(&real).expect("step"));

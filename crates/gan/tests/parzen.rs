@@ -9,9 +9,9 @@ use gan::eval::parzen::{default_sigmas, evaluate, log_likelihoods};
 fn training_images_as_kernels_give_about_241_nats() {
     let s = common::mnist();
     let d = 784;
-    let kernels = &s.train.pixels[..10_000 * d];
-    let valid = &s.valid.pixels[..1_000 * d];
-    let r = evaluate(kernels, valid, &s.test.pixels, d, None).expect("protocol");
+    let kernels = &s.train.first_pixels(10_000);
+    let valid = &s.valid.first_pixels(1_000);
+    let r = evaluate(kernels, valid, &s.test.pixels(), d, None).expect("protocol");
     eprintln!("{r:?}");
     assert_eq!((r.n_kernels, r.n_valid, r.n_test), (10_000, 1_000, 10_000));
     assert!(
@@ -38,8 +38,8 @@ fn training_images_as_kernels_give_about_241_nats() {
 fn float32_gemm_form_agrees_with_a_float64_reference() {
     let s = common::mnist();
     let d = 784;
-    let kernels = &s.train.pixels[..500 * d];
-    let x = &s.test.pixels[..200 * d];
+    let kernels = &s.train.first_pixels(500);
+    let x = &s.test.first_pixels(200);
     let sigmas = [0.15, 0.3];
     let fast = log_likelihoods(kernels, x, d, &sigmas).expect("ll");
     for (si, &sigma) in sigmas.iter().enumerate() {

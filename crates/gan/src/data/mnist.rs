@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 use super::idx::read_idx;
 use crate::error::{Error, Result};
 
-/// A set of greyscale images scaled to [0, 1], one flattened row per image, with labels.
+/// A set of greyscale images, one flattened row per image, with labels. Pixels are kept as
+/// the file's bytes (a quarter of the memory of f32) and read as `byte / 255` in [0, 1].
 #[derive(Clone, Debug)]
 pub struct ImageSet {
-    /// Row-major pixels, `len() * dim()` values in [0, 1].
-    pub pixels: Vec<f32>,
+    /// Row-major pixel bytes, `len() * dim()` values in 0..=255.
+    pub bytes: Vec<u8>,
     /// One class label per image.
     pub labels: Vec<u8>,
     /// Image height.
@@ -35,9 +36,28 @@ impl ImageSet {
         self.rows * self.cols
     }
 
-    /// The pixels of image `i`.
-    pub fn image(&self, i: usize) -> &[f32] {
-        &self.pixels[i * self.dim()..(i + 1) * self.dim()]
+    /// The pixels of image `i`, in [0, 1], appended to `out`.
+    pub fn push_image(&self, i: usize, out: &mut Vec<f32>) {
+        let d = self.dim();
+        out.extend(self.bytes[i * d..(i + 1) * d].iter().map(|&b| to_unit(b)));
+    }
+
+    /// The pixels of image `i`, in [0, 1].
+    pub fn image(&self, i: usize) -> Vec<f32> {
+        let mut v = Vec::with_capacity(self.dim());
+        self.push_image(i, &mut v);
+        v
+    }
+
+    /// All pixels in [0, 1], row-major (`len() * dim()` values; allocates them).
+    pub fn pixels(&self) -> Vec<f32> {
+        self.bytes.iter().map(|&b| to_unit(b)).collect()
+    }
+
+    /// The pixels of the first `n` images (or all, if fewer), in [0, 1].
+    pub fn first_pixels(&self, n: usize) -> Vec<f32> {
+        let end = n.min(self.len()) * self.dim();
+        self.bytes[..end].iter().map(|&b| to_unit(b)).collect()
     }
 
     /// A copy of images `range`.
@@ -52,7 +72,7 @@ impl ImageSet {
         }
         let d = self.dim();
         Ok(ImageSet {
-            pixels: self.pixels[range.start * d..range.end * d].to_vec(),
+            bytes: self.bytes[range.start * d..range.end * d].to_vec(),
             labels: self.labels[range.clone()].to_vec(),
             rows: self.rows,
             cols: self.cols,
@@ -63,14 +83,20 @@ impl ImageSet {
     pub fn pixel_means(&self) -> Vec<f32> {
         let d = self.dim();
         let mut sum = vec![0f64; d];
-        for row in self.pixels.chunks_exact(d) {
+        for row in self.bytes.chunks_exact(d) {
             for (s, &p) in sum.iter_mut().zip(row) {
-                *s += p as f64;
+                *s += to_unit(p) as f64;
             }
         }
         let n = self.len().max(1) as f64;
         sum.into_iter().map(|s| (s / n) as f32).collect()
     }
+}
+
+/// A pixel byte as a value in [0, 1].
+#[inline]
+fn to_unit(b: u8) -> f32 {
+    b as f32 / 255.0
 }
 
 /// The train / validation / test split of the paper.
@@ -132,7 +158,7 @@ pub fn load_pair(images: &Path, labels: &Path) -> Result<ImageSet> {
         ));
     }
     Ok(ImageSet {
-        pixels: img.data.iter().map(|&b| b as f32 / 255.0).collect(),
+        bytes: img.data,
         labels: lab.data,
         rows: img.dims[1],
         cols: img.dims[2],
@@ -166,16 +192,16 @@ pub fn load_splits(dir: &Path, train_end: usize) -> Result<Splits> {
             dir.display()
         )));
     }
-    // Split in place: the 188 MB of MNIST's train file are never held twice.
+    // Split in place: MNIST's train file is never held twice.
     let mut train = train_all;
     let d = train.dim();
     let valid = ImageSet {
-        pixels: train.pixels.split_off(train_end * d),
+        bytes: train.bytes.split_off(train_end * d),
         labels: train.labels.split_off(train_end),
         rows: train.rows,
         cols: train.cols,
     };
-    train.pixels.shrink_to_fit();
+    train.bytes.shrink_to_fit();
     train.labels.shrink_to_fit();
     Ok(Splits { train, valid, test })
 }

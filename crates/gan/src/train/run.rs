@@ -285,8 +285,8 @@ impl Run {
         let n_valid = ev.valid.len().min(1000);
         crate::eval::parzen::evaluate(
             &kernels,
-            &ev.valid.pixels[..n_valid * d],
-            &ev.test.pixels,
+            &ev.valid.first_pixels(n_valid),
+            &ev.test.pixels(),
             d,
             None,
         )
@@ -317,7 +317,7 @@ impl Run {
                     let b = self.gan.progress.batch;
                     let mut pixels = Vec::with_capacity(m * d);
                     for &i in &order[b * m..(b + 1) * m] {
-                        pixels.extend_from_slice(self.train.image(i));
+                        self.train.push_image(i, &mut pixels);
                     }
                     real.push(pixels);
                     self.gan.progress.batch += 1;
