@@ -22,6 +22,53 @@ pub struct EvalArgs {
 enum Metric {
     /// Parzen-window log-likelihood of the test set (the paper's Table 1 protocol).
     Parzen(ParzenArgs),
+    /// Fréchet distance between test images and samples in the reference classifier's
+    /// penultimate features (the "Fréchet LeNet distance").
+    Fid(QualityArgs),
+    /// Kernel inception distance (unbiased MMD^2, cubic polynomial kernel) with its std.
+    Kid(QualityArgs),
+    /// Improved precision and recall (Kynkäänniemi et al. 2019, k-NN manifolds).
+    Pr(QualityArgs),
+    /// Classifier score (the Inception Score analogue) and the class histogram of samples.
+    Score(QualityArgs),
+}
+
+/// Samples scored against the 10,000 test images in the reference classifier's features.
+#[derive(Args)]
+struct QualityArgs {
+    /// Draw the samples from this run's newest checkpoint.
+    #[arg(long, conflicts_with = "samples", required_unless_present = "samples")]
+    run: Option<PathBuf>,
+    /// Take the samples from a float32 [N, 784] .npy file in [0, 1].
+    #[arg(long)]
+    samples: Option<PathBuf>,
+    /// Number of samples drawn from the run.
+    #[arg(short = 'n', long, default_value_t = 10_000)]
+    n: usize,
+    /// Seed of the samples drawn from the run.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Classifier weights (the feature extractor).
+    #[arg(long, default_value = gan::classifier::SHIPPED_MNIST)]
+    classifier: PathBuf,
+    /// Neighbours defining the manifolds (pr).
+    #[arg(short = 'k', long, default_value_t = 3)]
+    k: usize,
+    /// Random subsets (kid).
+    #[arg(long, default_value_t = 100)]
+    subsets: usize,
+    /// Rows per subset (kid).
+    #[arg(long, default_value_t = 1000)]
+    subset_size: usize,
+    /// MNIST-format data directory [default: the run's, or data/mnist].
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Compute threads [default: one per core].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 /// The authors' protocol: a Gaussian window on N samples, sigma chosen among 10 values
@@ -61,26 +108,37 @@ struct ParzenArgs {
 pub fn run(a: EvalArgs) -> Result<i32> {
     match a.metric {
         Metric::Parzen(p) => parzen(p),
+        Metric::Fid(q) => quality("fid", q),
+        Metric::Kid(q) => quality("kid", q),
+        Metric::Pr(q) => quality("pr", q),
+        Metric::Score(q) => quality("score", q),
     }
 }
 
-fn parzen(a: ParzenArgs) -> Result<i32> {
-    set_threads(a.threads)?;
-    let (data_dir, train_end) = match (&a.data, &a.run) {
+/// The data directory and split of a run (or the given / bundled data).
+fn data_of(data: &Option<PathBuf>, run: &Option<PathBuf>) -> Result<(PathBuf, usize)> {
+    Ok(match (data, run) {
         (Some(d), _) => (d.clone(), 50_000),
         (None, Some(r)) => {
             let cfg = read_run_config(r)?;
             (PathBuf::from(cfg.data.dir), cfg.data.train_end)
         }
         (None, None) => (PathBuf::from("data/mnist"), 50_000),
-    };
-    let splits =
-        load_splits(Path::new(&data_dir), train_end).context("loading the evaluation data")?;
-    let d = splits.test.dim();
-    let (kernels, source) = match (&a.run, &a.samples) {
+    })
+}
+
+/// Samples from a run's newest checkpoint or a .npy file, with a name for the source.
+fn load_samples(
+    run: &Option<PathBuf>,
+    samples: &Option<PathBuf>,
+    n: usize,
+    seed: u64,
+    d: usize,
+) -> Result<(Vec<f32>, String)> {
+    match (run, samples) {
         (Some(r), _) => {
             let (gan, ckpt, _) = load_latest(r, &device())?;
-            (gan.sample(a.n, a.seed)?, ckpt.display().to_string())
+            Ok((gan.sample(n, seed)?, ckpt.display().to_string()))
         }
         (None, Some(f)) => {
             let (v, _, cols) = read_npy_f32(f)?;
@@ -90,10 +148,116 @@ fn parzen(a: ParzenArgs) -> Result<i32> {
                     f.display()
                 );
             }
-            (v, f.display().to_string())
+            Ok((v, f.display().to_string()))
         }
         (None, None) => bail!("give --run RUN_DIR or --samples FILE.npy"),
+    }
+}
+
+fn quality(metric: &str, a: QualityArgs) -> Result<i32> {
+    use gan::classifier::{features, load_classifier, probabilities};
+    use gan::eval::quality::{
+        class_histogram, classifier_score, frechet_distance, kid, precision_recall,
     };
+    use gan::models::lenet::{CLASSES, FEATURE_DIM};
+    set_threads(a.threads)?;
+    let (data_dir, train_end) = data_of(&a.data, &a.run)?;
+    let splits =
+        load_splits(Path::new(&data_dir), train_end).context("loading the evaluation data")?;
+    let d = splits.test.dim();
+    let (fake, source) = load_samples(&a.run, &a.samples, a.n, a.seed, d)?;
+    let model = load_classifier(&a.classifier).with_context(|| {
+        format!(
+            "loading the feature extractor (train one with: gan classifier train --out {})",
+            a.classifier.display()
+        )
+    })?;
+    let started = std::time::Instant::now();
+    let real = splits.test.pixels();
+    let (n_real, n_fake) = (real.len() / d, fake.len() / d);
+    let extractor = format!(
+        "LeNet penultimate layer ({FEATURE_DIM}-d), {}",
+        a.classifier.display()
+    );
+    let mut v = serde_json::json!({
+        "metric": metric,
+        "extractor": extractor,
+        "n_real": n_real,
+        "n_fake": n_fake,
+        "real": "test set",
+        "source": source,
+    });
+    let line = match metric {
+        "fid" => {
+            let fd = frechet_distance(
+                &features(&model, &real)?,
+                &features(&model, &fake)?,
+                FEATURE_DIM,
+            )?;
+            v["fid"] = fd.into();
+            format!("Fréchet distance {fd:.3}")
+        }
+        "kid" => {
+            let (m, s) = kid(
+                &features(&model, &real)?,
+                &features(&model, &fake)?,
+                FEATURE_DIM,
+                a.subsets,
+                a.subset_size,
+                a.seed,
+            )?;
+            v["kid"] = m.into();
+            v["kid_std"] = s.into();
+            v["subsets"] = a.subsets.into();
+            v["subset_size"] = a.subset_size.into();
+            format!(
+                "KID {m:.5} ± {s:.5} ({} subsets of {})",
+                a.subsets, a.subset_size
+            )
+        }
+        "pr" => {
+            let (p, r) = precision_recall(
+                &features(&model, &real)?,
+                &features(&model, &fake)?,
+                FEATURE_DIM,
+                a.k,
+            )?;
+            v["precision"] = p.into();
+            v["recall"] = r.into();
+            v["k"] = a.k.into();
+            format!("precision {p:.4}, recall {r:.4} (k = {})", a.k)
+        }
+        _ => {
+            let pf = probabilities(&model, &fake)?;
+            let score = classifier_score(&pf, CLASSES)?;
+            let score_real = classifier_score(&probabilities(&model, &real)?, CLASSES)?;
+            let hist = class_histogram(&pf, CLASSES);
+            v["score"] = score.into();
+            v["score_real"] = score_real.into();
+            v["class_histogram"] = serde_json::json!(hist);
+            format!(
+                "classifier score {score:.3} (test images: {score_real:.3}); samples per class {hist:?}"
+            )
+        }
+    };
+    v["seconds"] = started.elapsed().as_secs_f64().into();
+    if a.json {
+        print_json(&v);
+    } else {
+        out(&format!(
+            "{line}\n  extractor: {extractor}; n_real {n_real} (test set), n_fake {n_fake} from {source}"
+        ));
+    }
+    Ok(0)
+}
+
+fn parzen(a: ParzenArgs) -> Result<i32> {
+    set_threads(a.threads)?;
+    let (data_dir, train_end) = data_of(&a.data, &a.run)?;
+    let splits =
+        load_splits(Path::new(&data_dir), train_end).context("loading the evaluation data")?;
+    let d = splits.test.dim();
+    let (kernels, source) = load_samples(&a.run, &a.samples, a.n, a.seed, d)?;
     let n_valid = a.n_valid.min(splits.valid.len());
     let valid = &splits.valid.first_pixels(n_valid);
     let started = std::time::Instant::now();

@@ -1,6 +1,8 @@
 //! `gan`: train, sample and evaluate Generative Adversarial Nets.
 
+mod attack;
 mod bench;
+mod classifier;
 mod common;
 mod eval;
 mod figure;
@@ -31,6 +33,10 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Make the paper's figures (samples with nearest training images, interpolation).
     Figure(figure::FigureArgs),
+    /// Train or check the reference classifier behind the sample-quality metrics.
+    Classifier(classifier::ClassifierArgs),
+    /// Adversarial examples (FGSM) against the reference classifier or a discriminator.
+    Attack(attack::AttackArgs),
     /// Check the paper's theory on 1-D data: optimal D, -log 4 and JSD, Figure 1, saturation.
     Theory(theory::TheoryArgs),
 }
@@ -44,6 +50,8 @@ fn main() {
         Command::Figure(a) => figure::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Theory(a) => theory::run(a),
+        Command::Classifier(a) => classifier::run(a),
+        Command::Attack(a) => attack::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -337,3 +337,72 @@ fn theory_experiments_print_numbers_and_write_figures() {
     assert!(!o.status.success());
     assert!(text(&o).contains("--scale"), "{}", text(&o));
 }
+
+#[test]
+fn quality_metrics_and_fgsm_report_their_setup() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 300 test-like samples: the first training images, as a .npy
+    let s = gan::data::load_splits(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist"),
+        50_000,
+    )
+    .expect("data");
+    let npy = dir.path().join("real.npy");
+    gan::npy::write_npy_f32(&npy, &s.train.first_pixels(300), 300, 784).expect("npy");
+    let npy = npy.to_str().expect("utf8");
+    for (metric, keys) in [
+        ("fid", &["fid"][..]),
+        ("kid", &["kid", "kid_std"][..]),
+        ("pr", &["precision", "recall"][..]),
+        ("score", &["score", "class_histogram"][..]),
+    ] {
+        let o = run(&[
+            "eval",
+            metric,
+            "--samples",
+            npy,
+            "--json",
+            "--subset-size",
+            "100",
+            "--subsets",
+            "5",
+        ]);
+        assert!(o.status.success(), "{metric}: {}", text(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+        for k in keys.iter().chain(&["n_real", "n_fake", "extractor"]) {
+            assert!(!v[k].is_null(), "{metric}: missing {k} in {v}");
+        }
+        assert_eq!(v["n_fake"], 300);
+        assert_eq!(v["n_real"], 10_000);
+    }
+    let o = run(&[
+        "attack",
+        "fgsm",
+        "-n",
+        "100",
+        "--epsilon",
+        "0,0.3",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let rows = v["rows"].as_array().expect("rows");
+    assert!(
+        rows[1]["accuracy"].as_f64() < rows[0]["accuracy"].as_f64(),
+        "{v}"
+    );
+    // a missing classifier is a clear error
+    let o = run(&[
+        "eval",
+        "fid",
+        "--samples",
+        npy,
+        "--classifier",
+        "nope.safetensors",
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("nope.safetensors"),
+        "{}",
+        text(&o)
+    );
+}

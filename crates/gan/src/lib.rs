@@ -23,6 +23,7 @@
 //! ```
 
 pub mod checkpoint;
+pub mod classifier;
 pub mod config;
 pub mod data;
 pub mod error;

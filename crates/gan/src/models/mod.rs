@@ -1,5 +1,6 @@
 //! Generator and discriminator architectures.
 
+pub mod lenet;
 mod mlp;
 
 pub use mlp::{DMasks, Discriminator, Generator, noise_values, sample_noise};

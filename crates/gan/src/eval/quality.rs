@@ -1,0 +1,428 @@
+//! Sample-quality metrics in a feature space: Fréchet distance, kernel inception distance
+//! (KID), improved precision and recall, and the classifier score with its class histogram.
+//! Features come from the reference classifier (see [`crate::classifier`]); each report
+//! names the extractor and the sample counts, so numbers can be compared.
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::fast::gemm::{Trans, matmul};
+use crate::rng::Rng;
+
+fn rows(x: &[f32], d: usize, what: &str) -> Result<usize> {
+    if d == 0 || x.is_empty() || !x.len().is_multiple_of(d) {
+        return Err(Error::Invalid(format!(
+            "{what}: {} values do not split into rows of {d}",
+            x.len()
+        )));
+    }
+    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        return Err(Error::Invalid(format!(
+            "{what}: row {} holds a non-finite value",
+            i / d
+        )));
+    }
+    Ok(x.len() / d)
+}
+
+/// Mean and covariance (divided by n - 1) of the rows of `x`, in f64.
+pub fn mean_cov(x: &[f32], d: usize) -> Result<(Vec<f64>, Vec<f64>)> {
+    let n = rows(x, d, "mean_cov")?;
+    if n < 2 {
+        return Err(Error::Invalid("a covariance needs at least 2 rows".into()));
+    }
+    let mut mean = vec![0f64; d];
+    for r in x.chunks_exact(d) {
+        for (m, &v) in mean.iter_mut().zip(r) {
+            *m += v as f64;
+        }
+    }
+    mean.iter_mut().for_each(|m| *m /= n as f64);
+    let cov: Vec<f64> = (0..d)
+        .into_par_iter()
+        .flat_map_iter(|i| {
+            let mut row = vec![0f64; d];
+            for r in x.chunks_exact(d) {
+                let a = r[i] as f64 - mean[i];
+                for (j, c) in row.iter_mut().enumerate() {
+                    *c += a * (r[j] as f64 - mean[j]);
+                }
+            }
+            row.into_iter().map(move |c| c / (n - 1) as f64)
+        })
+        .collect();
+    Ok((mean, cov))
+}
+
+/// Eigen-decomposition of a symmetric `n x n` matrix by cyclic Jacobi rotations: returns the
+/// eigenvalues and the eigenvectors as the columns of a row-major matrix.
+pub fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut a = a.to_vec();
+    let mut v = vec![0f64; n * n];
+    for i in 0..n {
+        v[i * n + i] = 1.0;
+    }
+    for _sweep in 0..100 {
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * n + j] * a[i * n + j])
+            .sum();
+        let scale: f64 = (0..n).map(|i| a[i * n + i] * a[i * n + i]).sum::<f64>() + off;
+        if off <= 1e-30 * scale.max(1e-300) {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                let apq = a[p * n + q];
+                if apq == 0.0 {
+                    continue;
+                }
+                let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..n {
+                    let (akp, akq) = (a[k * n + p], a[k * n + q]);
+                    a[k * n + p] = c * akp - s * akq;
+                    a[k * n + q] = s * akp + c * akq;
+                }
+                for k in 0..n {
+                    let (apk, aqk) = (a[p * n + k], a[q * n + k]);
+                    a[p * n + k] = c * apk - s * aqk;
+                    a[q * n + k] = s * apk + c * aqk;
+                }
+                for k in 0..n {
+                    let (vkp, vkq) = (v[k * n + p], v[k * n + q]);
+                    v[k * n + p] = c * vkp - s * vkq;
+                    v[k * n + q] = s * vkp + c * vkq;
+                }
+            }
+        }
+    }
+    ((0..n).map(|i| a[i * n + i]).collect(), v)
+}
+
+fn matmul64(a: &[f64], b: &[f64], n: usize) -> Vec<f64> {
+    let mut c = vec![0f64; n * n];
+    c.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
+        for k in 0..n {
+            let aik = a[i * n + k];
+            for (j, c) in row.iter_mut().enumerate() {
+                *c += aik * b[k * n + j];
+            }
+        }
+    });
+    c
+}
+
+/// The symmetric square root of a symmetric positive semi-definite matrix (negative
+/// eigenvalues from rounding are clamped to 0).
+pub fn sqrtm_psd(a: &[f64], n: usize) -> Vec<f64> {
+    let (w, v) = symmetric_eigen(a, n);
+    let s: Vec<f64> = w.iter().map(|&x| x.max(0.0).sqrt()).collect();
+    let mut vs = v.clone();
+    for i in 0..n {
+        for j in 0..n {
+            vs[i * n + j] *= s[j];
+        }
+    }
+    let mut out = vec![0f64; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            out[i * n + j] = (0..n).map(|k| vs[i * n + k] * v[j * n + k]).sum();
+        }
+    }
+    out
+}
+
+/// The Fréchet distance between Gaussians fitted to two feature sets:
+/// `|mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2))`, with `tr (S1 S2)^(1/2)` computed as the
+/// trace of `(S1^(1/2) S2 S1^(1/2))^(1/2)`, a symmetric PSD matrix (stable, no complex
+/// square roots).
+pub fn frechet_distance(a: &[f32], b: &[f32], d: usize) -> Result<f64> {
+    let (m1, s1) = mean_cov(a, d)?;
+    let (m2, s2) = mean_cov(b, d)?;
+    let r1 = sqrtm_psd(&s1, d);
+    let inner = matmul64(&matmul64(&r1, &s2, d), &r1, d);
+    // symmetrise away rounding
+    let mut sym = inner.clone();
+    for i in 0..d {
+        for j in 0..d {
+            sym[i * d + j] = 0.5 * (inner[i * d + j] + inner[j * d + i]);
+        }
+    }
+    let (w, _) = symmetric_eigen(&sym, d);
+    let tr_sqrt: f64 = w.iter().map(|&x| x.max(0.0).sqrt()).sum();
+    let mean_term: f64 = m1.iter().zip(&m2).map(|(a, b)| (a - b) * (a - b)).sum();
+    let tr: f64 = (0..d).map(|i| s1[i * d + i] + s2[i * d + i]).sum();
+    Ok((mean_term + tr - 2.0 * tr_sqrt).max(0.0))
+}
+
+/// `x y^T` for row sets `x` `[n, d]`, `y` `[m, d]`.
+fn gram(x: &[f32], y: &[f32], d: usize) -> Vec<f32> {
+    let (n, m) = (x.len() / d, y.len() / d);
+    let mut c = vec![0f32; n * m];
+    matmul(&mut c, x, Trans::No, y, Trans::Yes, n, d, m, false);
+    c
+}
+
+/// Kernel inception distance: the unbiased MMD^2 between the feature sets under the cubic
+/// polynomial kernel `k(x, y) = (x.y / d + 1)^3`, averaged over `subsets` random subsets of
+/// `subset_size` rows of each; returns the mean and the standard deviation over subsets.
+pub fn kid(
+    a: &[f32],
+    b: &[f32],
+    d: usize,
+    subsets: usize,
+    subset_size: usize,
+    seed: u64,
+) -> Result<(f64, f64)> {
+    let (na, nb) = (rows(a, d, "kid")?, rows(b, d, "kid")?);
+    let m = subset_size.min(na).min(nb);
+    if m < 2 || subsets == 0 {
+        return Err(Error::Invalid(
+            "KID needs at least 2 rows per set and 1 subset".into(),
+        ));
+    }
+    let mut rng = Rng::new(seed);
+    let k = |g: f32| ((g as f64) / d as f64 + 1.0).powi(3);
+    let mut values = Vec::with_capacity(subsets);
+    for _ in 0..subsets {
+        let pick = |n: usize, src: &[f32], rng: &mut Rng| -> Vec<f32> {
+            let idx = rng.permutation(n);
+            idx[..m]
+                .iter()
+                .flat_map(|&i| src[i * d..(i + 1) * d].iter().copied())
+                .collect()
+        };
+        let x = pick(na, a, &mut rng);
+        let y = pick(nb, b, &mut rng);
+        let off_diag = |g: &[f32]| -> f64 {
+            let mut s = 0.0;
+            for i in 0..m {
+                for j in 0..m {
+                    if i != j {
+                        s += k(g[i * m + j]);
+                    }
+                }
+            }
+            s / (m * (m - 1)) as f64
+        };
+        let kxx = off_diag(&gram(&x, &x, d));
+        let kyy = off_diag(&gram(&y, &y, d));
+        let kxy: f64 = gram(&x, &y, d).iter().map(|&g| k(g)).sum::<f64>() / (m * m) as f64;
+        values.push(kxx + kyy - 2.0 * kxy);
+    }
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64;
+    Ok((mean, var.sqrt()))
+}
+
+/// Squared distances between every row of `x` and every row of `y`.
+fn sq_dists(x: &[f32], y: &[f32], d: usize) -> Vec<f32> {
+    let g = gram(x, y, d);
+    let nx: Vec<f32> = x
+        .chunks_exact(d)
+        .map(|r| r.iter().map(|v| v * v).sum())
+        .collect();
+    let ny: Vec<f32> = y
+        .chunks_exact(d)
+        .map(|r| r.iter().map(|v| v * v).sum())
+        .collect();
+    let m = ny.len();
+    g.into_par_iter()
+        .enumerate()
+        .map(|(ij, v)| (nx[ij / m] + ny[ij % m] - 2.0 * v).max(0.0))
+        .collect()
+}
+
+/// Rows of `x` processed in chunks of this many (a chunk's distances to 10,000 rows take
+/// 40 MB).
+const CHUNK: usize = 1000;
+
+/// Squared distance of each row of `x` to its `k`-th nearest other row.
+fn knn_radii(x: &[f32], d: usize, k: usize) -> Vec<f32> {
+    let n = x.len() / d;
+    let mut out = Vec::with_capacity(n);
+    for (c, chunk) in x.chunks(CHUNK * d).enumerate() {
+        let dist = sq_dists(chunk, x, d);
+        let radii: Vec<f32> = dist
+            .par_chunks(n)
+            .enumerate()
+            .map(|(i, row)| {
+                let me = c * CHUNK + i;
+                let mut r: Vec<f32> = row
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, _)| j != me)
+                    .map(|(_, &v)| v)
+                    .collect();
+                let kk = (k - 1).min(r.len().saturating_sub(1));
+                *r.select_nth_unstable_by(kk, f32::total_cmp).1
+            })
+            .collect();
+        out.extend(radii);
+    }
+    out
+}
+
+/// Fraction of rows of `x` inside at least one ball (centre a row of `centres`, squared
+/// radius from `radii`).
+fn coverage(x: &[f32], centres: &[f32], radii: &[f32], d: usize) -> f64 {
+    let n = x.len() / d;
+    let m = centres.len() / d;
+    let mut inside = 0;
+    for chunk in x.chunks(CHUNK * d) {
+        let dist = sq_dists(chunk, centres, d);
+        inside += dist
+            .par_chunks(m)
+            .filter(|row| row.iter().zip(radii).any(|(&dd, &r)| dd <= r))
+            .count();
+    }
+    inside as f64 / n as f64
+}
+
+/// Improved precision and recall (Kynkäänniemi et al. 2019): each set's manifold is the
+/// union of balls reaching every point's `k`-th nearest neighbour; precision is the fraction
+/// of generated points inside the real manifold, recall the fraction of real points inside
+/// the generated one.
+pub fn precision_recall(real: &[f32], fake: &[f32], d: usize, k: usize) -> Result<(f64, f64)> {
+    let (nr, nf) = (
+        rows(real, d, "precision/recall")?,
+        rows(fake, d, "precision/recall")?,
+    );
+    if k == 0 || nr <= k || nf <= k {
+        return Err(Error::Invalid(format!(
+            "precision/recall with k = {k} needs more than k rows per set ({nr} real, {nf} fake)"
+        )));
+    }
+    let rr = knn_radii(real, d, k);
+    let rf = knn_radii(fake, d, k);
+    Ok((coverage(fake, real, &rr, d), coverage(real, fake, &rf, d)))
+}
+
+/// The classifier score (the Inception Score's analogue): `exp(E_x KL(p(y|x) || p(y)))`
+/// from `[n, classes]` probabilities; between 1 and the number of classes.
+pub fn classifier_score(probs: &[f32], classes: usize) -> Result<f64> {
+    let n = rows(probs, classes, "classifier score")?;
+    let mut marginal = vec![0f64; classes];
+    for r in probs.chunks_exact(classes) {
+        for (m, &p) in marginal.iter_mut().zip(r) {
+            *m += p as f64 / n as f64;
+        }
+    }
+    let kl: f64 = probs
+        .chunks_exact(classes)
+        .map(|r| {
+            r.iter()
+                .zip(&marginal)
+                .filter(|&(&p, _)| p > 0.0)
+                .map(|(&p, &m)| p as f64 * ((p as f64).ln() - m.max(1e-300).ln()))
+                .sum::<f64>()
+        })
+        .sum::<f64>()
+        / n as f64;
+    Ok(kl.exp())
+}
+
+/// How many rows of `[n, classes]` probabilities fall in each class (argmax).
+pub fn class_histogram(probs: &[f32], classes: usize) -> Vec<usize> {
+    let mut h = vec![0; classes];
+    for r in probs.chunks_exact(classes) {
+        let best =
+            r.iter().enumerate().fold(
+                (0, f32::NEG_INFINITY),
+                |b, (i, &v)| if v > b.1 { (i, v) } else { b },
+            );
+        h[best.0] += 1;
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gaussian(n: usize, d: usize, shift: f32, scale: f32, seed: u64) -> Vec<f32> {
+        let mut rng = Rng::new(seed);
+        (0..n * d).map(|_| shift + scale * rng.normal()).collect()
+    }
+
+    #[test]
+    fn eigen_reconstructs_a_symmetric_matrix() {
+        let n = 6;
+        let mut rng = Rng::new(3);
+        let b: Vec<f64> = (0..n * n).map(|_| rng.normal() as f64).collect();
+        let a: Vec<f64> = (0..n * n)
+            .map(|ij| {
+                (0..n)
+                    .map(|k| b[(ij / n) * n + k] * b[(ij % n) * n + k])
+                    .sum()
+            })
+            .collect();
+        let (w, v) = symmetric_eigen(&a, n);
+        for i in 0..n {
+            for j in 0..n {
+                let r: f64 = (0..n).map(|k| v[i * n + k] * w[k] * v[j * n + k]).sum();
+                assert!((r - a[i * n + j]).abs() < 1e-9, "{r} vs {}", a[i * n + j]);
+            }
+        }
+        let s = sqrtm_psd(&a, n);
+        let s2 = matmul64(&s, &s, n);
+        for (x, y) in s2.iter().zip(&a) {
+            assert!((x - y).abs() < 1e-8);
+        }
+    }
+
+    #[test]
+    fn frechet_distance_of_gaussians_matches_the_closed_form() {
+        // N(0, I) vs N(mu, 4 I) in d dims: |mu|^2 + d (1 + 4 - 2 * 2) = |mu|^2 + d
+        let d = 4;
+        let a = gaussian(40_000, d, 0.0, 1.0, 1);
+        let b = gaussian(40_000, d, 0.5, 2.0, 2);
+        let fd = frechet_distance(&a, &b, d).expect("fd");
+        let exact = d as f64 * 0.25 + d as f64;
+        assert!((fd - exact).abs() < 0.1, "{fd} vs {exact}");
+        assert!(frechet_distance(&a, &a, d).expect("fd").abs() < 1e-6);
+    }
+
+    #[test]
+    fn kid_is_near_zero_for_one_distribution_and_positive_for_two() {
+        let d = 8;
+        let a = gaussian(2000, d, 0.0, 1.0, 1);
+        let a2 = gaussian(2000, d, 0.0, 1.0, 2);
+        let b = gaussian(2000, d, 0.7, 1.0, 3);
+        let (same, sd) = kid(&a, &a2, d, 20, 500, 1).expect("kid");
+        let (diff, _) = kid(&a, &b, d, 20, 500, 1).expect("kid");
+        assert!(same.abs() < 3.0 * sd + 1e-3, "{same} +- {sd}");
+        assert!(diff > 10.0 * same.abs().max(1e-3), "{diff} vs {same}");
+    }
+
+    #[test]
+    fn precision_and_recall_see_a_missing_mode() {
+        let d = 2;
+        // real: two clusters; fake: only the first
+        let mut real = gaussian(500, d, 0.0, 0.1, 1);
+        real.extend(gaussian(500, d, 5.0, 0.1, 2));
+        let fake = gaussian(1000, d, 0.0, 0.1, 3);
+        let (p, r) = precision_recall(&real, &fake, d, 3).expect("pr");
+        assert!(p > 0.95, "precision {p}");
+        assert!((r - 0.5).abs() < 0.05, "recall {r}");
+        let (p, r) = precision_recall(&real, &real, d, 3).expect("pr");
+        assert_eq!((p, r), (1.0, 1.0));
+    }
+
+    #[test]
+    fn classifier_score_spans_one_to_the_number_of_classes() {
+        let one_hot: Vec<f32> = (0..100)
+            .flat_map(|i| (0..10).map(move |c| if c == i % 10 { 1.0 } else { 0.0 }))
+            .collect();
+        assert!((classifier_score(&one_hot, 10).expect("score") - 10.0).abs() < 1e-9);
+        let collapsed: Vec<f32> = (0..100)
+            .flat_map(|_| (0..10).map(|c| if c == 3 { 1.0 } else { 0.0 }))
+            .collect();
+        assert!((classifier_score(&collapsed, 10).expect("score") - 1.0).abs() < 1e-9);
+        assert_eq!(class_histogram(&collapsed, 10)[3], 100);
+    }
+}
