@@ -33,13 +33,13 @@ enum Metric {
     Score(QualityArgs),
 }
 
-/// Samples scored against the 10,000 test images in the reference classifier's features.
+/// Where the samples come from, and the shared options of every metric.
 #[derive(Args)]
-struct QualityArgs {
+struct Source {
     /// Draw the samples from this run's newest checkpoint.
     #[arg(long, conflicts_with = "samples", required_unless_present = "samples")]
     run: Option<PathBuf>,
-    /// Take the samples from a float32 [N, 784] .npy file in [0, 1].
+    /// Take the samples from a float32 [N, 784] .npy file in [0, 1] (any model's, or real data).
     #[arg(long)]
     samples: Option<PathBuf>,
     /// Number of samples drawn from the run.
@@ -48,6 +48,22 @@ struct QualityArgs {
     /// Seed of the samples drawn from the run.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// MNIST-format data directory [default: the run's, or data/mnist].
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Compute threads [default: one per core].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Samples scored against the 10,000 test images in the reference classifier's features.
+#[derive(Args)]
+struct QualityArgs {
+    #[command(flatten)]
+    src: Source,
     /// Classifier weights (the feature extractor).
     #[arg(long, default_value = gan::classifier::SHIPPED_MNIST)]
     classifier: PathBuf,
@@ -60,15 +76,6 @@ struct QualityArgs {
     /// Rows per subset (kid).
     #[arg(long, default_value_t = 1000)]
     subset_size: usize,
-    /// MNIST-format data directory [default: the run's, or data/mnist].
-    #[arg(long)]
-    data: Option<PathBuf>,
-    /// Compute threads [default: one per core].
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Print one JSON object.
-    #[arg(long)]
-    json: bool,
 }
 
 /// The authors' protocol: a Gaussian window on N samples, sigma chosen among 10 values
@@ -76,33 +83,14 @@ struct QualityArgs {
 /// log-likelihood of the test images (nats) with its standard error.
 #[derive(Args)]
 struct ParzenArgs {
-    /// Take the kernels from this run's newest checkpoint.
-    #[arg(long, conflicts_with = "samples", required_unless_present = "samples")]
-    run: Option<PathBuf>,
-    /// Take the kernels from a float32 [N, 784] .npy file (any model's samples, or real data).
-    #[arg(long)]
-    samples: Option<PathBuf>,
-    /// Number of samples drawn from the run.
-    #[arg(short = 'n', long, default_value_t = 10_000)]
-    n: usize,
-    /// Seed of the samples drawn from the run.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    #[command(flatten)]
+    src: Source,
     /// Use this window width instead of choosing it on validation data.
     #[arg(long)]
     sigma: Option<f64>,
     /// Validation images used to choose sigma.
     #[arg(long, default_value_t = 1_000)]
     n_valid: usize,
-    /// MNIST-format data directory [default: the run's, or data/mnist].
-    #[arg(long)]
-    data: Option<PathBuf>,
-    /// Compute threads [default: one per core].
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Print one JSON object.
-    #[arg(long)]
-    json: bool,
 }
 
 pub fn run(a: EvalArgs) -> Result<i32> {
@@ -160,12 +148,12 @@ fn quality(metric: &str, a: QualityArgs) -> Result<i32> {
         class_histogram, classifier_score, frechet_distance, kid, precision_recall,
     };
     use gan::models::lenet::{CLASSES, FEATURE_DIM};
-    set_threads(a.threads)?;
-    let (data_dir, train_end) = data_of(&a.data, &a.run)?;
+    set_threads(a.src.threads)?;
+    let (data_dir, train_end) = data_of(&a.src.data, &a.src.run)?;
     let splits =
         load_splits(Path::new(&data_dir), train_end).context("loading the evaluation data")?;
     let d = splits.test.dim();
-    let (fake, source) = load_samples(&a.run, &a.samples, a.n, a.seed, d)?;
+    let (fake, source) = load_samples(&a.src.run, &a.src.samples, a.src.n, a.src.seed, d)?;
     let model = load_classifier(&a.classifier).with_context(|| {
         format!(
             "loading the feature extractor (train one with: gan classifier train --out {})",
@@ -204,7 +192,7 @@ fn quality(metric: &str, a: QualityArgs) -> Result<i32> {
                 FEATURE_DIM,
                 a.subsets,
                 a.subset_size,
-                a.seed,
+                a.src.seed,
             )?;
             v["kid"] = m.into();
             v["kid_std"] = s.into();
@@ -241,7 +229,7 @@ fn quality(metric: &str, a: QualityArgs) -> Result<i32> {
         }
     };
     v["seconds"] = started.elapsed().as_secs_f64().into();
-    if a.json {
+    if a.src.json {
         print_json(&v);
     } else {
         out(&format!(
@@ -252,18 +240,18 @@ fn quality(metric: &str, a: QualityArgs) -> Result<i32> {
 }
 
 fn parzen(a: ParzenArgs) -> Result<i32> {
-    set_threads(a.threads)?;
-    let (data_dir, train_end) = data_of(&a.data, &a.run)?;
+    set_threads(a.src.threads)?;
+    let (data_dir, train_end) = data_of(&a.src.data, &a.src.run)?;
     let splits =
         load_splits(Path::new(&data_dir), train_end).context("loading the evaluation data")?;
     let d = splits.test.dim();
-    let (kernels, source) = load_samples(&a.run, &a.samples, a.n, a.seed, d)?;
+    let (kernels, source) = load_samples(&a.src.run, &a.src.samples, a.src.n, a.src.seed, d)?;
     let n_valid = a.n_valid.min(splits.valid.len());
     let valid = &splits.valid.first_pixels(n_valid);
     let started = std::time::Instant::now();
     let r = evaluate(&kernels, valid, &splits.test.pixels(), d, a.sigma)?;
     let secs = started.elapsed().as_secs_f64();
-    if a.json {
+    if a.src.json {
         let mut v = serde_json::to_value(&r)?;
         v["source"] = source.into();
         v["seconds"] = secs.into();

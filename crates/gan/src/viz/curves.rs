@@ -25,11 +25,13 @@ pub(super) fn err(e: impl std::fmt::Display) -> Error {
     Error::Invalid(format!("drawing the chart: {e}"))
 }
 
-type Series<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
+pub(super) type Series<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
 
-fn panel(
+/// One chart of lines with a legend (an empty chart says "no data").
+pub(super) fn panel(
     area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
     title: &str,
+    x_desc: &str,
     series: &[Series<'_>],
 ) -> Result<()> {
     let pts: Vec<(f64, f64)> = series.iter().flat_map(|s| s.2.iter().copied()).collect();
@@ -54,7 +56,7 @@ fn panel(
         .map_err(err)?;
     chart
         .configure_mesh()
-        .x_desc("epoch")
+        .x_desc(x_desc)
         .label_style(("sans-serif", 12))
         .draw()
         .map_err(err)?;
@@ -93,6 +95,7 @@ pub fn curves_image(metrics: &[EpochMetrics], width: u32, height: u32) -> Result
         panel(
             &areas[0],
             "losses",
+            "epoch",
             &[
                 ("D loss", BLUE, e(|m| m.d_loss)),
                 ("G loss", RED, e(|m| m.g_loss)),
@@ -101,6 +104,7 @@ pub fn curves_image(metrics: &[EpochMetrics], width: u32, height: u32) -> Result
         panel(
             &areas[1],
             "discriminator outputs",
+            "epoch",
             &[
                 ("D(x)", BLUE, e(|m| m.d_real)),
                 ("D(G(z))", RED, e(|m| m.d_fake)),
@@ -113,6 +117,7 @@ pub fn curves_image(metrics: &[EpochMetrics], width: u32, height: u32) -> Result
         panel(
             &areas[2],
             "Parzen log-likelihood (nats)",
+            "epoch",
             &[("test", GREEN, parzen)],
         )?;
         root.present().map_err(err)?;

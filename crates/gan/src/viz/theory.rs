@@ -6,7 +6,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::curves::{ensure_font, err, write_png};
+use super::curves::{ensure_font, err, panel as line_panel, write_png};
 use crate::error::Result;
 use crate::theory::experiments::{Panel, Saturation, Value};
 
@@ -201,53 +201,6 @@ pub fn save_value_plot(path: &Path, v: &Value) -> Result<()> {
         root.present().map_err(err)?;
     }
     write_png(path, width, height, buf)
-}
-
-type Line = (&'static str, RGBColor, Vec<(f64, f64)>);
-
-fn line_panel(
-    area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
-    title: &str,
-    x_desc: &str,
-    lines: &[Line],
-) -> Result<()> {
-    let pts: Vec<(f64, f64)> = lines.iter().flat_map(|l| l.2.iter().copied()).collect();
-    let (x0, x1) = pts
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
-    let (y0, y1) = pts
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
-    let pad = ((y1 - y0) * 0.05).max(1e-6);
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 16))
-        .margin(8)
-        .x_label_area_size(30)
-        .y_label_area_size(44)
-        .build_cartesian_2d(x0..x1.max(x0 + 1e-9), (y0 - pad)..(y1 + pad))
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc(x_desc)
-        .label_style(("sans-serif", 12))
-        .draw()
-        .map_err(err)?;
-    for (name, c, data) in lines {
-        let c = *c;
-        chart
-            .draw_series(LineSeries::new(data.iter().copied(), c.stroke_width(2)))
-            .map_err(err)?
-            .label(*name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
-    }
-    chart
-        .configure_series_labels()
-        .label_font(("sans-serif", 11))
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
-    Ok(())
 }
 
 /// The saturation figure: both generator losses and their slopes (with respect to D's
