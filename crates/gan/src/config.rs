@@ -212,12 +212,13 @@ fn default_eval_samples() -> usize {
 }
 
 /// Names of the bundled presets.
-pub const PRESETS: &[&str] = &["mnist-paper", "mnist-fast"];
+pub const PRESETS: &[&str] = &["mnist-paper", "mnist-fast", "fashion-paper"];
 
 fn preset_text(name: &str) -> Option<&'static str> {
     match name {
         "mnist-paper" => Some(include_str!("../../../configs/mnist-paper.toml")),
         "mnist-fast" => Some(include_str!("../../../configs/mnist-fast.toml")),
+        "fashion-paper" => Some(include_str!("../../../configs/fashion-paper.toml")),
         _ => None,
     }
 }
@@ -409,6 +410,13 @@ mod tests {
                 .expect("roundtrip");
             assert_eq!(c, again);
         }
+        // fashion-paper is the paper's settings unchanged, on other data
+        let mut f = TrainConfig::preset("fashion-paper", &[]).expect("fashion preset");
+        let m = TrainConfig::preset("mnist-paper", &[]).expect("paper preset");
+        assert_eq!(f.data.dir, "/usr/share/datasets/fashion-mnist");
+        f.name = m.name.clone();
+        f.data.dir = m.data.dir.clone();
+        assert_eq!(f, m);
     }
 
     #[test]

@@ -118,10 +118,15 @@ fn locate(dir: &Path, stem: &str) -> Result<PathBuf> {
             return Ok(p);
         }
     }
+    let hint = if dir.to_string_lossy().contains("fashion-mnist") {
+        "; install Fashion-MNIST with: apt-get install dataset-fashion-mnist"
+    } else {
+        ""
+    };
     Err(Error::data(
         dir.join(format!("{stem}.gz")),
         format!(
-            "missing: {} has neither {stem} nor {stem}.gz (expected an MNIST-format directory)",
+            "missing: {} has neither {stem} nor {stem}.gz (expected an MNIST-format directory){hint}",
             dir.display()
         ),
     ))
