@@ -11,7 +11,7 @@ use gan::data::load_splits;
 use gan::train::{EpochMetrics, EvalData, Observer, Outcome, Run, StepReport, read_run_config};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::common::{device, print_json, set_threads};
+use crate::common::{DeviceKind, device_of, print_json, set_threads};
 
 /// Train a GAN.
 ///
@@ -48,6 +48,10 @@ pub struct TrainArgs {
     /// Compute threads [default: one per core].
     #[arg(long)]
     threads: Option<usize>,
+    /// Where to train: cpu, or cuda / wgpu in a binary built with that feature (GPU runs use
+    /// the burn engine: add --set engine="burn").
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceKind,
     /// Print one JSON object per epoch instead of a progress bar.
     #[arg(long)]
     json: bool,
@@ -117,9 +121,19 @@ impl Observer for Cli {
 
 pub fn run(a: TrainArgs) -> Result<i32> {
     set_threads(a.threads)?;
-    let device = device();
+    let device = device_of(a.device)?;
+    let gpu_check = |cfg: &TrainConfig| -> Result<()> {
+        if a.device != DeviceKind::Cpu && cfg.engine == gan::config::Engine::Fast {
+            bail!(
+                "--device {:?} needs the burn engine (the fused engine is CPU-only): add --set engine=\"burn\"",
+                a.device
+            );
+        }
+        Ok(())
+    };
     let (mut run, dir) = if let Some(dir) = &a.resume {
         let mut cfg = read_run_config(dir)?;
+        gpu_check(&cfg)?;
         if let Some(d) = &a.data {
             cfg.data.dir = d.display().to_string();
         }
@@ -158,6 +172,7 @@ pub fn run(a: TrainArgs) -> Result<i32> {
             (None, None) => TrainConfig::preset("mnist-paper", &set)?,
             (Some(_), Some(_)) => bail!("give --preset or --config, not both"),
         };
+        gpu_check(&cfg)?;
         let dir = a
             .out
             .clone()
