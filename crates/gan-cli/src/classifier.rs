@@ -120,8 +120,8 @@ fn train(a: TrainArgs) -> Result<i32> {
     let provenance = json!({
         "model": "LeNet: conv5x5 1->16, pool2, conv5x5 16->32, pool2, fc 512->128 (features), fc 128->10",
         "command": format!(
-            "gan classifier train --epochs {} --batch-size {} --lr {} --seed {}",
-            a.epochs, a.batch_size, a.lr, a.seed
+            "gan classifier train --data {} --epochs {} --batch-size {} --lr {} --seed {} --out {}",
+            a.data.display(), a.epochs, a.batch_size, a.lr, a.seed, a.out.display()
         ),
         "training_images": train_set.len(),
         "test_accuracy": acc,

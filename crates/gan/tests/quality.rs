@@ -134,3 +134,20 @@ fn fgsm_lowers_accuracy_as_epsilon_grows_within_its_budget() {
     }
     assert!(rows[3].accuracy < 0.3, "{rows:?}");
 }
+
+#[test]
+fn the_shipped_fashion_classifier_scores_at_least_90_percent() {
+    let dir = PathBuf::from("/usr/share/datasets/fashion-mnist");
+    if !dir.join("t10k-images-idx3-ubyte.gz").is_file() {
+        // Fashion-MNIST is a Debian package (apt-get install dataset-fashion-mnist), not
+        // bundled; without it there is nothing to check
+        eprintln!("skipped: Fashion-MNIST is not installed");
+        return;
+    }
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../assets/classifier/fashion-lenet.safetensors");
+    let model = load_classifier(&path).expect("shipped weights load");
+    let s = gan::data::load_splits(&dir, 50_000).expect("Fashion-MNIST loads");
+    let acc = accuracy(&model, &s.test).expect("accuracy");
+    assert!(acc >= 0.90, "test accuracy {acc}");
+}
