@@ -7,11 +7,11 @@
 //! (|x|^2 + |mu|^2 - 2 x.mu), are computed once and reused for every sigma, and the
 //! log-mean-exp subtracts the row maximum so it never under- or overflows.
 
-use burn::tensor::{Device, Tensor, TensorData};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::fast::gemm::{Trans, matmul};
 
 /// The authors' grid: 10 widths logarithmically spaced in [0.1, 1] (`np.logspace(-1, 0, 10)`).
 pub fn default_sigmas() -> Vec<f64> {
@@ -72,34 +72,30 @@ pub fn log_likelihoods(
     }
     let n_k = kernels.len() / d;
     let n_x = x.len() / d;
-    let device = Device::flex();
-    let mu_t =
-        Tensor::<2>::from_data(TensorData::new(kernels.to_vec(), [n_k, d]), &device).transpose();
     let mu_sq: Vec<f32> = kernels.chunks_exact(d).map(sq_norm).collect();
     let log_norm: Vec<f64> = sigmas
         .iter()
         .map(|s| (n_k as f64).ln() + d as f64 * (s * (2.0 * std::f64::consts::PI).sqrt()).ln())
         .collect();
     let mut out = vec![Vec::with_capacity(n_x); sigmas.len()];
+    // one buffer for every chunk's dot products, x . mu^T (f32 GEMM, kernels transposed in
+    // place by the GEMM's strides)
+    let mut dots = vec![0f32; CHUNK.min(n_x).max(1) * n_k];
     for chunk in x.chunks(CHUNK * d) {
         let c = chunk.len() / d;
-        let xt = Tensor::<2>::from_data(TensorData::new(chunk.to_vec(), [c, d]), &device);
-        let dots = xt
-            .matmul(mu_t.clone())
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(|e| Error::Invalid(format!("parzen: reading distances: {e:?}")))?;
-        let rows: Vec<Vec<f64>> = dots
-            .par_chunks_exact(n_k)
+        matmul(&mut dots, chunk, Trans::No, kernels, Trans::Yes, c, d, n_k, false);
+        let rows: Vec<Vec<f64>> = dots[..c * n_k]
+            .par_chunks_exact_mut(n_k)
             .zip(chunk.par_chunks_exact(d))
-            .map(|(dot, xi)| {
+            .map(|(dist, xi)| {
                 let x_sq = sq_norm(xi);
-                let dist: Vec<f32> = dot
-                    .iter()
-                    .zip(&mu_sq)
-                    .map(|(&p, &m)| (x_sq + m - 2.0 * p).max(0.0))
-                    .collect();
-                let min = dist.iter().copied().fold(f32::INFINITY, f32::min) as f64;
+                // squared distances |x|^2 + |mu|^2 - 2 x.mu, in place
+                let mut min = f32::INFINITY;
+                for (v, &m) in dist.iter_mut().zip(&mu_sq) {
+                    *v = (x_sq + m - 2.0 * *v).max(0.0);
+                    min = min.min(*v);
+                }
+                let min = min as f64;
                 sigmas
                     .iter()
                     .zip(&log_norm)
