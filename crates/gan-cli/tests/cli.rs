@@ -247,51 +247,58 @@ fn bad_input_gives_clear_errors_and_nonzero_exit() {
 
 #[test]
 fn ctrl_c_saves_a_checkpoint_and_the_run_resumes() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let r = dir.path().join("run");
-    let mut args: Vec<&str> = TINY.to_vec();
-    args.extend([
-        "--set",
-        "data.train_end=50000",
-        "--out",
-        r.to_str().expect("utf8"),
-        "--epochs",
-        "3",
-        "--json",
-        "--threads",
-        "1",
-    ]);
-    let child = gan()
-        .args(&args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    // wait until training is under way (the run directory has its config), then interrupt
-    let start = Instant::now();
-    while !r.join("config.toml").is_file() && start.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(50));
+    // SIGINT (Ctrl-C) and SIGTERM alike: a checkpoint at the current step, exit 0
+    for signal in ["-INT", "-TERM"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let r = dir.path().join("run");
+        let mut args: Vec<&str> = TINY.to_vec();
+        args.extend([
+            "--set",
+            "data.train_end=50000",
+            "--out",
+            r.to_str().expect("utf8"),
+            "--epochs",
+            "3",
+            "--json",
+            "--threads",
+            "1",
+        ]);
+        let child = gan()
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        // wait until training is under way (the run directory has its config), then signal
+        let start = Instant::now();
+        while !r.join("config.toml").is_file() && start.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(700));
+        let k = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(k.success());
+        let o = child.wait_with_output().expect("exits");
+        let t = text(&o);
+        assert!(
+            o.status.success(),
+            "{signal}: exit {:?}: {t}",
+            o.status.code()
+        );
+        assert!(t.contains("interrupted: checkpoint saved"), "{signal}: {t}");
+        let o = run(&[
+            "train",
+            "--resume",
+            r.to_str().expect("utf8"),
+            "--epochs",
+            "1",
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(text(&o).contains("resuming"), "{}", text(&o));
     }
-    std::thread::sleep(Duration::from_millis(700));
-    let k = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(k.success());
-    let o = child.wait_with_output().expect("exits");
-    let t = text(&o);
-    assert!(o.status.success(), "exit {:?}: {t}", o.status.code());
-    assert!(t.contains("interrupted: checkpoint saved"), "{t}");
-    let o = run(&[
-        "train",
-        "--resume",
-        r.to_str().expect("utf8"),
-        "--epochs",
-        "1",
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("resuming"), "{}", text(&o));
 }
 
 #[test]

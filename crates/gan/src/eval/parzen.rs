@@ -83,7 +83,17 @@ pub fn log_likelihoods(
     let mut dots = vec![0f32; CHUNK.min(n_x).max(1) * n_k];
     for chunk in x.chunks(CHUNK * d) {
         let c = chunk.len() / d;
-        matmul(&mut dots, chunk, Trans::No, kernels, Trans::Yes, c, d, n_k, false);
+        matmul(
+            &mut dots,
+            chunk,
+            Trans::No,
+            kernels,
+            Trans::Yes,
+            c,
+            d,
+            n_k,
+            false,
+        );
         let rows: Vec<Vec<f64>> = dots[..c * n_k]
             .par_chunks_exact_mut(n_k)
             .zip(chunk.par_chunks_exact(d))
