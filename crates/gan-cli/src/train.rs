@@ -119,6 +119,17 @@ impl Observer for Cli {
     }
 }
 
+/// The shipped classifier matching the data (Fashion-MNIST or MNIST) for the in-training
+/// FID, when its weights are present.
+fn eval_classifier(data_dir: &str) -> Option<gan::models::lenet::LeNet> {
+    let path = if data_dir.contains("fashion") {
+        "assets/classifier/fashion-lenet.safetensors"
+    } else {
+        gan::classifier::SHIPPED_MNIST
+    };
+    gan::classifier::load_classifier(std::path::Path::new(path)).ok()
+}
+
 pub fn run(a: TrainArgs) -> Result<i32> {
     set_threads(a.threads)?;
     let device = device_of(a.device)?;
@@ -140,9 +151,11 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         let data = load_splits(std::path::Path::new(&cfg.data.dir), cfg.data.train_end)
             .context("loading the training data")?;
         let (run, ckpt, skipped) = Run::resume(dir, data.train, a.epochs, &device)?;
+        let classifier = eval_classifier(&cfg.data.dir);
         let run = run.with_eval_data(EvalData {
             valid: data.valid,
             test: data.test,
+            classifier,
         });
         for s in skipped {
             eprintln!("warning: {s}");
@@ -191,9 +204,11 @@ pub fn run(a: TrainArgs) -> Result<i32> {
             dir.display(),
             data.train.len()
         );
+        let classifier = eval_classifier(&cfg.data.dir);
         let run = Run::create(&dir, cfg, data.train, &device)?.with_eval_data(EvalData {
             valid: data.valid,
             test: data.test,
+            classifier,
         });
         (run, dir)
     };

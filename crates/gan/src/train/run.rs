@@ -90,14 +90,18 @@ pub struct EpochMetrics {
     /// The window width chosen on validation data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parzen_sigma: Option<f64>,
+    /// Fréchet distance of the same samples to the test images in the reference
+    /// classifier's features, on epochs where it was computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fid: Option<f64>,
 }
 
-const CSV_HEADER: &str = "epoch,step,d_loss,g_loss,d_real,d_fake,lr,momentum,seconds,images_per_sec,parzen_ll,parzen_se,parzen_sigma";
+const CSV_HEADER: &str = "epoch,step,d_loss,g_loss,d_real,d_fake,lr,momentum,seconds,images_per_sec,parzen_ll,parzen_se,parzen_sigma,fid";
 
 impl EpochMetrics {
     fn csv(&self) -> String {
         format!(
-            "{},{},{},{},{},{},{},{},{:.3},{:.1},{},{},{}",
+            "{},{},{},{},{},{},{},{},{:.3},{:.1},{},{},{},{}",
             self.epoch,
             self.step,
             self.d_loss,
@@ -110,7 +114,8 @@ impl EpochMetrics {
             self.images_per_sec,
             opt(self.parzen_ll),
             opt(self.parzen_se),
-            opt(self.parzen_sigma)
+            opt(self.parzen_sigma),
+            opt(self.fid)
         )
     }
 }
@@ -119,12 +124,15 @@ fn opt(v: Option<f64>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
 
-/// Validation and test images for the in-training Parzen estimate.
+/// Validation and test images for the in-training Parzen estimate, and the classifier whose
+/// features the in-training Fréchet distance uses (none: no FID).
 pub struct EvalData {
     /// Validation images (the first 1,000 choose sigma).
     pub valid: ImageSet,
     /// Test images.
     pub test: ImageSet,
+    /// The feature extractor of the FID.
+    pub classifier: Option<crate::models::lenet::LeNet>,
 }
 
 /// What the caller sees after each iteration.
@@ -268,8 +276,12 @@ impl Run {
         self
     }
 
-    /// The Parzen protocol on `eval_samples` samples (seeded by the epoch), when due.
-    fn parzen_if_due(&self, epoch: u64) -> Result<Option<crate::eval::parzen::ParzenReport>> {
+    /// The Parzen protocol on `eval_samples` samples (seeded by the epoch), and the FID of
+    /// the same samples when a classifier is given, when due.
+    fn eval_if_due(
+        &self,
+        epoch: u64,
+    ) -> Result<Option<(crate::eval::parzen::ParzenReport, Option<f64>)>> {
         let every = self.gan.cfg.eval_every;
         let Some(ev) = &self.eval else {
             return Ok(None);
@@ -283,14 +295,26 @@ impl Run {
         )?;
         let d = ev.test.dim();
         let n_valid = ev.valid.len().min(1000);
-        crate::eval::parzen::evaluate(
+        let test = ev.test.pixels();
+        let parzen = crate::eval::parzen::evaluate(
             &kernels,
             &ev.valid.first_pixels(n_valid),
-            &ev.test.pixels(),
+            &test,
             d,
             None,
-        )
-        .map(Some)
+        )?;
+        let fid = match &ev.classifier {
+            Some(c) if d == 784 => {
+                use crate::classifier::features;
+                Some(crate::eval::quality::frechet_distance(
+                    &features(c, &test)?,
+                    &features(c, &kernels)?,
+                    crate::models::lenet::FEATURE_DIM,
+                )?)
+            }
+            _ => None,
+        };
+        Ok(Some((parzen, fid)))
     }
 
     /// Iterations per epoch.
@@ -363,6 +387,7 @@ impl Run {
                 parzen_ll: None,
                 parzen_se: None,
                 parzen_sigma: None,
+                fid: None,
             };
             let mut metrics = metrics;
             let p = &mut self.gan.progress;
@@ -372,10 +397,11 @@ impl Run {
             p.epoch_steps = 0;
             self.gan.sync_modules();
             self.write_grid(epoch + 1)?;
-            if let Some(r) = self.parzen_if_due(epoch + 1)? {
+            if let Some((r, fid)) = self.eval_if_due(epoch + 1)? {
                 metrics.parzen_ll = Some(r.test_ll);
                 metrics.parzen_se = Some(r.test_se);
                 metrics.parzen_sigma = Some(r.sigma);
+                metrics.fid = fid;
             }
             // metrics first: a run killed between the two resumes from the previous
             // checkpoint, drops this line and computes it again
