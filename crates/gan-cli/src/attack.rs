@@ -28,6 +28,9 @@ enum Kind {
 
 #[derive(Args)]
 struct FgsmArgs {
+    /// What to attack: the reference classifier (default; --run attacks a discriminator).
+    #[arg(long, value_parser = ["classifier"], conflicts_with = "run")]
+    target: Option<String>,
     /// Attack the discriminator of this run instead of the reference classifier.
     #[arg(long)]
     run: Option<PathBuf>,
