@@ -31,6 +31,22 @@ enum Metric {
     Pr(QualityArgs),
     /// Classifier score (the Inception Score analogue) and the class histogram of samples.
     Score(QualityArgs),
+    /// Mode-collapse statistics of 2-D samples on ring8 / grid25 (PacGAN protocol).
+    Modes(ModesArgs),
+}
+
+/// Modes captured, % high-quality samples and reverse KL of `[N, 2]` samples.
+#[derive(Args)]
+struct ModesArgs {
+    /// A float32 or float64 [N, 2] .npy file of samples.
+    #[arg(long)]
+    samples: PathBuf,
+    /// The mixture: ring8 (8 modes on the unit circle, sigma 0.01) or grid25 (5 x 5, sigma 0.05).
+    #[arg(long)]
+    data: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Where the samples come from, and the shared options of every metric.
@@ -100,7 +116,38 @@ pub fn run(a: EvalArgs) -> Result<i32> {
         Metric::Kid(q) => quality("kid", q),
         Metric::Pr(q) => quality("pr", q),
         Metric::Score(q) => quality("score", q),
+        Metric::Modes(m) => modes(m),
     }
+}
+
+fn modes(a: ModesArgs) -> Result<i32> {
+    use gan::eval::modes::{Mixture2d, mode_report};
+    let mix = Mixture2d::by_name(&a.data)?;
+    let (v, _, cols) = read_npy_f32(&a.samples)?;
+    if cols != 2 {
+        bail!(
+            "{}: samples have {cols} columns, expected 2",
+            a.samples.display()
+        );
+    }
+    let r = mode_report(&v, &mix)?;
+    if a.json {
+        let mut j = serde_json::to_value(&r)?;
+        j["source"] = a.samples.display().to_string().into();
+        print_json(&j);
+    } else {
+        out(&format!(
+            "{}: {} of {} modes captured, {:.1}% high quality, reverse KL {:.4} ({} samples from {})",
+            r.data,
+            r.modes_captured,
+            r.n_modes,
+            r.high_quality_pct,
+            r.reverse_kl,
+            r.n_samples,
+            a.samples.display()
+        ));
+    }
+    Ok(0)
 }
 
 /// The data directory and split of a run (or the given / bundled data).

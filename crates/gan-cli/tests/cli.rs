@@ -398,6 +398,32 @@ fn quality_metrics_and_fgsm_report_their_setup() {
         rows[1]["accuracy"].as_f64() < rows[0]["accuracy"].as_f64(),
         "{v}"
     );
+    // mode statistics of 2-D samples: two points on ring8's modes, one between them
+    let ring = dir.path().join("ring.npy");
+    gan::npy::write_npy_f32(&ring, &[1.0, 0.0, 0.0, 1.0, 0.5, 0.5], 3, 2).expect("npy");
+    let o = run(&[
+        "eval",
+        "modes",
+        "--samples",
+        ring.to_str().expect("utf8"),
+        "--data",
+        "ring8",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(
+        (v["modes_captured"].as_u64(), v["n_modes"].as_u64()),
+        (Some(2), Some(8))
+    );
+    assert!((v["high_quality_pct"].as_f64().unwrap_or(0.0) - 200.0 / 3.0).abs() < 1e-9);
+    assert!(v["reverse_kl"].as_f64() > Some(1.0));
+    let o = run(&["eval", "modes", "--samples", npy, "--data", "ring8"]);
+    assert!(
+        !o.status.success() && text(&o).contains("expected 2"),
+        "{}",
+        text(&o)
+    );
     // a missing classifier is a clear error
     let o = run(&[
         "eval",
