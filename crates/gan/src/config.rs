@@ -69,6 +69,10 @@ pub struct DiscriminatorConfig {
     pub input_keep: f32,
     /// Probability of keeping a hidden unit during training (kept values scaled by 1/p).
     pub hidden_keep: f32,
+    /// WGAN's weight clipping: after every update D's parameters are clamped to
+    /// [-clip, clip] (Arjovsky et al. use 0.01). Unset: no clipping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip: Option<f32>,
 }
 
 /// Momentum SGD with the paper's schedules (pylearn2's `Momentum`, `ExponentialDecay` and
@@ -310,6 +314,17 @@ impl TrainConfig {
                 return bad(key, format!("{r} must be finite and non-negative"));
             }
         }
+        if let Some(c) = self.discriminator.clip
+            && !(c.is_finite() && c > 0.0)
+        {
+            return bad("discriminator.clip", format!("{c} must be positive"));
+        }
+        if self.loss == GanLoss::Wgan && self.discriminator.clip.is_none() {
+            return bad(
+                "loss",
+                "wgan needs discriminator.clip (the critic's weight clipping; 0.01 in the WGAN paper)".into(),
+            );
+        }
         let dv = &self.divergence;
         if !(dv.lr_factor > 0.0 && dv.lr_factor < 1.0) {
             return bad(
@@ -391,7 +406,9 @@ fn apply_override(root: &mut toml::Table, assignment: &str) -> Result<()> {
             }
         };
     }
-    if !table.contains_key(*last) {
+    // keys that are optional (absent from a preset unless set)
+    const OPTIONAL: &[&str] = &["discriminator.clip"];
+    if !table.contains_key(*last) && !OPTIONAL.contains(&key) {
         return Err(Error::Config(format!("--set {key}: unknown key")));
     }
     table.insert((*last).to_string(), value);
@@ -439,6 +456,29 @@ mod tests {
             (0.8, 0.5)
         );
         assert_eq!(c.data.train_end, 50_000);
+    }
+
+    #[test]
+    fn wgan_needs_weight_clipping() {
+        let e = TrainConfig::preset("mnist-fast", &["loss=\"wgan\"".into()])
+            .expect_err("no clip")
+            .to_string();
+        assert!(e.contains("discriminator.clip"), "{e}");
+        let c = TrainConfig::preset(
+            "mnist-fast",
+            &["loss=\"wgan\"".into(), "discriminator.clip=0.01".into()],
+        )
+        .expect("valid");
+        assert_eq!(c.discriminator.clip, Some(0.01));
+        let again = TrainConfig::from_toml_str(&c.to_toml().expect("toml"), &[], "roundtrip")
+            .expect("roundtrip");
+        assert_eq!(c, again);
+        for bad in ["discriminator.clip=0", "discriminator.clip=-1"] {
+            assert!(
+                TrainConfig::preset("mnist-fast", &[bad.into()]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -14,6 +14,16 @@ pub enum GanLoss {
     /// Eq. (5): G minimises -E_z[log D(G(z))], the non-saturating objective: same fixed
     /// point, strong gradients when D rejects G's samples.
     NonSaturating,
+    /// Least squares (LSGAN, Mao et al. 2017, eq. 2 with a = 0, b = c = 1): D minimises
+    /// (1/2) E[(D(x) - 1)^2] + (1/2) E[D(G(z))^2], G minimises (1/2) E[(D(G(z)) - 1)^2],
+    /// D's raw output in place of the logit.
+    Lsgan,
+    /// Hinge (Lim & Ye 2017; Miyato et al. 2018): D minimises E[max(0, 1 - D(x))] +
+    /// E[max(0, 1 + D(G(z)))], G minimises -E[D(G(z))].
+    Hinge,
+    /// Wasserstein (Arjovsky et al. 2017): the critic minimises E[D(G(z))] - E[D(x)], G
+    /// minimises -E[D(G(z))]; the critic's weights are clipped (`discriminator.clip`).
+    Wgan,
 }
 
 impl GanLoss {
@@ -27,6 +37,12 @@ impl GanLoss {
             GanLoss::Minimax => softplus(fake_logits).mean().neg(),
             // eq. (5): -log D = softplus(-l)
             GanLoss::NonSaturating => softplus(fake_logits.neg()).mean(),
+            GanLoss::Lsgan => fake_logits
+                .sub_scalar(1.0)
+                .powi_scalar(2)
+                .mean()
+                .mul_scalar(0.5),
+            GanLoss::Hinge | GanLoss::Wgan => fake_logits.mean().neg(),
         }
     }
 
@@ -35,7 +51,53 @@ impl GanLoss {
         match self {
             GanLoss::Minimax => -softplus_f64(fake_logit),
             GanLoss::NonSaturating => softplus_f64(-fake_logit),
+            GanLoss::Lsgan => 0.5 * (fake_logit - 1.0).powi(2),
+            GanLoss::Hinge | GanLoss::Wgan => -fake_logit,
         }
+    }
+
+    /// The discriminator's loss to minimise, from its outputs on a real and a fake batch:
+    /// eq. (2) (negated, with the authors' factor 1/2) for the paper's two losses, the
+    /// objectives named on each variant otherwise.
+    ///
+    /// # Shapes
+    /// `real_logits`: `[m, 1]`, `fake_logits`: `[n, 1]`; result `[1]`.
+    pub fn discriminator_loss(self, real_logits: Tensor<2>, fake_logits: Tensor<2>) -> Tensor<1> {
+        match self {
+            GanLoss::Minimax | GanLoss::NonSaturating => {
+                discriminator_loss(real_logits, fake_logits)
+            }
+            GanLoss::Lsgan => (real_logits.sub_scalar(1.0).powi_scalar(2).mean()
+                + fake_logits.powi_scalar(2).mean())
+            .mul_scalar(0.5),
+            GanLoss::Hinge => {
+                burn::tensor::activation::relu(real_logits.neg().add_scalar(1.0)).mean()
+                    + burn::tensor::activation::relu(fake_logits.add_scalar(1.0)).mean()
+            }
+            GanLoss::Wgan => fake_logits.mean() - real_logits.mean(),
+        }
+    }
+
+    /// [`GanLoss::discriminator_loss`] in f64 from host values (for reporting and tests).
+    pub fn discriminator_loss_scalar(self, real: &[f32], fake: &[f32]) -> f64 {
+        let mean = |v: &[f32], f: &dyn Fn(f64) -> f64| {
+            v.iter().map(|&l| f(l as f64)).sum::<f64>() / v.len().max(1) as f64
+        };
+        match self {
+            GanLoss::Minimax | GanLoss::NonSaturating => {
+                0.5 * (mean(real, &|l| softplus_f64(-l)) + mean(fake, &softplus_f64))
+            }
+            GanLoss::Lsgan => 0.5 * (mean(real, &|l| (l - 1.0).powi(2)) + mean(fake, &|l| l * l)),
+            GanLoss::Hinge => {
+                mean(real, &|l| (1.0 - l).max(0.0)) + mean(fake, &|l| (1.0 + l).max(0.0))
+            }
+            GanLoss::Wgan => mean(fake, &|l| l) - mean(real, &|l| l),
+        }
+    }
+
+    /// True for the paper's two losses, whose D output is a logit of a probability.
+    pub fn is_paper_loss(self) -> bool {
+        matches!(self, GanLoss::Minimax | GanLoss::NonSaturating)
     }
 
     /// Config / CLI name of the loss.
@@ -43,6 +105,9 @@ impl GanLoss {
         match self {
             GanLoss::Minimax => "minimax",
             GanLoss::NonSaturating => "non-saturating",
+            GanLoss::Lsgan => "lsgan",
+            GanLoss::Hinge => "hinge",
+            GanLoss::Wgan => "wgan",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The fast engine against burn's autodiff on the same model definition: same losses, same
 //! D(x) and D(G(z)), same weights and velocities after several steps, for both schedules and
-//! both generator losses.
+//! every loss (the paper's two, LSGAN, hinge, WGAN with clipping).
 
 mod common;
 
@@ -67,6 +67,9 @@ fn fast_engine_matches_burn_autodiff() {
         ("simultaneous", "minimax"),
         ("alternating", "non-saturating"),
         ("alternating", "minimax"),
+        ("alternating", "lsgan"),
+        ("simultaneous", "hinge"),
+        ("alternating", "wgan"),
     ] {
         let base = [
             format!("schedule={schedule:?}"),
@@ -78,6 +81,10 @@ fn fast_engine_matches_burn_autodiff() {
             // larger initial weights than the paper's, so gradients are far from zero
             "discriminator.init_range=0.05".to_string(),
         ];
+        let mut base = base.to_vec();
+        if loss == "wgan" {
+            base.push("discriminator.clip=0.02".into());
+        }
         let mut fast = base.to_vec();
         fast.push("engine=fast".into());
         let mut slow = base.to_vec();
@@ -111,6 +118,19 @@ fn fast_engine_matches_burn_autodiff() {
             dg < 1e-4 && dd < 1e-4,
             "{schedule} {loss}: weights differ by {dg} (G), {dd} (D)"
         );
+        if loss == "wgan" {
+            // weights start at up to 0.05: clipping to 0.02 acted in both engines
+            for g in [&gf, &gb] {
+                let max = weights(&g.discriminator)
+                    .iter()
+                    .flatten()
+                    .fold(0f32, |m, v| m.max(v.abs()));
+                assert!(
+                    max <= 0.02 + 1e-7 && max > 0.019,
+                    "clipped D: max |w| {max}"
+                );
+            }
+        }
         let vg = max_rel_diff(
             &weights(&gf.opt_g.velocity_module(&gf.generator)),
             &weights(&gb.opt_g.velocity_module(&gb.generator)),

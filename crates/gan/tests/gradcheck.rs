@@ -36,12 +36,45 @@ fn losses_match_hand_computed_values() {
         t2(&[-2.0, 1.0], 2, 1),
     ));
     assert!((d - 0.615_713_508).abs() < 1e-6, "{d}");
+    // the other losses, same batches, by hand:
+    // LSGAN D: 0.5 * (mean((3-1)^2, (-0.5-1)^2) + mean(4, 1)) = 0.5 * (3.125 + 2.5)
+    // hinge D: mean(0, 1.5) + mean(0, 2) = 1.75; WGAN D: mean(-2, 1) - mean(3, -0.5) = -1.75
+    // LSGAN G on [0, 2, -1]: 0.5 * mean(1, 1, 4) = 1; hinge and WGAN G: -mean = -1/3
+    let (real, fake) = ([3.0f32, -0.5], [-2.0f32, 1.0]);
+    for (loss, want_d, want_g) in [
+        (GanLoss::Lsgan, 2.8125, 1.0),
+        (GanLoss::Hinge, 1.75, -1.0 / 3.0),
+        (GanLoss::Wgan, -1.75, -1.0 / 3.0),
+        (GanLoss::NonSaturating, 0.615_713_508, 0.711_112_293),
+    ] {
+        let d = scalar(loss.discriminator_loss(t2(&real, 2, 1), t2(&fake, 2, 1)));
+        assert!((d - want_d).abs() < 1e-6, "{loss:?} D {d}");
+        assert!((loss.discriminator_loss_scalar(&real, &fake) - want_d).abs() < 1e-9);
+        let g = scalar(loss.generator_loss(t2(&[0.0, 2.0, -1.0], 3, 1)));
+        assert!((g - want_g).abs() < 1e-6, "{loss:?} G {g}");
+    }
     // scalar versions agree with the tensor ones
-    for x in [-30.0, -1.0, 0.0, 0.5, 30.0] {
-        let t = scalar(GanLoss::NonSaturating.generator_loss(t2(&[x as f32], 1, 1)));
-        assert!((t - GanLoss::NonSaturating.generator_loss_scalar(x)).abs() < 1e-5);
+    for loss in [
+        GanLoss::NonSaturating,
+        GanLoss::Minimax,
+        GanLoss::Lsgan,
+        GanLoss::Hinge,
+        GanLoss::Wgan,
+    ] {
+        for x in [-30.0, -1.0, 0.0, 0.5, 30.0] {
+            let t = scalar(loss.generator_loss(t2(&[x as f32], 1, 1)));
+            assert!((t - loss.generator_loss_scalar(x)).abs() < 1e-4 * (1.0 + t.abs()));
+        }
     }
 }
+
+const ALL_LOSSES: [GanLoss; 5] = [
+    GanLoss::Minimax,
+    GanLoss::NonSaturating,
+    GanLoss::Lsgan,
+    GanLoss::Hinge,
+    GanLoss::Wgan,
+];
 
 #[test]
 fn softplus_is_stable_for_large_logits() {
@@ -81,6 +114,7 @@ fn tiny() -> (Generator, Discriminator, DiscriminatorConfig) {
         init_range: 0.6,
         input_keep: 0.8,
         hidden_keep: 0.5,
+        clip: None,
     };
     let g = Generator::new(&gcfg, 3, 6, None, &mut rng, &dev());
     let d = Discriminator::new(&dcfg, 6, &mut rng, &dev());
@@ -135,38 +169,40 @@ fn discriminator_gradients_match_finite_differences() {
     let fake = t2(&(0..24).map(|_| rng.uniform()).collect::<Vec<_>>(), 4, 6);
     let masks: DMasks = d.sample_masks(&dcfg, 8, 6, &mut rng, &dev());
     let x = Tensor::cat(vec![real, fake], 0);
-    let loss_of = |d: &Discriminator| {
-        let l = d.forward(x.clone(), Some(&masks));
-        discriminator_loss(l.clone().slice([0..4, 0..1]), l.slice([4..8, 0..1]))
-    };
-    let mut grads = loss_of(&d).backward();
-    let gp = GradientsParams::from_module(&mut grads, &d);
-    for layer in 0..2 {
-        let w = d.hidden[layer].linear.weight.val();
+    for loss in ALL_LOSSES {
+        let loss_of = |d: &Discriminator| {
+            let l = d.forward(x.clone(), Some(&masks));
+            loss.discriminator_loss(l.clone().slice([0..4, 0..1]), l.slice([4..8, 0..1]))
+        };
+        let mut grads = loss_of(&d).backward();
+        let gp = GradientsParams::from_module(&mut grads, &d);
+        for layer in 0..2 {
+            let w = d.hidden[layer].linear.weight.val();
+            let analytic = gp
+                .get::<2>(d.hidden[layer].linear.weight.id)
+                .expect("grad")
+                .into_data()
+                .try_into_vec::<f32>()
+                .expect("f32");
+            check_weight(&format!("maxout{layer}.weight"), &w, &analytic, |w2| {
+                let mut d2 = d.clone();
+                d2.hidden[layer].linear.weight = Param::from_tensor(w2);
+                scalar(loss_of(&d2))
+            });
+        }
+        let w = d.output.weight.val();
         let analytic = gp
-            .get::<2>(d.hidden[layer].linear.weight.id)
+            .get::<2>(d.output.weight.id)
             .expect("grad")
             .into_data()
             .try_into_vec::<f32>()
             .expect("f32");
-        check_weight(&format!("maxout{layer}.weight"), &w, &analytic, |w2| {
+        check_weight("output.weight", &w, &analytic, |w2| {
             let mut d2 = d.clone();
-            d2.hidden[layer].linear.weight = Param::from_tensor(w2);
+            d2.output.weight = Param::from_tensor(w2);
             scalar(loss_of(&d2))
         });
     }
-    let w = d.output.weight.val();
-    let analytic = gp
-        .get::<2>(d.output.weight.id)
-        .expect("grad")
-        .into_data()
-        .try_into_vec::<f32>()
-        .expect("f32");
-    check_weight("output.weight", &w, &analytic, |w2| {
-        let mut d2 = d.clone();
-        d2.output.weight = Param::from_tensor(w2);
-        scalar(loss_of(&d2))
-    });
 }
 
 #[test]
@@ -181,7 +217,7 @@ fn generator_gradients_through_a_frozen_discriminator_match_finite_differences()
         3,
     );
     let masks = d.sample_masks(&dcfg, 4, 6, &mut rng, &dev());
-    for loss in [GanLoss::Minimax, GanLoss::NonSaturating] {
+    for loss in ALL_LOSSES {
         let frozen = d.clone().no_grad();
         let loss_of =
             |g: &Generator| loss.generator_loss(frozen.forward(g.forward(z.clone()), Some(&masks)));

@@ -152,6 +152,9 @@ pub struct Engine {
     pub d: Vec<Dense>,
     /// Maxout pieces.
     pub pieces: usize,
+    /// WGAN weight clipping: after each update D's weights and biases are clamped to
+    /// [-clip, clip].
+    pub d_clip: Option<f32>,
     gc: GCache,
     dc: DCache,
     fake: Vec<f32>,
@@ -250,6 +253,7 @@ impl Engine {
             g: gl,
             d: dl,
             pieces: d.hidden.first().map(|h| h.pieces).unwrap_or(1),
+            d_clip: None,
             gc: GCache::default(),
             dc: DCache::default(),
             fake: Vec::new(),
@@ -534,6 +538,11 @@ impl Engine {
     fn update_d(&mut self, lr: f32, mu: f32) {
         for l in &mut self.d {
             l.update(lr, mu);
+            if let Some(c) = self.d_clip {
+                l.w.iter_mut()
+                    .chain(l.b.iter_mut())
+                    .for_each(|v| *v = v.clamp(-c, c));
+            }
         }
     }
 
@@ -543,23 +552,45 @@ impl Engine {
         }
     }
 
-    /// Logit gradients of the discriminator loss -(1/2) eq. (2) over `m` real then `n` fake
-    /// rows: (1/2)(sigmoid(l) - 1)/m for real, (1/2) sigmoid(l)/n for fake.
-    fn d_loss_grad(logits: &[f32], m: usize, out: &mut Vec<f32>) {
+    /// Output gradients of [`GanLoss::discriminator_loss`] over `m` real then `n` fake rows:
+    /// for the paper's losses, -(1/2) eq. (2): (1/2)(sigmoid(l) - 1)/m for real,
+    /// (1/2) sigmoid(l)/n for fake; LSGAN (l - 1)/m and l/n; hinge -[l < 1]/m and [l > -1]/n;
+    /// WGAN -1/m and 1/n.
+    fn d_loss_grad(loss: GanLoss, logits: &[f32], m: usize, out: &mut Vec<f32>) {
         resize(out, logits.len());
-        let n = logits.len() - m;
+        let (mf, nf) = (m as f64, (logits.len() - m) as f64);
         for (i, (o, &l)) in out.iter_mut().zip(logits).enumerate() {
-            let s = sigmoid_f64(l as f64);
-            *o = if i < m {
-                (0.5 * (s - 1.0) / m as f64) as f32
-            } else {
-                (0.5 * s / n as f64) as f32
+            let (l, real) = (l as f64, i < m);
+            let g = match (loss, real) {
+                (GanLoss::Minimax | GanLoss::NonSaturating, true) => {
+                    0.5 * (sigmoid_f64(l) - 1.0) / mf
+                }
+                (GanLoss::Minimax | GanLoss::NonSaturating, false) => 0.5 * sigmoid_f64(l) / nf,
+                (GanLoss::Lsgan, true) => (l - 1.0) / mf,
+                (GanLoss::Lsgan, false) => l / nf,
+                (GanLoss::Hinge, true) => {
+                    if l < 1.0 {
+                        -1.0 / mf
+                    } else {
+                        0.0
+                    }
+                }
+                (GanLoss::Hinge, false) => {
+                    if l > -1.0 {
+                        1.0 / nf
+                    } else {
+                        0.0
+                    }
+                }
+                (GanLoss::Wgan, true) => -1.0 / mf,
+                (GanLoss::Wgan, false) => 1.0 / nf,
             };
+            *o = g as f32;
         }
     }
 
-    /// Logit gradients of the generator loss over `n` fake rows: eq. (5) -sigmoid(-l)/n,
-    /// eq. (3) -sigmoid(l)/n.
+    /// Output gradients of the generator loss over `n` fake rows: eq. (5) -sigmoid(-l)/n,
+    /// eq. (3) -sigmoid(l)/n, LSGAN (l - 1)/n, hinge and WGAN -1/n.
     fn g_loss_grad(loss: GanLoss, logits: &[f32], out: &mut Vec<f32>) {
         resize(out, logits.len());
         let n = logits.len() as f64;
@@ -568,6 +599,8 @@ impl Engine {
             *o = match loss {
                 GanLoss::NonSaturating => (-sigmoid_f64(-l) / n) as f32,
                 GanLoss::Minimax => (-sigmoid_f64(l) / n) as f32,
+                GanLoss::Lsgan => ((l - 1.0) / n) as f32,
+                GanLoss::Hinge | GanLoss::Wgan => (-1.0 / n) as f32,
             };
         }
     }
@@ -608,7 +641,7 @@ impl Engine {
         let dx = std::mem::take(&mut self.dc.dprev);
         self.g_backward(&dx, m);
         self.dc.dprev = dx;
-        Self::d_loss_grad(&logits, m, &mut dl);
+        Self::d_loss_grad(loss, &logits, m, &mut dl);
         self.d_backward(&dl, 0, 2 * m, true, false);
         self.dl = dl;
         self.update_d(lr_d, mu);
@@ -624,6 +657,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     pub fn discriminator_step(
         &mut self,
+        loss: GanLoss,
         x: &[f32],
         m: usize,
         noise: &NoiseConfig,
@@ -644,7 +678,7 @@ impl Engine {
         self.fake = both;
         let logits = self.dc.logits.clone();
         let mut dl = std::mem::take(&mut self.dl);
-        Self::d_loss_grad(&logits, m, &mut dl);
+        Self::d_loss_grad(loss, &logits, m, &mut dl);
         self.d_backward(&dl, 0, 2 * m, true, false);
         self.dl = dl;
         self.update_d(lr, mu);

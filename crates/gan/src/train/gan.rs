@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Engine as EngineKind, Schedule, TrainConfig};
 use crate::error::{Error, Result};
 use crate::fast::Engine;
-use crate::loss::{discriminator_loss, sigmoid_f64, softplus_f64};
+use crate::loss::sigmoid_f64;
 use crate::models::{Discriminator, Generator, sample_noise};
 use crate::optim::{MomentumSgd, learning_rate_at, momentum_at};
 use crate::rng::Rng;
@@ -131,12 +131,14 @@ impl Gan {
     /// e.g. after loading a checkpoint into them.
     pub fn reload_engine(&mut self) {
         self.engine = (self.cfg.engine == EngineKind::Fast).then(|| {
-            Engine::from_modules(
+            let mut e = Engine::from_modules(
                 &self.generator,
                 &self.discriminator,
                 Some(self.opt_g.velocity()),
                 Some(self.opt_d.velocity()),
-            )
+            );
+            e.d_clip = self.cfg.discriminator.clip;
+            e
         });
     }
 
@@ -245,6 +247,7 @@ impl Gan {
                 for x in real {
                     let lr = learning_rate_at(&cfg.optimizer, p.d_updates) as f32;
                     let (r, f) = engine.discriminator_step(
+                        cfg.loss,
                         x,
                         x.len() / d,
                         &cfg.noise,
@@ -303,7 +306,7 @@ impl Gan {
             .discriminator
             .forward(Tensor::cat(vec![x, fake.clone().detach()], 0), Some(&masks));
         let host = logits_to_host(&logits, self.progress.step, "discriminator logits")?;
-        let d_loss = discriminator_loss(
+        let d_loss = self.cfg.loss.discriminator_loss(
             logits.clone().slice([0..m, 0..1]),
             logits.slice([m..2 * m, 0..1]),
         );
@@ -320,6 +323,7 @@ impl Gan {
         self.discriminator = self
             .opt_d
             .step(self.discriminator.clone(), grads_d, lr_d, momentum);
+        self.clip_discriminator();
         self.generator = self
             .opt_g
             .step(self.generator.clone(), grads_g, lr_g, momentum);
@@ -345,7 +349,7 @@ impl Gan {
             Some(&masks),
         );
         let host = logits_to_host(&logits, self.progress.step, "discriminator logits")?;
-        let d_loss = discriminator_loss(
+        let d_loss = self.cfg.loss.discriminator_loss(
             logits.clone().slice([0..m, 0..1]),
             logits.slice([m..2 * m, 0..1]),
         );
@@ -355,6 +359,7 @@ impl Gan {
         self.discriminator = self
             .opt_d
             .step(self.discriminator.clone(), grads_d, lr, momentum);
+        self.clip_discriminator();
         self.progress.d_updates += 1;
         Ok(stats_from_logits(self.cfg.loss, &host[..m], &host[m..]))
     }
@@ -409,6 +414,24 @@ impl Gan {
         Ok(out)
     }
 
+    /// WGAN's weight clipping (burn engine): clamps every parameter of D to
+    /// [-clip, clip] when `discriminator.clip` is set.
+    fn clip_discriminator(&mut self) {
+        struct Clamp(f32);
+        impl burn::module::ModuleMapper for Clamp {
+            fn map_float<const D: usize>(
+                &mut self,
+                param: burn::module::Param<Tensor<D>>,
+            ) -> burn::module::Param<Tensor<D>> {
+                let c = self.0;
+                param.map(|t| t.clamp(-c, c).detach().require_grad())
+            }
+        }
+        if let Some(c) = self.cfg.discriminator.clip {
+            self.discriminator = self.discriminator.clone().map(&mut Clamp(c));
+        }
+    }
+
     /// The learning rates and momentum the next iteration will use.
     pub fn schedule_now(&self) -> (f64, f64, f64) {
         (
@@ -421,7 +444,7 @@ impl Gan {
 
 fn stats_from_logits(loss: crate::loss::GanLoss, real: &[f32], fake: &[f32]) -> StepStats {
     StepStats {
-        d_loss: 0.5 * (mean(real, |l| softplus_f64(-l)) + mean(fake, softplus_f64)),
+        d_loss: loss.discriminator_loss_scalar(real, fake),
         g_loss: mean(fake, |l| loss.generator_loss_scalar(l)),
         d_real: mean(real, sigmoid_f64),
         d_fake: mean(fake, sigmoid_f64),
