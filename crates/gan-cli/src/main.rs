@@ -8,6 +8,7 @@ mod eval;
 mod figure;
 mod sample;
 mod theory;
+mod toy;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +38,8 @@ enum Command {
     Classifier(classifier::ClassifierArgs),
     /// Adversarial examples (FGSM) against the reference classifier or a discriminator.
     Attack(attack::AttackArgs),
+    /// A GAN on the 2-D mixtures ring8 / grid25, scored for mode collapse.
+    Toy(toy::ToyArgs),
     /// Check the paper's theory on 1-D data: optimal D, -log 4 and JSD, Figure 1, saturation.
     Theory(theory::TheoryArgs),
 }
@@ -52,6 +55,7 @@ fn main() {
         Command::Theory(a) => theory::run(a),
         Command::Classifier(a) => classifier::run(a),
         Command::Attack(a) => attack::run(a),
+        Command::Toy(a) => toy::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -439,3 +439,40 @@ fn quality_metrics_and_fgsm_report_their_setup() {
         text(&o)
     );
 }
+
+#[test]
+fn toy_2d_runs_write_samples_scatter_and_mode_statistics_deterministically() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut bytes = Vec::new();
+    for name in ["a", "b"] {
+        let out = dir.path().join(name);
+        let o = run(&[
+            "toy",
+            "--data",
+            "grid25",
+            "--loss",
+            "hinge",
+            "--steps",
+            "30",
+            "--json",
+            "--out",
+            out.to_str().expect("utf8"),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+        assert_eq!(
+            (v["n_samples"].as_u64(), v["n_modes"].as_u64()),
+            (Some(100_000), Some(25))
+        );
+        assert!(v["modes_captured"].as_u64() <= Some(25) && v["high_quality_pct"].is_f64());
+        assert!(out.join("scatter.png").is_file() && out.join("modes.json").is_file());
+        bytes.push(std::fs::read(out.join("samples.npy")).expect("samples"));
+    }
+    assert!(bytes[0] == bytes[1], "same seed, same samples");
+    let o = run(&["toy", "--loss", "wasserstein", "--steps", "1"]);
+    assert!(
+        !o.status.success() && text(&o).contains("unknown loss"),
+        "{}",
+        text(&o)
+    );
+}

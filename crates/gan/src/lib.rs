@@ -36,6 +36,7 @@ pub mod npy;
 pub mod optim;
 pub mod rng;
 pub mod theory;
+pub mod toy2d;
 pub mod train;
 pub mod viz;
 
