@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::eval::modes::{Mixture2d, ModeReport, mode_report};
 use crate::loss::GanLoss;
 use crate::models::{Discriminator, Generator};
+use crate::nn::{Maxout, uniform_linear};
 use crate::rng::Rng;
 
 /// Settings of a 2-D run.
@@ -106,8 +107,32 @@ impl Toy2d {
             hidden_keep: 1.0,
             clip: cfg.clip,
         };
-        let g = Generator::new(&gcfg, 2, 2, None, &mut rng, &device);
-        let d = Discriminator::new(&dcfg, 2, &mut rng, &device);
+        // per-layer initialisation as PyTorch's nn.Linear does it (the shared-range
+        // constructors suit the MNIST model, not a 2-input network): weights and biases
+        // uniform in +-1/sqrt(fan_in), so neither player starts as a function through 0
+        let layer = |d_in: usize, d_out: usize, rng: &mut Rng| {
+            let r = 1.0 / (d_in as f32).sqrt();
+            let b = (0..d_out).map(|_| rng.uniform_range(-r, r)).collect();
+            uniform_linear(d_in, d_out, r, Some(b), rng, &device)
+        };
+        let mut g = Generator::new(&gcfg, 2, 2, None, &mut rng, &device);
+        let mut d_in = 2;
+        for (i, &w) in cfg.g_hidden.iter().enumerate() {
+            g.hidden[i] = layer(d_in, w, &mut rng);
+            d_in = w;
+        }
+        g.output = layer(d_in, 2, &mut rng);
+        let mut d = Discriminator::new(&dcfg, 2, &mut rng, &device);
+        let mut d_in = 2;
+        for (i, &u) in cfg.d_hidden.iter().enumerate() {
+            d.hidden[i] = Maxout {
+                linear: layer(d_in, u * cfg.pieces, &mut rng),
+                units: u,
+                pieces: cfg.pieces,
+            };
+            d_in = u;
+        }
+        d.output = layer(d_in, 1, &mut rng);
         Ok(Self {
             g,
             d,
