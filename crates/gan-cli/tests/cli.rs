@@ -4,23 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-fn gan() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_gan"));
-    c.current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.."));
-    c
-}
-
-fn run(args: &[&str]) -> Output {
-    gan().args(args).output().expect("gan runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+mod common;
+use common::{gan, run, text};
 
 /// A tiny model on 2,000 training images: an epoch takes well under a second.
 const TINY: &[&str] = &[

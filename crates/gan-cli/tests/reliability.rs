@@ -2,30 +2,11 @@
 //! directory, and the divergence guard. Each fault must leave a run that resumes.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn gan_path() -> &'static str {
-    env!("CARGO_BIN_EXE_gan")
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn gan() -> Command {
-    let mut c = Command::new(gan_path());
-    c.current_dir(root());
-    c
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+mod common;
+use common::{gan, gan_path, root, text};
 
 /// A tiny model on 2,000 training images (20 steps, well under a second, per epoch).
 fn tiny(out: &Path, epochs: &str, extra: &[&str]) -> Vec<String> {

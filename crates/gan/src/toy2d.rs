@@ -166,18 +166,8 @@ impl Toy2d {
     }
 
     fn clip(&mut self) {
-        struct Clamp(f32);
-        impl burn::module::ModuleMapper for Clamp {
-            fn map_float<const D: usize>(
-                &mut self,
-                param: burn::module::Param<Tensor<D>>,
-            ) -> burn::module::Param<Tensor<D>> {
-                let c = self.0;
-                param.map(|t| t.clamp(-c, c).detach().require_grad())
-            }
-        }
         if let Some(c) = self.cfg.clip {
-            self.d = self.d.clone().map(&mut Clamp(c));
+            self.d = crate::nn::clamp_params(self.d.clone(), c);
         }
     }
 

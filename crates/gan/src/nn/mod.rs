@@ -8,3 +8,19 @@ mod maxout;
 pub use dropout::{DropoutMask, dropout_mask, dropout_values};
 pub use init::uniform_linear;
 pub use maxout::Maxout;
+
+/// Clamps every float parameter of `module` to [-c, c] (WGAN's weight clipping); the result
+/// holds fresh leaf parameters, ready for the next backward pass.
+pub fn clamp_params<M: burn::module::Module>(module: M, c: f32) -> M {
+    struct Clamp(f32);
+    impl burn::module::ModuleMapper for Clamp {
+        fn map_float<const D: usize>(
+            &mut self,
+            param: burn::module::Param<burn::tensor::Tensor<D>>,
+        ) -> burn::module::Param<burn::tensor::Tensor<D>> {
+            let c = self.0;
+            param.map(|t| t.clamp(-c, c).detach().require_grad())
+        }
+    }
+    module.map(&mut Clamp(c))
+}

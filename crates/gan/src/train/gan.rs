@@ -417,18 +417,8 @@ impl Gan {
     /// WGAN's weight clipping (burn engine): clamps every parameter of D to
     /// [-clip, clip] when `discriminator.clip` is set.
     fn clip_discriminator(&mut self) {
-        struct Clamp(f32);
-        impl burn::module::ModuleMapper for Clamp {
-            fn map_float<const D: usize>(
-                &mut self,
-                param: burn::module::Param<Tensor<D>>,
-            ) -> burn::module::Param<Tensor<D>> {
-                let c = self.0;
-                param.map(|t| t.clamp(-c, c).detach().require_grad())
-            }
-        }
         if let Some(c) = self.cfg.discriminator.clip {
-            self.discriminator = self.discriminator.clone().map(&mut Clamp(c));
+            self.discriminator = crate::nn::clamp_params(self.discriminator.clone(), c);
         }
     }
 
