@@ -5,22 +5,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{gan, run, text};
-
-/// A tiny model on 2,000 training images: an epoch takes well under a second.
-const TINY: &[&str] = &[
-    "train",
-    "--preset",
-    "mnist-fast",
-    "--set",
-    "generator.hidden=[32]",
-    "--set",
-    "discriminator.hidden=[16]",
-    "--set",
-    "data.train_end=2000",
-    "--set",
-    "grid_samples=16",
-];
+use common::{TINY, gan, run, text};
 
 fn train_tiny(out: &Path, epochs: &str) -> Output {
     let mut args = TINY.to_vec();

@@ -6,33 +6,15 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{gan, gan_path, root, text};
+use common::{TINY, gan, gan_path, root, text};
 
 /// A tiny model on 2,000 training images (20 steps, well under a second, per epoch).
 fn tiny(out: &Path, epochs: &str, extra: &[&str]) -> Vec<String> {
-    let mut a: Vec<String> = [
-        "train",
-        "--preset",
-        "mnist-fast",
-        "--set",
-        "generator.hidden=[32]",
-        "--set",
-        "discriminator.hidden=[16]",
-        "--set",
-        "data.train_end=2000",
-        "--set",
-        "grid_samples=16",
-        "--threads",
-        "1",
-        "--json",
-        "--epochs",
-        epochs,
-        "--out",
-        out.to_str().expect("utf8 path"),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut a: Vec<String> = TINY.iter().map(|s| s.to_string()).collect();
+    let out = out.to_str().expect("utf8 path");
+    for s in ["--threads", "1", "--json", "--epochs", epochs, "--out", out] {
+        a.push(s.to_string());
+    }
     a.extend(extra.iter().map(|s| s.to_string()));
     a
 }

@@ -71,6 +71,32 @@ fn norms(x: &[f32], adv: &[f32], d: usize) -> (f64, f64) {
     (l2 / n.max(1) as f64, linf)
 }
 
+/// For each epsilon: perturb `x` along `sign`, count the rows `correct` still gets right,
+/// and measure the perturbation.
+fn fgsm_table(
+    x: &[f32],
+    sign: &[f32],
+    d: usize,
+    epsilons: &[f32],
+    correct: impl Fn(&[f32]) -> Result<usize>,
+) -> Result<Vec<FgsmRow>> {
+    let n = x.len() / d;
+    epsilons
+        .iter()
+        .map(|&eps| {
+            let adv = perturb(x, sign, eps);
+            let right = correct(&adv)?;
+            let (mean_l2, max_linf) = norms(x, &adv, d);
+            Ok(FgsmRow {
+                epsilon: eps,
+                accuracy: right as f64 / n.max(1) as f64,
+                mean_l2,
+                max_linf,
+            })
+        })
+        .collect()
+}
+
 /// FGSM against a classifier living on an autodiff `device`: for each epsilon, the
 /// accuracy on `x` (`[n, 784]`, labels `y`) perturbed to increase the cross-entropy.
 /// Returns the table and the gradient signs (for pictures).
@@ -94,23 +120,14 @@ pub fn fgsm_classifier(
     let sign = gradient_sign(x, n, d, device, |xt| {
         ce.forward(model.forward(xt), yt.clone())
     })?;
-    let mut rows = Vec::new();
-    for &eps in epsilons {
-        let adv = perturb(x, &sign, eps);
-        let probs = crate::classifier::probabilities(model, &adv)?;
-        let hits = crate::classifier::argmax_rows(&probs)
+    let rows = fgsm_table(x, &sign, d, epsilons, |adv| {
+        let probs = crate::classifier::probabilities(model, adv)?;
+        Ok(crate::classifier::argmax_rows(&probs)
             .iter()
             .zip(y)
             .filter(|(a, b)| **a == **b as usize)
-            .count();
-        let (mean_l2, max_linf) = norms(x, &adv, d);
-        rows.push(FgsmRow {
-            epsilon: eps,
-            accuracy: hits as f64 / n.max(1) as f64,
-            mean_l2,
-            max_linf,
-        });
-    }
+            .count())
+    })?;
     Ok((rows, sign))
 }
 
@@ -137,29 +154,19 @@ pub fn fgsm_discriminator(
                 softplus(l).sum()
             }
         })?;
-        let mut rows = Vec::new();
-        for &eps in epsilons {
-            let adv = perturb(x, &sign, eps);
+        fgsm_table(x, &sign, dim, epsilons, |adv| {
             let logits = host(
                 d.forward(
-                    Tensor::<2>::from_data(TensorData::new(adv.clone(), [n, dim]), device),
+                    Tensor::<2>::from_data(TensorData::new(adv.to_vec(), [n, dim]), device),
                     None,
                 )
                 .inner(),
             )?;
-            let right = logits
+            Ok(logits
                 .iter()
                 .filter(|&&l| if is_real { l > 0.0 } else { l < 0.0 })
-                .count();
-            let (mean_l2, max_linf) = norms(x, &adv, dim);
-            rows.push(FgsmRow {
-                epsilon: eps,
-                accuracy: right as f64 / n.max(1) as f64,
-                mean_l2,
-                max_linf,
-            });
-        }
-        Ok(rows)
+                .count())
+        })
     };
     Ok((table(real, true)?, table(fake, false)?))
 }
