@@ -38,12 +38,16 @@ enum Metric {
 /// Modes captured, % high-quality samples and reverse KL of `[N, 2]` samples.
 #[derive(Args)]
 struct ModesArgs {
+    /// A 2-D run directory (`gan toy` / `gan train --preset ring8|grid25`): its samples.npy,
+    /// scored on the mixture its config.toml names.
+    #[arg(long, conflicts_with_all = ["samples", "data"], required_unless_present = "samples")]
+    run: Option<PathBuf>,
     /// A float32 or float64 [N, 2] .npy file of samples.
-    #[arg(long)]
-    samples: PathBuf,
+    #[arg(long, requires = "data")]
+    samples: Option<PathBuf>,
     /// The mixture: ring8 (8 modes on the unit circle, sigma 0.01) or grid25 (5 x 5, sigma 0.05).
     #[arg(long)]
-    data: String,
+    data: Option<String>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -122,18 +126,23 @@ pub fn run(a: EvalArgs) -> Result<i32> {
 
 fn modes(a: ModesArgs) -> Result<i32> {
     use gan::eval::modes::{Mixture2d, mode_report};
-    let mix = Mixture2d::by_name(&a.data)?;
-    let (v, _, cols) = read_npy_f32(&a.samples)?;
+    let (samples, data) = match (&a.run, &a.samples, &a.data) {
+        (Some(dir), _, _) => (dir.join("samples.npy"), crate::toy::run_mixture(dir)?),
+        (None, Some(f), Some(d)) => (f.clone(), d.clone()),
+        _ => bail!("give --run RUN_DIR, or --samples FILE.npy with --data ring8|grid25"),
+    };
+    let mix = Mixture2d::by_name(&data)?;
+    let (v, _, cols) = read_npy_f32(&samples)?;
     if cols != 2 {
         bail!(
             "{}: samples have {cols} columns, expected 2",
-            a.samples.display()
+            samples.display()
         );
     }
     let r = mode_report(&v, &mix)?;
     if a.json {
         let mut j = serde_json::to_value(&r)?;
-        j["source"] = a.samples.display().to_string().into();
+        j["source"] = samples.display().to_string().into();
         print_json(&j);
     } else {
         out(&format!(
@@ -144,7 +153,7 @@ fn modes(a: ModesArgs) -> Result<i32> {
             r.high_quality_pct,
             r.reverse_kl,
             r.n_samples,
-            a.samples.display()
+            samples.display()
         ));
     }
     Ok(0)

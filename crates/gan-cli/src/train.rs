@@ -21,7 +21,8 @@ use crate::common::{DeviceKind, device_of, print_json, set_threads};
 ///   gan train --resume runs/paper --epochs 50
 #[derive(Args)]
 pub struct TrainArgs {
-    /// A bundled preset (mnist-paper: the paper's MNIST model; mnist-fast: a small model).
+    /// A bundled preset: mnist-paper (the paper's MNIST model), mnist-fast (a small model),
+    /// fashion-paper, mnist-cgan (conditional), ring8 / grid25 (2-D mode-collapse tests).
     #[arg(long, conflicts_with_all = ["config", "resume"])]
     preset: Option<String>,
     /// A TOML config file (see configs/ for the keys).
@@ -131,6 +132,21 @@ fn eval_classifier(data_dir: &str) -> Option<gan::models::lenet::LeNet> {
 }
 
 pub fn run(a: TrainArgs) -> Result<i32> {
+    if let Some(p) = &a.preset
+        && gan::toy2d::TOY_PRESETS.contains(&p.as_str())
+    {
+        if a.epochs.is_some() || a.data.is_some() {
+            bail!("--epochs and --data do not apply to the 2-D preset {p} (use --set steps=N)");
+        }
+        return crate::toy::run(crate::toy::ToyArgs::from_train(
+            p.clone(),
+            a.set.clone(),
+            a.seed,
+            a.out.clone(),
+            a.threads,
+            a.json,
+        ));
+    }
     set_threads(a.threads)?;
     let device = device_of(a.device)?;
     let gpu_check = |cfg: &TrainConfig| -> Result<()> {

@@ -182,6 +182,9 @@ pub struct TrainConfig {
     pub k: usize,
     /// The objective.
     pub loss: GanLoss,
+    /// WGAN-GP's penalty weight lambda (Gulrajani et al. use 10); other losses ignore it.
+    #[serde(default = "default_gp_weight")]
+    pub gp_weight: f32,
     /// Implementation of the training step.
     #[serde(default)]
     pub engine: Engine,
@@ -209,6 +212,10 @@ pub struct TrainConfig {
     /// What to do when training diverges (NaN or infinity).
     #[serde(default)]
     pub divergence: DivergenceConfig,
+}
+
+fn default_gp_weight() -> f32 {
+    10.0
 }
 
 fn default_eval_samples() -> usize {
@@ -250,7 +257,7 @@ impl TrainConfig {
         let mut value: toml::Table = toml::from_str(text)
             .map_err(|e| Error::Config(format!("{source}: {}", e.message().trim())))?;
         for o in overrides {
-            apply_override(&mut value, o)?;
+            apply_override(&mut value, o, OPTIONAL)?;
         }
         // Parse from text (not from the table) so errors quote the offending key and line.
         let text = toml::to_string(&value).map_err(|e| Error::Config(format!("{source}: {e}")))?;
@@ -325,6 +332,15 @@ impl TrainConfig {
                 "wgan needs discriminator.clip (the critic's weight clipping; 0.01 in the WGAN paper)".into(),
             );
         }
+        if !(self.gp_weight.is_finite() && self.gp_weight >= 0.0) {
+            return bad("gp_weight", format!("{} must be >= 0", self.gp_weight));
+        }
+        if self.loss == GanLoss::WganGp && self.engine == Engine::Fast {
+            return bad(
+                "loss",
+                "wgan-gp runs on the burn engine only (its penalty differentiates D's input gradient); set engine = \"burn\"".into(),
+            );
+        }
         let dv = &self.divergence;
         if !(dv.lr_factor > 0.0 && dv.lr_factor < 1.0) {
             return bad(
@@ -378,9 +394,16 @@ impl TrainConfig {
     }
 }
 
-/// Applies one `a.b.c=value` override; the value is parsed as TOML (number, bool, array,
+/// Keys a config may omit (absent from a preset unless set).
+const OPTIONAL: &[&str] = &["discriminator.clip", "gp_weight"];
+
+/// Applies one `a.b.c=value` override (keys must exist unless listed in `optional`); the value is parsed as TOML (number, bool, array,
 /// quoted string) and otherwise taken as a bare string.
-fn apply_override(root: &mut toml::Table, assignment: &str) -> Result<()> {
+pub(crate) fn apply_override(
+    root: &mut toml::Table,
+    assignment: &str,
+    optional: &[&str],
+) -> Result<()> {
     let (key, raw) = assignment
         .split_once('=')
         .ok_or_else(|| Error::Config(format!("--set {assignment:?}: expected key=value")))?;
@@ -406,9 +429,7 @@ fn apply_override(root: &mut toml::Table, assignment: &str) -> Result<()> {
             }
         };
     }
-    // keys that are optional (absent from a preset unless set)
-    const OPTIONAL: &[&str] = &["discriminator.clip"];
-    if !table.contains_key(*last) && !OPTIONAL.contains(&key) {
+    if !table.contains_key(*last) && !optional.contains(&key) {
         return Err(Error::Config(format!("--set {key}: unknown key")));
     }
     table.insert((*last).to_string(), value);

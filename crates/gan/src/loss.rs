@@ -24,6 +24,10 @@ pub enum GanLoss {
     /// Wasserstein (Arjovsky et al. 2017): the critic minimises E[D(G(z))] - E[D(x)], G
     /// minimises -E[D(G(z))]; the critic's weights are clipped (`discriminator.clip`).
     Wgan,
+    /// Wasserstein with gradient penalty (WGAN-GP, Gulrajani et al. 2017, eq. 3): the WGAN
+    /// objectives, the critic's loss plus [`gradient_penalty`] on random interpolates of real
+    /// and fake points instead of weight clipping.
+    WganGp,
 }
 
 impl GanLoss {
@@ -42,7 +46,7 @@ impl GanLoss {
                 .powi_scalar(2)
                 .mean()
                 .mul_scalar(0.5),
-            GanLoss::Hinge | GanLoss::Wgan => fake_logits.mean().neg(),
+            GanLoss::Hinge | GanLoss::Wgan | GanLoss::WganGp => fake_logits.mean().neg(),
         }
     }
 
@@ -52,7 +56,7 @@ impl GanLoss {
             GanLoss::Minimax => -softplus_f64(fake_logit),
             GanLoss::NonSaturating => softplus_f64(-fake_logit),
             GanLoss::Lsgan => 0.5 * (fake_logit - 1.0).powi(2),
-            GanLoss::Hinge | GanLoss::Wgan => -fake_logit,
+            GanLoss::Hinge | GanLoss::Wgan | GanLoss::WganGp => -fake_logit,
         }
     }
 
@@ -74,7 +78,8 @@ impl GanLoss {
                 burn::tensor::activation::relu(real_logits.neg().add_scalar(1.0)).mean()
                     + burn::tensor::activation::relu(fake_logits.add_scalar(1.0)).mean()
             }
-            GanLoss::Wgan => fake_logits.mean() - real_logits.mean(),
+            // the critic part of WGAN-GP; the trainer adds the penalty
+            GanLoss::Wgan | GanLoss::WganGp => fake_logits.mean() - real_logits.mean(),
         }
     }
 
@@ -91,7 +96,7 @@ impl GanLoss {
             GanLoss::Hinge => {
                 mean(real, &|l| (1.0 - l).max(0.0)) + mean(fake, &|l| (1.0 + l).max(0.0))
             }
-            GanLoss::Wgan => mean(fake, &|l| l) - mean(real, &|l| l),
+            GanLoss::Wgan | GanLoss::WganGp => mean(fake, &|l| l) - mean(real, &|l| l),
         }
     }
 
@@ -108,8 +113,53 @@ impl GanLoss {
             GanLoss::Lsgan => "lsgan",
             GanLoss::Hinge => "hinge",
             GanLoss::Wgan => "wgan",
+            GanLoss::WganGp => "wgan-gp",
         }
     }
+
+    /// Every loss, in the order the documentation lists them.
+    pub const ALL: [GanLoss; 6] = [
+        GanLoss::Minimax,
+        GanLoss::NonSaturating,
+        GanLoss::Lsgan,
+        GanLoss::Hinge,
+        GanLoss::Wgan,
+        GanLoss::WganGp,
+    ];
+
+    /// The loss called `name` (its config / CLI name), or an error listing the names.
+    pub fn from_name(name: &str) -> crate::error::Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|l| l.name()).collect();
+                crate::error::Error::Invalid(format!(
+                    "unknown loss {name:?}; available: {}",
+                    names.join(", ")
+                ))
+            })
+    }
+}
+
+/// WGAN-GP's penalty (Gulrajani et al. 2017, eq. 3): `lambda * E[(|grad_x D(x_hat)|_2 - 1)^2]`,
+/// from the critic's input gradients at the interpolates `x_hat = e x + (1 - e) G(z)`,
+/// `e ~ U[0, 1]`. `input_grad` must be a differentiable function of D's parameters (see
+/// [`crate::models::Discriminator::input_gradient`]); a tiny constant inside the square root
+/// keeps its gradient finite at zero.
+///
+/// # Shapes
+/// `input_grad`: `[m, d]`; result `[1]`.
+pub fn gradient_penalty(input_grad: Tensor<2>, lambda: f32) -> Tensor<1> {
+    let norm = input_grad
+        .powi_scalar(2)
+        .sum_dim(1)
+        .add_scalar(1e-12)
+        .sqrt();
+    norm.sub_scalar(1.0)
+        .powi_scalar(2)
+        .mean()
+        .mul_scalar(lambda)
 }
 
 /// The discriminator loss: minus one half of eq. (2),

@@ -1,12 +1,14 @@
 //! GANs on the 2-D mixtures `ring8` and `grid25`, the standard mode-collapse test, in the
 //! setup the issue names from PacGAN (Lin et al. 2018): z ~ N(0, I) in 2-D, G with 400-unit
 //! ReLU hidden layers and a linear output, D with 200-unit maxout hidden layers (5 pieces),
-//! Adam (lr 1e-4, beta1 0.8), minibatches of 100. Every loss of [`GanLoss`] can be used.
+//! Adam (lr 1e-4, beta1 0.8), minibatches of 100. Every loss of [`GanLoss`] can be used; the
+//! presets are `configs/ring8.toml` and `configs/grid25.toml`.
 //! Not reproduced: the batch normalisation PacGAN's generator uses.
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig};
 use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
 
 use crate::config::{DiscriminatorConfig, GeneratorConfig, OutputBiasInit};
 use crate::error::{Error, Result};
@@ -16,11 +18,24 @@ use crate::models::{Discriminator, Generator};
 use crate::nn::{Maxout, uniform_linear};
 use crate::rng::Rng;
 
-/// Settings of a 2-D run.
-#[derive(Clone, Debug)]
+/// The optimizer of both players of a 2-D run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ToyOptimizer {
+    /// Adam with `beta1`, `beta2` and epsilon 1e-8.
+    Adam,
+    /// Plain RMSProp (smoothing 0.99, no momentum, epsilon 1e-8), what the WGAN paper uses.
+    Rmsprop,
+}
+
+/// Settings of a 2-D run (the schema of `configs/ring8.toml` and `configs/grid25.toml`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Toy2dConfig {
-    /// The data.
-    pub data: Mixture2d,
+    /// Preset or experiment name.
+    pub name: String,
+    /// The mixture: `ring8` or `grid25`.
+    pub data: String,
     /// The objective.
     pub loss: GanLoss,
     /// G's hidden ReLU layers.
@@ -31,40 +46,164 @@ pub struct Toy2dConfig {
     pub pieces: usize,
     /// Minibatch size.
     pub batch: usize,
-    /// Adam's learning rate.
+    /// Adam or RMSProp.
+    pub optimizer: ToyOptimizer,
+    /// Learning rate.
     pub lr: f64,
     /// Adam's beta1.
     pub beta1: f64,
+    /// Adam's beta2.
+    pub beta2: f64,
     /// Generator steps.
     pub steps: usize,
     /// Discriminator steps per generator step.
     pub k: usize,
-    /// WGAN's weight clipping.
+    /// WGAN's weight clipping of D's parameters (unset: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clip: Option<f32>,
+    /// WGAN-GP's penalty weight.
+    pub gp_weight: f32,
     /// Seed of every random draw.
     pub seed: u64,
 }
 
+/// Stream tag of the noise behind the final 100,000 samples.
+const EVAL_STREAM: u64 = 7;
+
+/// Names of the bundled 2-D presets.
+pub const TOY_PRESETS: &[&str] = &["ring8", "grid25"];
+
 impl Toy2dConfig {
     /// The issue's PacGAN setup: G 4 x 400 ReLU, D 3 x 200 maxout (5 pieces), Adam 1e-4 /
-    /// 0.8, batch 100, k = 1 (k = 5 and clipping 0.01 for WGAN).
-    pub fn pacgan(data: Mixture2d, loss: GanLoss, steps: usize, seed: u64) -> Self {
-        let wgan = loss == GanLoss::Wgan;
-        Self {
-            data,
-            loss,
+    /// 0.8, batch 100, k = 1.
+    pub fn pacgan(data: &str, loss: GanLoss, steps: usize, seed: u64) -> Self {
+        let mut c = Self {
+            name: data.to_string(),
+            data: data.to_string(),
+            loss: GanLoss::NonSaturating,
             g_hidden: vec![400; 4],
             d_hidden: vec![200; 3],
             pieces: 5,
             batch: 100,
+            optimizer: ToyOptimizer::Adam,
             lr: 1e-4,
             beta1: 0.8,
+            beta2: 0.999,
             steps,
-            k: if wgan { 5 } else { 1 },
-            clip: wgan.then_some(0.01),
+            k: 1,
+            clip: None,
+            gp_weight: 10.0,
             seed,
+        };
+        c.use_loss(loss);
+        c
+    }
+
+    /// Switches the loss together with the settings its paper pairs it with: WGAN gets
+    /// RMSProp, k = 5 and clipping 0.01 (Arjovsky et al.); WGAN-GP gets k = 5 and
+    /// Adam beta1 0 / beta2 0.9 (Gulrajani et al.); the others the PacGAN setup.
+    pub fn use_loss(&mut self, loss: GanLoss) {
+        self.loss = loss;
+        match loss {
+            GanLoss::Wgan => {
+                self.optimizer = ToyOptimizer::Rmsprop;
+                self.k = 5;
+                self.clip = Some(0.01);
+            }
+            GanLoss::WganGp => {
+                self.optimizer = ToyOptimizer::Adam;
+                self.k = 5;
+                self.clip = None;
+                self.beta1 = 0.0;
+                self.beta2 = 0.9;
+            }
+            _ => {
+                self.optimizer = ToyOptimizer::Adam;
+                self.k = 1;
+                self.clip = None;
+                self.beta1 = 0.8;
+                self.beta2 = 0.999;
+            }
         }
     }
+
+    /// A bundled preset (`ring8`, `grid25`) with `key=value` overrides; `loss=...` first
+    /// switches the loss with [`Toy2dConfig::use_loss`], so later keys can still change k,
+    /// the optimizer or the clipping.
+    pub fn preset(name: &str, overrides: &[String]) -> Result<Self> {
+        let text = match name {
+            "ring8" => include_str!("../../../configs/ring8.toml"),
+            "grid25" => include_str!("../../../configs/grid25.toml"),
+            _ => {
+                return Err(Error::Config(format!(
+                    "unknown 2-D preset {name:?}; available: {}",
+                    TOY_PRESETS.join(", ")
+                )));
+            }
+        };
+        Self::from_toml_str(text, overrides, &format!("preset {name}"))
+    }
+
+    /// Parses a 2-D config (TOML) and applies overrides, then checks it.
+    pub fn from_toml_str(text: &str, overrides: &[String], source: &str) -> Result<Self> {
+        let mut table: toml::Table = toml::from_str(text)
+            .map_err(|e| Error::Config(format!("{source}: {}", e.message().trim())))?;
+        let (loss_sets, rest): (Vec<&String>, Vec<&String>) = overrides
+            .iter()
+            .partition(|o| o.split('=').next().map(str::trim) == Some("loss"));
+        let mut cfg: Toy2dConfig = parse_table(&table, source)?;
+        if let Some(o) = loss_sets.last() {
+            crate::config::apply_override(&mut table, o, &[])?;
+            let loss = parse_table::<Toy2dConfig>(&table, source)?.loss;
+            cfg.use_loss(loss);
+            table = toml::Table::try_from(&cfg)
+                .map_err(|e| Error::Config(format!("{source}: {e}")))?;
+        }
+        for o in rest {
+            crate::config::apply_override(&mut table, o, &["clip"])?;
+        }
+        cfg = parse_table(&table, source)?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// The config as TOML (what a run directory keeps).
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string_pretty(self).map_err(|e| Error::Config(format!("cannot serialise: {e}")))
+    }
+
+    /// Rejects values that cannot work, naming the key.
+    pub fn check(&self) -> Result<()> {
+        let bad = |key: &str, why: &str| Err(Error::Config(format!("{key}: {why}")));
+        Mixture2d::by_name(&self.data).map_err(|e| Error::Config(format!("data: {e}")))?;
+        if self.batch == 0 || self.k == 0 || self.pieces == 0 || self.steps == 0 {
+            return bad("batch, k, pieces, steps", "must be at least 1");
+        }
+        if self.d_hidden.is_empty() || self.d_hidden.contains(&0) || self.g_hidden.contains(&0)
+        {
+            return bad("d_hidden / g_hidden", "need positive widths (D at least one layer)");
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad("lr", "must be positive");
+        }
+        if !((0.0..1.0).contains(&self.beta1) && (0.0..1.0).contains(&self.beta2)) {
+            return bad("beta1 / beta2", "must be in [0, 1)");
+        }
+        if let Some(c) = self.clip
+            && !(c.is_finite() && c > 0.0)
+        {
+            return bad("clip", "must be positive");
+        }
+        if !(self.gp_weight.is_finite() && self.gp_weight >= 0.0) {
+            return bad("gp_weight", "must be >= 0");
+        }
+        Ok(())
+    }
+}
+
+fn parse_table<T: serde::de::DeserializeOwned>(table: &toml::Table, source: &str) -> Result<T> {
+    let text = toml::to_string(table).map_err(|e| Error::Config(format!("{source}: {e}")))?;
+    toml::from_str(&text).map_err(|e| Error::Config(format!("{source}: {}", e.to_string().trim())))
 }
 
 fn column2(v: Vec<f32>, device: &Device) -> Tensor<2> {
@@ -80,6 +219,8 @@ pub struct Toy2d {
     pub d: Discriminator,
     /// The settings.
     pub cfg: Toy2dConfig,
+    /// The data.
+    pub data: Mixture2d,
     device: Device,
     rng: Rng,
 }
@@ -87,11 +228,8 @@ pub struct Toy2d {
 impl Toy2d {
     /// Fresh players.
     pub fn new(cfg: Toy2dConfig) -> Result<Self> {
-        if cfg.batch == 0 || cfg.k == 0 || cfg.pieces == 0 || cfg.d_hidden.is_empty() {
-            return Err(Error::Invalid(
-                "batch, k, pieces and D's layers must be positive".into(),
-            ));
-        }
+        cfg.check()?;
+        let data = Mixture2d::by_name(&cfg.data)?;
         let device = Device::flex().autodiff();
         let mut rng = Rng::new(cfg.seed);
         let gcfg = GeneratorConfig {
@@ -137,6 +275,7 @@ impl Toy2d {
             g,
             d,
             cfg,
+            data,
             device,
             rng,
         })
@@ -146,14 +285,15 @@ impl Toy2d {
         (0..2 * n).map(|_| self.rng.normal()).collect()
     }
 
-    /// `n` samples of G (evaluation mode), `[n, 2]` row-major.
-    pub fn sample(&mut self, n: usize) -> Result<Vec<f32>> {
+    /// `n` samples of G (evaluation mode), `[n, 2]` row-major, with noise from `rng` (not the
+    /// training stream, so drawing pictures during training does not change the run).
+    pub fn sample(&self, n: usize, rng: &mut Rng) -> Result<Vec<f32>> {
         let g = self.g.valid();
         let mut out = Vec::with_capacity(2 * n);
         let mut left = n;
         while left > 0 {
             let b = left.min(10_000);
-            let z = self.noise(b);
+            let z: Vec<f32> = (0..2 * b).map(|_| rng.normal()).collect();
             let x = g.forward_logits(column2(z, &self.device).inner());
             out.extend(
                 x.into_data()
@@ -171,30 +311,49 @@ impl Toy2d {
         }
     }
 
-    /// Algorithm 1 for `cfg.steps` generator steps; `on_progress(step)` is called every 100.
-    pub fn train(&mut self, mut on_progress: impl FnMut(usize)) -> Result<()> {
-        let mut opt_d: ModuleOptimizer = AdamConfig::new()
-            .with_beta_1(self.cfg.beta1 as f32)
-            .with_epsilon(1e-8)
-            .init();
-        let mut opt_g: ModuleOptimizer = AdamConfig::new()
-            .with_beta_1(self.cfg.beta1 as f32)
-            .with_epsilon(1e-8)
-            .init();
+    fn optimizer(&self) -> ModuleOptimizer {
+        match self.cfg.optimizer {
+            ToyOptimizer::Adam => AdamConfig::new()
+                .with_beta_1(self.cfg.beta1 as f32)
+                .with_beta_2(self.cfg.beta2 as f32)
+                .with_epsilon(1e-8)
+                .init(),
+            ToyOptimizer::Rmsprop => RmsPropConfig::new()
+                .with_alpha(0.99)
+                .with_momentum(0.0)
+                .with_epsilon(1e-8)
+                .init(),
+        }
+    }
+
+    /// Algorithm 1 for `cfg.steps` generator steps; `on_progress(step, toy)` is called every
+    /// 100 steps (e.g. to draw samples for a picture of training).
+    pub fn train(&mut self, mut on_progress: impl FnMut(usize, &mut Self)) -> Result<()> {
+        let mut opt_d = self.optimizer();
+        let mut opt_g = self.optimizer();
         let m = self.cfg.batch;
         let loss = self.cfg.loss;
         for step in 1..=self.cfg.steps {
             for _ in 0..self.cfg.k {
-                let real = self.cfg.data.sample(m, &mut self.rng);
+                let real = column2(self.data.sample(m, &mut self.rng), &self.device);
                 let z = self.noise(m);
                 let fake = Tensor::from_inner(
                     self.g
                         .valid()
                         .forward_logits(column2(z, &self.device).inner()),
                 );
-                let lr_ = self.d.forward(column2(real, &self.device), None);
-                let lf = self.d.forward(fake, None);
-                let l = loss.discriminator_loss(lr_, lf);
+                let logits = self
+                    .d
+                    .forward(Tensor::cat(vec![real.clone(), fake.clone()], 0), None);
+                let mut l = loss.discriminator_loss(
+                    logits.clone().slice([0..m, 0..1]),
+                    logits.slice([m..2 * m, 0..1]),
+                );
+                if loss == GanLoss::WganGp {
+                    l = l + self
+                        .d
+                        .gradient_penalty(real, fake, self.cfg.gp_weight, &mut self.rng);
+                }
                 if !l.clone().into_scalar::<f32>().is_finite() {
                     return Err(Error::Diverged {
                         step: step as u64,
@@ -212,15 +371,15 @@ impl Toy2d {
             let grads = GradientsParams::from_grads(l.backward(), &self.g);
             self.g = opt_g.step(self.cfg.lr, self.g.clone(), grads);
             if step % 100 == 0 {
-                on_progress(step);
+                on_progress(step, self);
             }
         }
         Ok(())
     }
 
     /// The PacGAN statistics of 100,000 samples.
-    pub fn evaluate(&mut self) -> Result<(ModeReport, Vec<f32>)> {
-        let s = self.sample(100_000)?;
-        Ok((mode_report(&s, &self.cfg.data)?, s))
+    pub fn evaluate(&self) -> Result<(ModeReport, Vec<f32>)> {
+        let s = self.sample(100_000, &mut Rng::derived(self.cfg.seed, EVAL_STREAM))?;
+        Ok((mode_report(&s, &self.data)?, s))
     }
 }

@@ -252,3 +252,124 @@ fn generator_gradients_through_a_frozen_discriminator_match_finite_differences()
         }
     }
 }
+
+/// D's logit at one input row, in f64 (no dropout), for finite differences in x.
+fn logit_at(d: &Discriminator, row: &[f32]) -> f64 {
+    let l = d.valid().forward(
+        Tensor::<2>::from_data(TensorData::new(row.to_vec(), [1, row.len()]), &Device::flex()),
+        None,
+    );
+    l.into_data().try_into_vec::<f32>().expect("f32")[0] as f64
+}
+
+#[test]
+fn input_gradient_of_the_discriminator_matches_finite_differences_in_x() {
+    let (_, d, _) = tiny();
+    let mut rng = Rng::new(21);
+    let x: Vec<f32> = (0..5 * 6).map(|_| rng.uniform_range(-1.0, 1.0)).collect();
+    let g = d
+        .input_gradient(t2(&x, 5, 6))
+        .inner()
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("f32");
+    let eps = 1e-3f32;
+    let mut checked = 0;
+    for r in 0..5 {
+        for c in 0..6 {
+            let row = &x[r * 6..r * 6 + 6];
+            let (mut p, mut m) = (row.to_vec(), row.to_vec());
+            p[c] += eps;
+            m[c] -= eps;
+            let (f0, fp, fm) = (logit_at(&d, row), logit_at(&d, &p), logit_at(&d, &m));
+            let (right, left) = ((fp - f0) / eps as f64, (f0 - fm) / eps as f64);
+            if (right - left).abs() > 0.05 * right.abs().max(left.abs()) + 1e-3 {
+                continue; // a maxout kink between the two steps
+            }
+            let numeric = (fp - fm) / (2.0 * eps as f64);
+            let a = g[r * 6 + c] as f64;
+            assert!(
+                (numeric - a).abs() < 2e-3 * numeric.abs().max(1.0),
+                "row {r} col {c}: numeric {numeric} vs input_gradient {a}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 24, "only {checked} of 30 entries away from kinks");
+}
+
+#[test]
+fn wgan_gp_penalty_value_and_its_weight_gradients_match_finite_differences() {
+    let (_, d, _) = tiny();
+    let mut rng = Rng::new(33);
+    let x: Vec<f32> = (0..4 * 6).map(|_| rng.uniform_range(-1.0, 1.0)).collect();
+    let xt = t2(&x, 4, 6);
+    let lambda = 10.0;
+    // the value: lambda * mean (|grad|-1)^2 with the input gradient taken by central
+    // differences of the logit, independently of `input_gradient`
+    let mut pen = 0.0;
+    for r in 0..4 {
+        let row = &x[r * 6..r * 6 + 6];
+        let mut sq = 0.0;
+        for c in 0..6 {
+            let (mut p, mut m) = (row.to_vec(), row.to_vec());
+            p[c] += 1e-3;
+            m[c] -= 1e-3;
+            sq += ((logit_at(&d, &p) - logit_at(&d, &m)) / 2e-3).powi(2);
+        }
+        pen += (sq.sqrt() - 1.0).powi(2);
+    }
+    pen *= lambda / 4.0;
+    let ours = scalar(gan::loss::gradient_penalty(d.input_gradient(xt.clone()), 10.0));
+    assert!(
+        (ours - pen).abs() < 2e-3 * pen.max(1.0),
+        "penalty {ours} vs finite differences {pen}"
+    );
+    // its gradient with respect to every weight matrix of D
+    let penalty_of = |d: &Discriminator| gan::loss::gradient_penalty(d.input_gradient(xt.clone()), 10.0);
+    let mut grads = penalty_of(&d).backward();
+    let gp = GradientsParams::from_module(&mut grads, &d);
+    let mut nonzero = 0;
+    for layer in 0..2 {
+        let w = d.hidden[layer].linear.weight.val();
+        let analytic = gp
+            .get::<2>(d.hidden[layer].linear.weight.id)
+            .expect("penalty gradient of a maxout weight")
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("f32");
+        nonzero += analytic.iter().filter(|v| v.abs() > 1e-4).count();
+        check_weight(&format!("gp maxout{layer}.weight"), &w, &analytic, |w2| {
+            let mut d2 = d.clone();
+            d2.hidden[layer].linear.weight = Param::from_tensor(w2);
+            scalar(penalty_of(&d2))
+        });
+    }
+    let w = d.output.weight.val();
+    let analytic = gp
+        .get::<2>(d.output.weight.id)
+        .expect("penalty gradient of the output weight")
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("f32");
+    check_weight("gp output.weight", &w, &analytic, |w2| {
+        let mut d2 = d.clone();
+        d2.output.weight = Param::from_tensor(w2);
+        scalar(penalty_of(&d2))
+    });
+    assert!(nonzero > 10, "the penalty must reach the hidden weights");
+}
+
+#[test]
+fn wgan_gp_is_the_critic_loss_plus_the_penalty() {
+    let (r, f) = (t2(&[0.5, -1.0], 2, 1), t2(&[2.0, 1.0], 2, 1));
+    // E[D(fake)] - E[D(real)] = 1.5 - (-0.25)
+    let l = scalar(GanLoss::WganGp.discriminator_loss(r, f));
+    assert!((l - 1.75).abs() < 1e-6, "{l}");
+    // gradients of norm 1 cost nothing; norm 3 costs lambda * 4
+    let g = t2(&[0.6, 0.8, 3.0, 0.0], 2, 2);
+    let p = scalar(gan::loss::gradient_penalty(g, 10.0));
+    assert!((p - 20.0).abs() < 1e-4, "{p}");
+    assert_eq!(GanLoss::from_name("wgan-gp").ok(), Some(GanLoss::WganGp));
+    assert!(GanLoss::from_name("wasserstein").is_err());
+}

@@ -582,8 +582,8 @@ impl Engine {
                         0.0
                     }
                 }
-                (GanLoss::Wgan, true) => -1.0 / mf,
-                (GanLoss::Wgan, false) => 1.0 / nf,
+                (GanLoss::Wgan | GanLoss::WganGp, true) => -1.0 / mf,
+                (GanLoss::Wgan | GanLoss::WganGp, false) => 1.0 / nf,
             };
             *o = g as f32;
         }
@@ -600,7 +600,7 @@ impl Engine {
                 GanLoss::NonSaturating => (-sigmoid_f64(-l) / n) as f32,
                 GanLoss::Minimax => (-sigmoid_f64(l) / n) as f32,
                 GanLoss::Lsgan => ((l - 1.0) / n) as f32,
-                GanLoss::Hinge | GanLoss::Wgan => (-1.0 / n) as f32,
+                GanLoss::Hinge | GanLoss::Wgan | GanLoss::WganGp => (-1.0 / n) as f32,
             };
         }
     }

@@ -180,4 +180,50 @@ impl Discriminator {
         }
         self.output.forward(h)
     }
+
+    /// The gradient of D's logit with respect to its input, `grad_x l(x)`, without dropout,
+    /// as a differentiable function of D's weights: the network is piecewise linear, so the
+    /// gradient is the product of the layers' weights along the winning maxout pieces (found
+    /// by a forward pass without autodiff). This is what WGAN-GP penalises; its own gradient
+    /// then comes from ordinary backpropagation (burn has no double backward).
+    ///
+    /// # Shapes
+    /// `x`: `[m, data_dim]` -> `[m, data_dim]`.
+    pub fn input_gradient(&self, x: Tensor<2>) -> Tensor<2> {
+        let [m, _] = x.dims();
+        let device = x.device();
+        let plain = self.valid();
+        let mut h = x.inner();
+        let mut winners = Vec::with_capacity(plain.hidden.len());
+        for layer in &plain.hidden {
+            let (out, w) = layer.forward_with_winners(h);
+            winners.push(Tensor::from_inner(w));
+            h = out;
+        }
+        // d logit / d h_last = output weight, the same for every row
+        let mut g = Tensor::ones([m, 1], &device).matmul(self.output.weight.val().transpose());
+        for (layer, w) in self.hidden.iter().zip(winners).rev() {
+            g = layer.backward_input(g, w);
+        }
+        g
+    }
+
+    /// WGAN-GP's penalty term ([`crate::loss::gradient_penalty`]) at the interpolates
+    /// `e_i x_i + (1 - e_i) G(z)_i` of a real and a fake batch, with `e` drawn from `rng`.
+    ///
+    /// # Shapes
+    /// `real`, `fake`: `[m, data_dim]`; result `[1]`.
+    pub fn gradient_penalty(
+        &self,
+        real: Tensor<2>,
+        fake: Tensor<2>,
+        lambda: f32,
+        rng: &mut Rng,
+    ) -> Tensor<1> {
+        let [m, d] = real.dims();
+        let e: Vec<f32> = (0..m).map(|_| rng.uniform()).collect();
+        let e = Tensor::<2>::from_data(TensorData::new(e, [m, 1]), &real.device()).expand([m, d]);
+        let x_hat = real.detach() * e.clone() + fake.detach() * e.neg().add_scalar(1.0);
+        crate::loss::gradient_penalty(self.input_gradient(x_hat), lambda)
+    }
 }

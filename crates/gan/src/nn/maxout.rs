@@ -43,4 +43,34 @@ impl Maxout {
             .max_dim(2)
             .reshape([m, self.units])
     }
+
+    /// [`Maxout::forward`] that also returns which piece won each unit, as a `[m, units *
+    /// pieces]` 0/1 mask in the linear layer's column order (no gradient flows through it).
+    pub fn forward_with_winners(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        let [m, _] = x.dims();
+        let shape = [m, self.units, self.pieces];
+        let z = self.linear.forward(x).reshape(shape);
+        let top = z.clone().max_dim(2);
+        let winners = z
+            .greater_equal(top.clone().expand(shape))
+            .float()
+            .reshape([m, self.units * self.pieces]);
+        (top.reshape([m, self.units]), winners)
+    }
+
+    /// The vector-Jacobian product of the layer at fixed winners: the gradient with respect
+    /// to the input from `g`, the gradient with respect to the output. Differentiable in the
+    /// layer's weights (what a gradient penalty needs); the biases only choose the winners.
+    ///
+    /// # Shapes
+    /// `g`: `[m, units]`, `winners`: `[m, units * pieces]` -> `[m, d_in]`.
+    pub fn backward_input(&self, g: Tensor<2>, winners: Tensor<2>) -> Tensor<2> {
+        let [m, _] = g.dims();
+        let spread = g
+            .unsqueeze_dim::<3>(2)
+            .expand([m, self.units, self.pieces])
+            .reshape([m, self.units * self.pieces])
+            * winners;
+        spread.matmul(self.linear.weight.val().transpose())
+    }
 }

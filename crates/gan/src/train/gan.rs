@@ -302,14 +302,15 @@ impl Gan {
             &mut self.progress.rng,
             &self.device,
         );
-        let logits = self
-            .discriminator
-            .forward(Tensor::cat(vec![x, fake.clone().detach()], 0), Some(&masks));
+        let logits = self.discriminator.forward(
+            Tensor::cat(vec![x.clone(), fake.clone().detach()], 0),
+            Some(&masks),
+        );
         let host = logits_to_host(&logits, self.progress.step, "discriminator logits")?;
         let d_loss = self.cfg.loss.discriminator_loss(
             logits.clone().slice([0..m, 0..1]),
             logits.slice([m..2 * m, 0..1]),
-        );
+        ) + self.penalty(x, fake.clone());
         let mut grads = d_loss.backward();
         let grads_d = GradientsParams::from_module(&mut grads, &self.discriminator);
 
@@ -344,15 +345,15 @@ impl Gan {
             &mut self.progress.rng,
             &self.device,
         );
-        let logits = self.discriminator.forward(
-            Tensor::cat(vec![x, Tensor::from_inner(fake)], 0),
-            Some(&masks),
-        );
+        let fake = Tensor::from_inner(fake);
+        let logits = self
+            .discriminator
+            .forward(Tensor::cat(vec![x.clone(), fake.clone()], 0), Some(&masks));
         let host = logits_to_host(&logits, self.progress.step, "discriminator logits")?;
         let d_loss = self.cfg.loss.discriminator_loss(
             logits.clone().slice([0..m, 0..1]),
             logits.slice([m..2 * m, 0..1]),
-        );
+        ) + self.penalty(x, fake);
         let mut grads = d_loss.backward();
         let grads_d = GradientsParams::from_module(&mut grads, &self.discriminator);
         let lr = self.lr_d();
@@ -412,6 +413,21 @@ impl Gan {
             left -= b;
         }
         Ok(out)
+    }
+
+    /// WGAN-GP's gradient penalty on interpolates of the two batches (a zero for every
+    /// other loss); its interpolation weights come from the training stream.
+    fn penalty(&mut self, real: Tensor<2>, fake: Tensor<2>) -> Tensor<1> {
+        if self.cfg.loss == crate::loss::GanLoss::WganGp {
+            self.discriminator.gradient_penalty(
+                real,
+                fake,
+                self.cfg.gp_weight,
+                &mut self.progress.rng,
+            )
+        } else {
+            Tensor::zeros([1], &self.device)
+        }
     }
 
     /// WGAN's weight clipping (burn engine): clamps every parameter of D to

@@ -269,8 +269,19 @@ pub fn save_saturation_plot(path: &Path, s: &Saturation) -> Result<()> {
 /// A scatter of 2-D samples (blue) over the modes of the data (red), as in the
 /// mode-collapse literature.
 pub fn save_scatter(path: &Path, title: &str, samples: &[f32], means: &[[f32; 2]]) -> Result<()> {
+    save_scatter_panels(path, &[(title.to_string(), samples.to_vec())], means)
+}
+
+/// [`save_scatter`] for several sample sets side by side (e.g. the same run at several
+/// training steps), each panel with its own title and the same axes.
+pub fn save_scatter_panels(
+    path: &Path,
+    panels: &[(String, Vec<f32>)],
+    means: &[[f32; 2]],
+) -> Result<()> {
     ensure_font();
-    let (width, height) = (520u32, 520u32);
+    let side = 420u32;
+    let (width, height) = (side * panels.len().max(1) as u32, side);
     let mut buf = vec![0u8; (width * height * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
@@ -281,34 +292,37 @@ pub fn save_scatter(path: &Path, title: &str, samples: &[f32], means: &[[f32; 2]
             .fold(0f32, f32::max) as f64
             * 1.4
             + 0.2;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(28)
-            .y_label_area_size(36)
-            .build_cartesian_2d(-r..r, -r..r)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .label_style(("sans-serif", 11))
-            .draw()
-            .map_err(err)?;
-        chart
-            .draw_series(
-                samples
-                    .chunks_exact(2)
-                    .take(2500)
-                    .map(|p| Circle::new((p[0] as f64, p[1] as f64), 1, BLUE.mix(0.5).filled())),
-            )
-            .map_err(err)?;
-        chart
-            .draw_series(
-                means
-                    .iter()
-                    .map(|m| Cross::new((m[0] as f64, m[1] as f64), 5, RED.stroke_width(2))),
-            )
-            .map_err(err)?;
+        let areas = root.split_evenly((1, panels.len().max(1)));
+        for (area, (title, samples)) in areas.iter().zip(panels) {
+            let mut chart = ChartBuilder::on(area)
+                .caption(title, ("sans-serif", 14))
+                .margin(10)
+                .x_label_area_size(28)
+                .y_label_area_size(36)
+                .build_cartesian_2d(-r..r, -r..r)
+                .map_err(err)?;
+            chart
+                .configure_mesh()
+                .disable_mesh()
+                .label_style(("sans-serif", 11))
+                .draw()
+                .map_err(err)?;
+            chart
+                .draw_series(
+                    samples
+                        .chunks_exact(2)
+                        .take(2500)
+                        .map(|p| Circle::new((p[0] as f64, p[1] as f64), 1, BLUE.mix(0.5).filled())),
+                )
+                .map_err(err)?;
+            chart
+                .draw_series(
+                    means
+                        .iter()
+                        .map(|m| Cross::new((m[0] as f64, m[1] as f64), 5, RED.stroke_width(2))),
+                )
+                .map_err(err)?;
+        }
         root.present().map_err(err)?;
     }
     write_png(path, width, height, buf)
