@@ -28,7 +28,11 @@ pub struct SampleArgs {
     /// Seed of the noise (same seed, same samples).
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Grid columns for .png [default: square-ish].
+    /// Class of every sample (conditional runs, e.g. mnist-cgan) [default: every class equally
+    /// often, in blocks: a .png grid of a conditional run has one class per row].
+    #[arg(long)]
+    class: Option<usize>,
+    /// Grid columns for .png [default: square-ish; n / classes for a conditional run].
     #[arg(long)]
     cols: Option<usize>,
     /// Compute threads [default: one per core].
@@ -61,15 +65,28 @@ pub fn run(a: SampleArgs) -> Result<i32> {
     }
     let [h, w] = checkpoint_image_shape(&ckpt)?;
     let started = std::time::Instant::now();
-    let samples = gan.sample(a.n, a.seed)?;
+    let classes = gan.cfg.classes;
+    let samples = match a.class {
+        None => gan.sample(a.n, a.seed)?,
+        Some(_) if classes == 0 => bail!(
+            "--class: {} is not a conditional run (its config has no classes)",
+            a.run.display()
+        ),
+        Some(c) if c >= classes => bail!("--class {c}: the run has classes 0..{}", classes - 1),
+        Some(c) => gan.sample_labelled(a.n, a.seed, &vec![c; a.n])?,
+    };
     let secs = started.elapsed().as_secs_f64();
     if let Some(parent) = a.out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
     if ext.as_deref() == Some("png") {
-        let cols = a
-            .cols
-            .unwrap_or_else(|| (a.n as f64).sqrt().ceil() as usize);
+        let cols = a.cols.unwrap_or_else(|| {
+            if classes > 0 && a.class.is_none() && a.n.is_multiple_of(classes) {
+                a.n / classes
+            } else {
+                (a.n as f64).sqrt().ceil() as usize
+            }
+        });
         save_grid(&a.out, &samples, h, w, cols)?;
     } else {
         write_npy_f32(&a.out, &samples, a.n, h * w)?;
@@ -81,6 +98,7 @@ pub fn run(a: SampleArgs) -> Result<i32> {
             "dim": h * w,
             "checkpoint": ckpt.display().to_string(),
             "epoch": gan.progress.epoch,
+            "class": a.class,
             "seconds": secs,
             "images_per_sec": a.n as f64 / secs.max(1e-9),
         }));

@@ -182,6 +182,10 @@ pub struct TrainConfig {
     pub k: usize,
     /// The objective.
     pub loss: GanLoss,
+    /// Classes of a conditional GAN (Mirza & Osindero 2014): the one-hot label is
+    /// concatenated to G's noise and to D's input. 0: unconditional.
+    #[serde(default)]
+    pub classes: usize,
     /// WGAN-GP's penalty weight lambda (Gulrajani et al. use 10); other losses ignore it.
     #[serde(default = "default_gp_weight")]
     pub gp_weight: f32,
@@ -223,13 +227,14 @@ fn default_eval_samples() -> usize {
 }
 
 /// Names of the bundled presets.
-pub const PRESETS: &[&str] = &["mnist-paper", "mnist-fast", "fashion-paper"];
+pub const PRESETS: &[&str] = &["mnist-paper", "mnist-fast", "fashion-paper", "mnist-cgan"];
 
 fn preset_text(name: &str) -> Option<&'static str> {
     match name {
         "mnist-paper" => Some(include_str!("../../../configs/mnist-paper.toml")),
         "mnist-fast" => Some(include_str!("../../../configs/mnist-fast.toml")),
         "fashion-paper" => Some(include_str!("../../../configs/fashion-paper.toml")),
+        "mnist-cgan" => Some(include_str!("../../../configs/mnist-cgan.toml")),
         _ => None,
     }
 }
@@ -335,6 +340,15 @@ impl TrainConfig {
         if !(self.gp_weight.is_finite() && self.gp_weight >= 0.0) {
             return bad("gp_weight", format!("{} must be >= 0", self.gp_weight));
         }
+        if self.classes > 0 && self.engine == Engine::Fast {
+            return bad(
+                "classes",
+                "a conditional GAN runs on the burn engine only; set engine = \"burn\"".into(),
+            );
+        }
+        if self.classes > 256 {
+            return bad("classes", format!("{} is more than 256", self.classes));
+        }
         if self.loss == GanLoss::WganGp && self.engine == Engine::Fast {
             return bad(
                 "loss",
@@ -395,7 +409,7 @@ impl TrainConfig {
 }
 
 /// Keys a config may omit (absent from a preset unless set).
-const OPTIONAL: &[&str] = &["discriminator.clip", "gp_weight"];
+const OPTIONAL: &[&str] = &["discriminator.clip", "gp_weight", "classes"];
 
 /// Applies one `a.b.c=value` override (keys must exist unless listed in `optional`); the value is parsed as TOML (number, bool, array,
 /// quoted string) and otherwise taken as a bare string.

@@ -93,15 +93,22 @@ impl Gan {
         device: &Device,
     ) -> Self {
         let mut init = Rng::derived(cfg.seed, streams::INIT);
+        // a conditional GAN (Mirza & Osindero 2014) sees the one-hot label concatenated to
+        // the input of both players
         let generator = Generator::new(
             &cfg.generator,
-            cfg.noise.dim,
+            cfg.noise.dim + cfg.classes,
             data_dim,
             pixel_means,
             &mut init,
             device,
         );
-        let discriminator = Discriminator::new(&cfg.discriminator, data_dim, &mut init, device);
+        let discriminator = Discriminator::new(
+            &cfg.discriminator,
+            data_dim + cfg.classes,
+            &mut init,
+            device,
+        );
         let progress = Progress {
             epoch: 0,
             batch: 0,
@@ -164,8 +171,18 @@ impl Gan {
     }
 
     /// One training iteration on `real` minibatches (exactly [`Gan::batches_per_step`] of them,
-    /// each `m * data_dim` values).
+    /// each `m * data_dim` values) of an unconditional GAN.
     pub fn train_step(&mut self, real: &[Vec<f32>]) -> Result<StepStats> {
+        self.train_step_labelled(real, &[])
+    }
+
+    /// [`Gan::train_step`] with the class labels of the real minibatches (one per row), which
+    /// a conditional GAN (`classes > 0`) needs and an unconditional one ignores.
+    pub fn train_step_labelled(
+        &mut self,
+        real: &[Vec<f32>],
+        labels: &[Vec<u8>],
+    ) -> Result<StepStats> {
         if real.len() != self.batches_per_step() {
             return Err(Error::Invalid(format!(
                 "train_step needs {} minibatches, got {}",
@@ -183,6 +200,23 @@ impl Gan {
                 bad.len()
             )));
         }
+        let classes = self.cfg.classes;
+        if classes > 0 {
+            let fits = labels.len() == real.len()
+                && labels.iter().zip(real).all(|(y, x)| y.len() * d == x.len());
+            if !fits {
+                return Err(Error::Invalid(
+                    "a conditional GAN needs one label per real image".into(),
+                ));
+            }
+            if let Some(&y) = labels.iter().flatten().find(|&&y| y as usize >= classes) {
+                return Err(Error::Invalid(format!(
+                    "label {y} is not below classes = {classes}"
+                )));
+            }
+        }
+        let label_rows =
+            |i: usize| -> Vec<usize> { labels.get(i).map(|y| y.iter().map(|&c| c as usize).collect()).unwrap_or_default() };
         let momentum = momentum_at(&self.cfg.optimizer, self.progress.epoch);
         let stats = if self.engine.is_some() {
             self.fast_step(real, momentum)?
@@ -190,11 +224,13 @@ impl Gan {
             let device = self.device.clone();
             let t = |b: &Vec<f32>| tensor_from(b.clone(), b.len() / d, d, &device);
             match self.cfg.schedule {
-                Schedule::Simultaneous => self.simultaneous_step(t(&real[0]), momentum)?,
+                Schedule::Simultaneous => {
+                    self.simultaneous_step(t(&real[0]), &label_rows(0), momentum)?
+                }
                 Schedule::Alternating => {
                     let mut last = StepStats::default();
-                    for x in real {
-                        last = self.discriminator_step(t(x), momentum)?;
+                    for (i, x) in real.iter().enumerate() {
+                        last = self.discriminator_step(t(x), &label_rows(i), momentum)?;
                     }
                     last.g_loss = self.generator_step(real[0].len() / d, momentum)?;
                     last
@@ -291,31 +327,41 @@ impl Gan {
     /// The authors' schedule: G(z) once; D on [real; fake] with dropout; the D objective on
     /// both halves and the G objective on the fake half with the same dropout masks; both
     /// updates computed from the same parameters.
-    fn simultaneous_step(&mut self, x: Tensor<2>, momentum: f64) -> Result<StepStats> {
+    fn simultaneous_step(
+        &mut self,
+        x: Tensor<2>,
+        real_labels: &[usize],
+        momentum: f64,
+    ) -> Result<StepStats> {
         let [m, _] = x.dims();
         let z = sample_noise(&self.cfg.noise, m, &mut self.progress.rng, &self.device);
-        let fake = self.generator.forward(z);
+        let fake_labels = self.fake_labels(m);
+        let fake = self.generator.forward(self.condition(z, &fake_labels));
         let masks = self.discriminator.sample_masks(
             &self.cfg.discriminator,
             2 * m,
-            self.data_dim,
+            self.d_input_dim(),
             &mut self.progress.rng,
             &self.device,
         );
+        let (x, fake_in) = (
+            self.condition(x, real_labels),
+            self.condition(fake.clone(), &fake_labels),
+        );
         let logits = self.discriminator.forward(
-            Tensor::cat(vec![x.clone(), fake.clone().detach()], 0),
+            Tensor::cat(vec![x.clone(), fake_in.clone().detach()], 0),
             Some(&masks),
         );
         let host = logits_to_host(&logits, self.progress.step, "discriminator logits")?;
         let d_loss = self.cfg.loss.discriminator_loss(
             logits.clone().slice([0..m, 0..1]),
             logits.slice([m..2 * m, 0..1]),
-        ) + self.penalty(x, fake.clone());
+        ) + self.penalty(x, fake_in.clone());
         let mut grads = d_loss.backward();
         let grads_d = GradientsParams::from_module(&mut grads, &self.discriminator);
 
         let frozen = self.discriminator.clone().no_grad();
-        let fake_logits = frozen.forward(fake, Some(&masks.rows(m, 2 * m)));
+        let fake_logits = frozen.forward(fake_in, Some(&masks.rows(m, 2 * m)));
         let g_loss = self.cfg.loss.generator_loss(fake_logits);
         let mut grads = g_loss.backward();
         let grads_g = GradientsParams::from_module(&mut grads, &self.generator);
@@ -334,18 +380,28 @@ impl Gan {
     }
 
     /// Algorithm 1's inner loop body: one D update on a real batch and a fresh fake batch.
-    fn discriminator_step(&mut self, x: Tensor<2>, momentum: f64) -> Result<StepStats> {
+    fn discriminator_step(
+        &mut self,
+        x: Tensor<2>,
+        real_labels: &[usize],
+        momentum: f64,
+    ) -> Result<StepStats> {
         let [m, _] = x.dims();
         let z = sample_noise(&self.cfg.noise, m, &mut self.progress.rng, &self.device);
-        let fake = self.generator.valid().forward(z.inner());
+        let fake_labels = self.fake_labels(m);
+        let fake = self
+            .generator
+            .valid()
+            .forward(self.condition(z, &fake_labels).inner());
         let masks = self.discriminator.sample_masks(
             &self.cfg.discriminator,
             2 * m,
-            self.data_dim,
+            self.d_input_dim(),
             &mut self.progress.rng,
             &self.device,
         );
-        let fake = Tensor::from_inner(fake);
+        let fake = self.condition(Tensor::from_inner(fake), &fake_labels);
+        let x = self.condition(x, real_labels);
         let logits = self
             .discriminator
             .forward(Tensor::cat(vec![x.clone(), fake.clone()], 0), Some(&masks));
@@ -368,16 +424,17 @@ impl Gan {
     /// Algorithm 1's generator update on fresh noise; returns the generator loss.
     fn generator_step(&mut self, m: usize, momentum: f64) -> Result<f64> {
         let z = sample_noise(&self.cfg.noise, m, &mut self.progress.rng, &self.device);
-        let fake = self.generator.forward(z);
+        let labels = self.fake_labels(m);
+        let fake = self.generator.forward(self.condition(z, &labels));
         let masks = self.discriminator.sample_masks(
             &self.cfg.discriminator,
             m,
-            self.data_dim,
+            self.d_input_dim(),
             &mut self.progress.rng,
             &self.device,
         );
         let frozen = self.discriminator.clone().no_grad();
-        let logits = frozen.forward(fake, Some(&masks));
+        let logits = frozen.forward(self.condition(fake, &labels), Some(&masks));
         let host = logits_to_host(&logits, self.progress.step, "generator-step logits")?;
         let g_loss = self.cfg.loss.generator_loss(logits);
         let mut grads = g_loss.backward();
@@ -390,29 +447,90 @@ impl Gan {
         Ok(mean(&host, |l| self.cfg.loss.generator_loss_scalar(l)))
     }
 
-    /// G(z) for the given noise, in evaluation mode (no autodiff), as host values.
+    /// G(z) for the given noise, in evaluation mode (no autodiff), as host values; a
+    /// conditional G gets the labels of [`grid_labels`] (rows of one class).
     ///
     /// # Shapes
     /// `z`: `[n, noise_dim]` -> `n * data_dim` values.
     pub fn generate(&self, z: Tensor<2>) -> Result<Vec<f32>> {
-        let out = self.generator.valid().forward(z.inner());
+        let [n, _] = z.dims();
+        self.generate_labelled(z, &grid_labels(n, self.cfg.classes))
+    }
+
+    /// G(z, y) for the given noise and class labels (ignored by an unconditional G).
+    ///
+    /// # Shapes
+    /// `z`: `[n, noise_dim]`, `labels`: `n` values -> `n * data_dim` values.
+    pub fn generate_labelled(&self, z: Tensor<2>, labels: &[usize]) -> Result<Vec<f32>> {
+        let [n, _] = z.dims();
+        let classes = self.cfg.classes;
+        if classes > 0 && (labels.len() != n || labels.iter().any(|&y| y >= classes)) {
+            return Err(Error::Invalid(format!(
+                "a conditional generator needs {n} labels below {classes}"
+            )));
+        }
+        let out = self
+            .generator
+            .valid()
+            .forward(self.condition(Tensor::from_inner(z.inner()), labels).inner());
         out.into_data()
             .try_into_vec::<f32>()
             .map_err(|e| Error::Invalid(format!("reading generated samples: {e:?}")))
     }
 
-    /// `n` samples from G with noise drawn from a stream seeded by `seed`, in chunks of 1000.
+    /// `n` samples from G with noise drawn from a stream seeded by `seed`, in chunks of 1000;
+    /// a conditional G draws every class equally often ([`grid_labels`]).
     pub fn sample(&self, n: usize, seed: u64) -> Result<Vec<f32>> {
+        self.sample_labelled(n, seed, &grid_labels(n, self.cfg.classes))
+    }
+
+    /// [`Gan::sample`] with one class label per sample (conditional G only; ignored otherwise).
+    pub fn sample_labelled(&self, n: usize, seed: u64, labels: &[usize]) -> Result<Vec<f32>> {
         let mut rng = Rng::new(seed);
         let mut out = Vec::with_capacity(n * self.data_dim);
-        let mut left = n;
-        while left > 0 {
-            let b = left.min(1000);
+        let mut done = 0;
+        while done < n {
+            let b = (n - done).min(1000);
             let z = sample_noise(&self.cfg.noise, b, &mut rng, &self.device);
-            out.extend(self.generate(z)?);
-            left -= b;
+            let y = if self.cfg.classes > 0 {
+                labels.get(done..done + b).unwrap_or_default()
+            } else {
+                &[]
+            };
+            out.extend(self.generate_labelled(z, y)?);
+            done += b;
         }
         Ok(out)
+    }
+
+    /// Labels of the fake batch: uniform over the classes (none, and no draw, when the GAN is
+    /// unconditional, so its random stream is unchanged).
+    fn fake_labels(&mut self, m: usize) -> Vec<usize> {
+        let classes = self.cfg.classes;
+        if classes == 0 {
+            return Vec::new();
+        }
+        (0..m).map(|_| self.progress.rng.below(classes)).collect()
+    }
+
+    /// `x` with the one-hot labels appended as columns (unchanged when unconditional).
+    fn condition(&self, x: Tensor<2>, labels: &[usize]) -> Tensor<2> {
+        let classes = self.cfg.classes;
+        if classes == 0 {
+            return x;
+        }
+        let [n, _] = x.dims();
+        let mut hot = vec![0f32; n * classes];
+        for (i, &y) in labels.iter().enumerate().take(n) {
+            hot[i * classes + y] = 1.0;
+        }
+        let hot = tensor_from(hot, n, classes, &x.device());
+        Tensor::cat(vec![x, hot], 1)
+    }
+
+    /// Columns of D's input: the data, then the one-hot label of a conditional GAN.
+    pub fn d_input_dim(&self) -> usize {
+        self.data_dim + self.cfg.classes
     }
 
     /// WGAN-GP's gradient penalty on interpolates of the two batches (a zero for every
@@ -446,6 +564,16 @@ impl Gan {
             momentum_at(&self.cfg.optimizer, self.progress.epoch),
         )
     }
+}
+
+/// Labels of `n` samples in equal blocks over `classes` (sample i gets class
+/// `i * classes / n`): a grid of `classes` rows shows one class per row. Empty when
+/// `classes == 0`.
+pub fn grid_labels(n: usize, classes: usize) -> Vec<usize> {
+    if classes == 0 {
+        return Vec::new();
+    }
+    (0..n).map(|i| i * classes / n.max(1)).collect()
 }
 
 fn stats_from_logits(loss: crate::loss::GanLoss, real: &[f32], fake: &[f32]) -> StepStats {

@@ -337,6 +337,7 @@ impl Run {
             let first_batch = self.gan.progress.batch;
             while self.gan.progress.batch + per_step <= iters * per_step {
                 let mut real = Vec::with_capacity(per_step);
+                let mut labels = Vec::new();
                 for _ in 0..per_step {
                     let b = self.gan.progress.batch;
                     let mut pixels = Vec::with_capacity(m * d);
@@ -344,9 +345,12 @@ impl Run {
                         self.train.push_image(i, &mut pixels);
                     }
                     real.push(pixels);
+                    if self.gan.cfg.classes > 0 {
+                        labels.push(order[b * m..(b + 1) * m].iter().map(|&i| self.train.labels[i]).collect());
+                    }
                     self.gan.progress.batch += 1;
                 }
-                let stats = match self.gan.train_step(&real) {
+                let stats = match self.gan.train_step_labelled(&real, &labels) {
                     Ok(stats) => stats,
                     Err(Error::Diverged { step, what }) => {
                         self.roll_back(step, &what, &mut rollbacks, observer)?;
@@ -529,6 +533,14 @@ fn check_data(cfg: &TrainConfig, train: &ImageSet) -> Result<()> {
         return Err(Error::Config(format!(
             "the training set has {} images, fewer than one iteration needs ({need})",
             train.len()
+        )));
+    }
+    if cfg.classes > 0
+        && let Some(&y) = train.labels.iter().find(|&&y| y as usize >= cfg.classes)
+    {
+        return Err(Error::Config(format!(
+            "classes = {}: the training labels go up to {y}",
+            cfg.classes
         )));
     }
     Ok(())
