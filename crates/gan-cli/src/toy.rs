@@ -18,7 +18,12 @@ use crate::common::{out, print_json, set_threads};
 #[derive(Args)]
 pub struct ToyArgs {
     /// The bundled preset: ring8 or grid25 (PacGAN's setup).
-    #[arg(long, alias = "data", default_value = "ring8", conflicts_with = "config")]
+    #[arg(
+        long,
+        alias = "data",
+        default_value = "ring8",
+        conflicts_with = "config"
+    )]
     preset: String,
     /// A 2-D config file (the keys of configs/ring8.toml).
     #[arg(long)]

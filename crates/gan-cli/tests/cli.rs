@@ -439,9 +439,163 @@ fn toy_2d_runs_write_samples_scatter_and_mode_statistics_deterministically() {
         bytes.push(std::fs::read(out.join("samples.npy")).expect("samples"));
     }
     assert!(bytes[0] == bytes[1], "same seed, same samples");
+    // the same run through `gan train --preset grid25`, scored again by `gan eval modes --run`
+    let c = dir.path().join("c");
+    let o = run(&[
+        "train",
+        "--preset",
+        "grid25",
+        "--set",
+        "loss=hinge",
+        "--set",
+        "steps=30",
+        "--out",
+        c.to_str().expect("utf8"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(std::fs::read(c.join("samples.npy")).expect("samples") == bytes[0]);
+    let o = run(&[
+        "eval",
+        "modes",
+        "--run",
+        c.to_str().expect("utf8"),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["n_modes"].as_u64(), Some(25));
+    // a second run into the same directory is refused, the first one kept
+    let o = run(&[
+        "toy",
+        "--preset",
+        "grid25",
+        "--steps",
+        "1",
+        "--out",
+        c.to_str().expect("utf8"),
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("already holds"),
+        "{}",
+        text(&o)
+    );
+    assert!(std::fs::read(c.join("samples.npy")).expect("kept") == bytes[0]);
+    // setting the loss brings its paper's settings; later keys still win
+    let cfg = gan::toy2d::Toy2dConfig::preset("ring8", &["loss=wgan".into(), "k=2".into()])
+        .expect("valid");
+    assert_eq!(
+        (cfg.k, cfg.clip, cfg.optimizer),
+        (2, Some(0.01), gan::toy2d::ToyOptimizer::Rmsprop)
+    );
+    let cfg = gan::toy2d::Toy2dConfig::preset("grid25", &["loss=wgan-gp".into()]).expect("valid");
+    assert_eq!((cfg.k, cfg.beta1, cfg.clip), (5, 0.0, None));
+    assert!(gan::toy2d::Toy2dConfig::preset("ring8", &["lr=-1".into()]).is_err());
+    assert!(gan::toy2d::Toy2dConfig::preset("ring8", &["nope=1".into()]).is_err());
     let o = run(&["toy", "--loss", "wasserstein", "--steps", "1"]);
     assert!(
         !o.status.success() && text(&o).contains("unknown loss"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn conditional_runs_sample_one_class_or_a_row_per_class() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r = dir.path().join("cgan");
+    let r_s = r.to_str().expect("utf8");
+    let mut args: Vec<&str> = TINY.to_vec();
+    args.extend([
+        "--set",
+        "classes=10",
+        "--set",
+        "engine=\"burn\"",
+        "--epochs",
+        "1",
+        "--out",
+        r_s,
+    ]);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    let npy = dir.path().join("sevens.npy");
+    let o = run(&[
+        "sample",
+        "--run",
+        r_s,
+        "--class",
+        "7",
+        "-n",
+        "5",
+        "--out",
+        npy.to_str().expect("utf8"),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["class"].as_u64(), Some(7));
+    // the class changes the images drawn from the same noise
+    let npy3 = dir.path().join("threes.npy");
+    let o = run(&[
+        "sample",
+        "--run",
+        r_s,
+        "--class",
+        "3",
+        "-n",
+        "5",
+        "--out",
+        npy3.to_str().expect("utf8"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(std::fs::read(&npy).expect("7s") != std::fs::read(&npy3).expect("3s"));
+    let png = dir.path().join("grid.png");
+    let o = run(&[
+        "sample",
+        "--run",
+        r_s,
+        "-n",
+        "30",
+        "--out",
+        png.to_str().expect("utf8"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    // 10 rows (one per class) of 3 columns: the PNG header's height is over twice its width
+    let b = std::fs::read(&png).expect("png");
+    let (w, h) = (
+        u32::from_be_bytes([b[16], b[17], b[18], b[19]]),
+        u32::from_be_bytes([b[20], b[21], b[22], b[23]]),
+    );
+    assert!(h > 2 * w, "{w}x{h}");
+    let o = run(&[
+        "sample",
+        "--run",
+        r_s,
+        "--class",
+        "10",
+        "--out",
+        png.to_str().expect("utf8"),
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("classes 0..9"),
+        "{}",
+        text(&o)
+    );
+    // an unconditional run refuses --class
+    let u = dir.path().join("plain");
+    let mut args: Vec<&str> = TINY.to_vec();
+    args.extend(["--epochs", "1", "--out", u.to_str().expect("utf8")]);
+    assert!(run(&args).status.success());
+    let o = run(&[
+        "sample",
+        "--run",
+        u.to_str().expect("utf8"),
+        "--class",
+        "1",
+        "--out",
+        png.to_str().expect("utf8"),
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("not a conditional run"),
         "{}",
         text(&o)
     );

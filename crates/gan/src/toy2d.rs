@@ -156,8 +156,8 @@ impl Toy2dConfig {
             crate::config::apply_override(&mut table, o, &[])?;
             let loss = parse_table::<Toy2dConfig>(&table, source)?.loss;
             cfg.use_loss(loss);
-            table = toml::Table::try_from(&cfg)
-                .map_err(|e| Error::Config(format!("{source}: {e}")))?;
+            table =
+                toml::Table::try_from(&cfg).map_err(|e| Error::Config(format!("{source}: {e}")))?;
         }
         for o in rest {
             crate::config::apply_override(&mut table, o, &["clip"])?;
@@ -179,9 +179,11 @@ impl Toy2dConfig {
         if self.batch == 0 || self.k == 0 || self.pieces == 0 || self.steps == 0 {
             return bad("batch, k, pieces, steps", "must be at least 1");
         }
-        if self.d_hidden.is_empty() || self.d_hidden.contains(&0) || self.g_hidden.contains(&0)
-        {
-            return bad("d_hidden / g_hidden", "need positive widths (D at least one layer)");
+        if self.d_hidden.is_empty() || self.d_hidden.contains(&0) || self.g_hidden.contains(&0) {
+            return bad(
+                "d_hidden / g_hidden",
+                "need positive widths (D at least one layer)",
+            );
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return bad("lr", "must be positive");

@@ -256,7 +256,10 @@ fn generator_gradients_through_a_frozen_discriminator_match_finite_differences()
 /// D's logit at one input row, in f64 (no dropout), for finite differences in x.
 fn logit_at(d: &Discriminator, row: &[f32]) -> f64 {
     let l = d.valid().forward(
-        Tensor::<2>::from_data(TensorData::new(row.to_vec(), [1, row.len()]), &Device::flex()),
+        Tensor::<2>::from_data(
+            TensorData::new(row.to_vec(), [1, row.len()]),
+            &Device::flex(),
+        ),
         None,
     );
     l.into_data().try_into_vec::<f32>().expect("f32")[0] as f64
@@ -295,7 +298,10 @@ fn input_gradient_of_the_discriminator_matches_finite_differences_in_x() {
             checked += 1;
         }
     }
-    assert!(checked >= 24, "only {checked} of 30 entries away from kinks");
+    assert!(
+        checked >= 24,
+        "only {checked} of 30 entries away from kinks"
+    );
 }
 
 #[test]
@@ -320,13 +326,17 @@ fn wgan_gp_penalty_value_and_its_weight_gradients_match_finite_differences() {
         pen += (sq.sqrt() - 1.0).powi(2);
     }
     pen *= lambda / 4.0;
-    let ours = scalar(gan::loss::gradient_penalty(d.input_gradient(xt.clone()), 10.0));
+    let ours = scalar(gan::loss::gradient_penalty(
+        d.input_gradient(xt.clone()),
+        10.0,
+    ));
     assert!(
         (ours - pen).abs() < 2e-3 * pen.max(1.0),
         "penalty {ours} vs finite differences {pen}"
     );
     // its gradient with respect to every weight matrix of D
-    let penalty_of = |d: &Discriminator| gan::loss::gradient_penalty(d.input_gradient(xt.clone()), 10.0);
+    let penalty_of =
+        |d: &Discriminator| gan::loss::gradient_penalty(d.input_gradient(xt.clone()), 10.0);
     let mut grads = penalty_of(&d).backward();
     let gp = GradientsParams::from_module(&mut grads, &d);
     let mut nonzero = 0;

@@ -215,8 +215,12 @@ impl Gan {
                 )));
             }
         }
-        let label_rows =
-            |i: usize| -> Vec<usize> { labels.get(i).map(|y| y.iter().map(|&c| c as usize).collect()).unwrap_or_default() };
+        let label_rows = |i: usize| -> Vec<usize> {
+            labels
+                .get(i)
+                .map(|y| y.iter().map(|&c| c as usize).collect())
+                .unwrap_or_default()
+        };
         let momentum = momentum_at(&self.cfg.optimizer, self.progress.epoch);
         let stats = if self.engine.is_some() {
             self.fast_step(real, momentum)?
@@ -469,10 +473,10 @@ impl Gan {
                 "a conditional generator needs {n} labels below {classes}"
             )));
         }
-        let out = self
-            .generator
-            .valid()
-            .forward(self.condition(Tensor::from_inner(z.inner()), labels).inner());
+        let out = self.generator.valid().forward(
+            self.condition(Tensor::from_inner(z.inner()), labels)
+                .inner(),
+        );
         out.into_data()
             .try_into_vec::<f32>()
             .map_err(|e| Error::Invalid(format!("reading generated samples: {e:?}")))

@@ -346,7 +346,12 @@ impl Run {
                     }
                     real.push(pixels);
                     if self.gan.cfg.classes > 0 {
-                        labels.push(order[b * m..(b + 1) * m].iter().map(|&i| self.train.labels[i]).collect());
+                        labels.push(
+                            order[b * m..(b + 1) * m]
+                                .iter()
+                                .map(|&i| self.train.labels[i])
+                                .collect(),
+                        );
                     }
                     self.gan.progress.batch += 1;
                 }

@@ -309,10 +309,9 @@ pub fn save_scatter_panels(
                 .map_err(err)?;
             chart
                 .draw_series(
-                    samples
-                        .chunks_exact(2)
-                        .take(2500)
-                        .map(|p| Circle::new((p[0] as f64, p[1] as f64), 1, BLUE.mix(0.5).filled())),
+                    samples.chunks_exact(2).take(2500).map(|p| {
+                        Circle::new((p[0] as f64, p[1] as f64), 1, BLUE.mix(0.5).filled())
+                    }),
                 )
                 .map_err(err)?;
             chart

@@ -1,0 +1,115 @@
+//! The conditional GAN (Mirza & Osindero 2014) and WGAN-GP on the MNIST model: a
+//! conditional run learns a label-to-image map (on synthetic 4x4 "digits", where the answer
+//! is known), bad labels are refused, and WGAN-GP trains on the burn engine (and is refused
+//! by the fused one).
+
+mod common;
+
+use burn::tensor::Device;
+use gan::config::TrainConfig;
+use gan::train::{Run, Silent};
+
+fn dev() -> Device {
+    Device::flex().autodiff()
+}
+
+#[test]
+fn conditional_and_gradient_penalty_settings_are_checked() {
+    let e = TrainConfig::preset("mnist-cgan", &["engine=\"fast\"".into()])
+        .expect_err("fast engine has no conditioning");
+    assert!(e.to_string().contains("burn engine"), "{e}");
+    let e = TrainConfig::preset("mnist-fast", &["loss=\"wgan-gp\"".into()])
+        .expect_err("fast engine has no gradient penalty");
+    assert!(e.to_string().contains("burn"), "{e}");
+    let e = TrainConfig::preset(
+        "mnist-paper",
+        &["classes=2".into(), "engine=\"burn\"".into()],
+    )
+    .expect("two classes parse");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = Run::create(dir.path(), e, common::train_subset(200), &dev())
+        .err()
+        .expect("MNIST labels go up to 9");
+    assert!(err.to_string().contains("labels"), "{err}");
+}
+
+#[test]
+fn wgan_gp_trains_on_the_burn_engine() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = TrainConfig::preset(
+        "mnist-fast",
+        &[
+            "loss=\"wgan-gp\"".into(),
+            "engine=\"burn\"".into(),
+            "schedule=\"alternating\"".into(),
+            "k=5".into(),
+            "optimizer.lr=0.01".into(),
+            "epochs=1".into(),
+            "grid_samples=4".into(),
+        ],
+    )
+    .expect("valid");
+    let mut run = Run::create(dir.path(), cfg, common::train_subset(2000), &dev()).expect("run");
+    run.train(&mut Silent)
+        .expect("wgan-gp trains without diverging");
+    let x = run.gan.sample(4, 1).expect("samples");
+    assert!(x.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v)));
+}
+
+/// Ten 4x4 "digits": class c lights pixel c (plus a little noise elsewhere).
+fn synthetic(n: usize) -> gan::data::ImageSet {
+    let mut rng = gan::rng::Rng::new(3);
+    let mut bytes = Vec::with_capacity(n * 16);
+    let mut labels = Vec::with_capacity(n);
+    for i in 0..n {
+        let c = i % 10;
+        for p in 0..16 {
+            bytes.push(if p == c {
+                230
+            } else {
+                (rng.uniform() * 20.0) as u8
+            });
+        }
+        labels.push(c as u8);
+    }
+    gan::data::ImageSet {
+        bytes,
+        labels,
+        rows: 4,
+        cols: 4,
+    }
+}
+
+#[test]
+fn conditioning_learns_a_label_to_image_map() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o: Vec<String> = vec![
+        "generator.hidden=[64]".into(),
+        "discriminator.hidden=[32]".into(),
+        "noise.dim=4".into(),
+        "epochs=150".into(),
+        "grid_samples=10".into(),
+    ];
+    let cfg = TrainConfig::preset("mnist-cgan", &o).expect("valid");
+    let mut run = Run::create(dir.path(), cfg, synthetic(5000), &dev()).expect("run");
+    run.train(&mut Silent).expect("train");
+    let labels: Vec<usize> = (0..200).map(|i| i % 10).collect();
+    let x = run.gan.sample_labelled(200, 5, &labels).expect("samples");
+    let hits = x
+        .chunks(16)
+        .zip(&labels)
+        .filter(|(img, y)| {
+            let best = (0..16)
+                .max_by(|&a, &b| img[a].total_cmp(&img[b]))
+                .unwrap_or(99);
+            best == **y
+        })
+        .count();
+    eprintln!("synthetic conditional accuracy {hits}/200");
+    assert!(
+        hits > 150,
+        "only {hits} of 200 samples light their class's pixel"
+    );
+    // labels outside 0..10 are refused
+    assert!(run.gan.sample_labelled(2, 0, &[3, 10]).is_err());
+}
