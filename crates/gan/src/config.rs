@@ -75,11 +75,36 @@ pub struct DiscriminatorConfig {
     pub clip: Option<f32>,
 }
 
+/// The update rule of both networks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptimKind {
+    /// Momentum SGD with the paper's schedules (the paper's choice).
+    #[default]
+    Sgd,
+    /// Adam with `beta1`, `beta2`, `eps` (the momentum schedule is not used).
+    Adam,
+    /// RMSProp without momentum, smoothing `beta2`, `eps` (what WGAN uses).
+    Rmsprop,
+}
+
 /// Momentum SGD with the paper's schedules (pylearn2's `Momentum`, `ExponentialDecay` and
-/// `MomentumAdjustor`).
+/// `MomentumAdjustor`), or Adam / RMSProp with the same learning-rate decay.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OptimConfig {
+    /// `sgd` (momentum SGD), `adam` or `rmsprop`.
+    #[serde(default)]
+    pub kind: OptimKind,
+    /// Adam's first-moment decay.
+    #[serde(default = "default_beta1")]
+    pub beta1: f64,
+    /// Adam's second-moment decay; RMSProp's smoothing constant.
+    #[serde(default = "default_beta2")]
+    pub beta2: f64,
+    /// Adam's and RMSProp's epsilon.
+    #[serde(default = "default_eps")]
+    pub eps: f64,
     /// Initial learning rate.
     pub lr: f64,
     /// The learning rate is divided by this factor after every update.
@@ -216,6 +241,18 @@ pub struct TrainConfig {
     /// What to do when training diverges (NaN or infinity).
     #[serde(default)]
     pub divergence: DivergenceConfig,
+}
+
+fn default_beta1() -> f64 {
+    0.9
+}
+
+fn default_beta2() -> f64 {
+    0.999
+}
+
+fn default_eps() -> f64 {
+    1e-8
 }
 
 fn default_gp_weight() -> f32 {
@@ -380,6 +417,20 @@ impl TrainConfig {
                 return bad(key, format!("{m} must be in [0, 1)"));
             }
         }
+        for (key, b) in [("optimizer.beta1", o.beta1), ("optimizer.beta2", o.beta2)] {
+            if !(0.0..1.0).contains(&b) {
+                return bad(key, format!("{b} must be in [0, 1)"));
+            }
+        }
+        if !(o.eps.is_finite() && o.eps > 0.0) {
+            return bad("optimizer.eps", format!("{} must be positive", o.eps));
+        }
+        if o.kind != OptimKind::Sgd && self.engine == Engine::Fast {
+            return bad(
+                "optimizer.kind",
+                "adam and rmsprop run on the burn engine only; set engine = \"burn\"".into(),
+            );
+        }
         if o.momentum_saturate < o.momentum_start {
             return bad(
                 "optimizer.momentum_saturate",
@@ -409,7 +460,15 @@ impl TrainConfig {
 }
 
 /// Keys a config may omit (absent from a preset unless set).
-const OPTIONAL: &[&str] = &["discriminator.clip", "gp_weight", "classes"];
+const OPTIONAL: &[&str] = &[
+    "discriminator.clip",
+    "gp_weight",
+    "classes",
+    "optimizer.kind",
+    "optimizer.beta1",
+    "optimizer.beta2",
+    "optimizer.eps",
+];
 
 /// Applies one `a.b.c=value` override (keys must exist unless listed in `optional`); the value is parsed as TOML (number, bool, array,
 /// quoted string) and otherwise taken as a bare string.

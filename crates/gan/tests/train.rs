@@ -98,8 +98,11 @@ fn weights(dir: &Path) -> Vec<(&'static str, u32)> {
         files::DISCRIMINATOR,
         files::GENERATOR_VELOCITY,
         files::DISCRIMINATOR_VELOCITY,
+        files::GENERATOR_SECOND,
+        files::DISCRIMINATOR_SECOND,
     ]
     .iter()
+    .filter(|f| ckpt.join(f).exists())
     .map(|f| {
         (
             *f,
@@ -123,9 +126,24 @@ fn metrics(dir: &Path) -> Vec<(u64, u64, f64, f64, f64, f64)> {
 #[test]
 fn stop_and_resume_equals_an_uninterrupted_run() {
     let data = common::train_subset(500);
-    for schedule in ["simultaneous", "alternating"] {
+    // the paper's SGD on both schedules, and Adam (whose second moments the checkpoint keeps)
+    for (schedule, extra) in [
+        ("simultaneous", &[][..]),
+        ("alternating", &[][..]),
+        (
+            "simultaneous",
+            &[
+                "engine=\"burn\"",
+                "optimizer.kind=\"adam\"",
+                "optimizer.lr=0.001",
+                "optimizer.lr_decay=1.0",
+            ][..],
+        ),
+    ] {
         let sched = format!("schedule={schedule:?}");
-        let cfg = small(&["epochs=2", &sched, "k=2"]);
+        let mut o = vec!["epochs=2", &sched, "k=2"];
+        o.extend(extra);
+        let cfg = small(&o);
         let a = tempfile::tempdir().expect("tempdir");
         Run::create(a.path(), cfg.clone(), data.clone(), &dev())
             .expect("run")

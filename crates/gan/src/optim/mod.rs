@@ -2,4 +2,4 @@
 
 mod sgd;
 
-pub use sgd::{MomentumSgd, learning_rate_at, momentum_at};
+pub use sgd::{Adaptive, MomentumSgd, learning_rate_at, momentum_at};

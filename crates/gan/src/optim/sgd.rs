@@ -29,13 +29,39 @@ pub fn momentum_at(cfg: &OptimConfig, epoch: u64) -> f64 {
     cfg.momentum * (1.0 - alpha) + alpha * cfg.final_momentum
 }
 
-/// Momentum SGD state for one network: the velocity of each parameter.
+/// Optimizer state for one network: the velocity of each parameter (momentum SGD; Adam's
+/// first moment) and, for Adam and RMSProp, the second moment.
 ///
-/// Update (pylearn2 `Momentum`): `v <- mu v - lr g`, `theta <- theta + v`. With a constant
-/// learning rate this is PyTorch's SGD with momentum (dampening 0) up to the scale of v.
+/// Momentum SGD update (pylearn2 `Momentum`): `v <- mu v - lr g`, `theta <- theta + v`. With
+/// a constant learning rate this is PyTorch's SGD with momentum (dampening 0) up to the scale
+/// of v. Adam and RMSProp: [`MomentumSgd::step_adaptive`].
 #[derive(Default)]
 pub struct MomentumSgd {
     velocity: GradientsParams,
+    second: GradientsParams,
+}
+
+/// The adaptive update rules, as PyTorch writes them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Adaptive {
+    /// Adam (Kingma & Ba 2015): `m <- b1 m + (1 - b1) g`, `v <- b2 v + (1 - b2) g^2`,
+    /// `theta <- theta - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)`.
+    Adam {
+        /// First-moment decay.
+        beta1: f64,
+        /// Second-moment decay.
+        beta2: f64,
+        /// Added to the denominator.
+        eps: f64,
+    },
+    /// RMSProp without momentum (Tieleman & Hinton 2012): `v <- a v + (1 - a) g^2`,
+    /// `theta <- theta - lr g / (sqrt(v) + eps)`.
+    RmsProp {
+        /// Smoothing constant.
+        alpha: f64,
+        /// Added to the denominator.
+        eps: f64,
+    },
 }
 
 impl MomentumSgd {
@@ -60,6 +86,43 @@ impl MomentumSgd {
             momentum,
         };
         module.map(&mut mapper)
+    }
+
+    /// Applies one Adam or RMSProp update; `t` is the 1-based number of this update (Adam's
+    /// bias correction). Parameters without a gradient are left untouched.
+    pub fn step_adaptive<M: Module>(
+        &mut self,
+        module: M,
+        mut grads: GradientsParams,
+        lr: f64,
+        rule: Adaptive,
+        t: u64,
+    ) -> M {
+        let mut mapper = AdaptiveMapper {
+            grads: &mut grads,
+            first: &mut self.velocity,
+            second: &mut self.second,
+            lr,
+            rule,
+            t: t.max(1),
+        };
+        module.map(&mut mapper)
+    }
+
+    /// The second moments laid out as a copy of `module` (zeros where none yet), for saving.
+    pub fn second_moment_module<M: Module>(&self, module: &M) -> M {
+        module.clone().map(&mut VelocityAsParams {
+            velocity: &self.second,
+        })
+    }
+
+    /// Restores the second moments from a module laid out like the trained one.
+    pub fn load_second_moment_module<M: Module>(&mut self, second: &M) {
+        let mut v = CollectParams {
+            out: GradientsParams::new(),
+        };
+        second.visit(&mut v);
+        self.second = v.out;
     }
 
     /// The velocity of each parameter, by parameter id.
@@ -120,6 +183,59 @@ impl ModuleMapper for SgdMapper<'_> {
     }
 }
 
+struct AdaptiveMapper<'a> {
+    grads: &'a mut GradientsParams,
+    first: &'a mut GradientsParams,
+    second: &'a mut GradientsParams,
+    lr: f64,
+    rule: Adaptive,
+    t: u64,
+}
+
+impl ModuleMapper for AdaptiveMapper<'_> {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let (id, tensor, mapper) = param.consume();
+        let Some(grad) = self.grads.remove::<D>(id) else {
+            return Param::from_mapped_value(id, tensor, mapper);
+        };
+        let require_grad = tensor.is_require_grad();
+        let inner = tensor.inner();
+        let decay = |old: Option<Tensor<D>>, new: Tensor<D>, b: f64| match old {
+            Some(o) => o.mul_scalar(b) + new.mul_scalar(1.0 - b),
+            None => new.mul_scalar(1.0 - b),
+        };
+        let updated = match self.rule {
+            Adaptive::Adam { beta1, beta2, eps } => {
+                let m = decay(self.first.remove::<D>(id), grad.clone(), beta1);
+                let v = decay(self.second.remove::<D>(id), grad.powi_scalar(2), beta2);
+                let t = self.t as i32;
+                let (c1, c2) = (1.0 - beta1.powi(t), 1.0 - beta2.powi(t));
+                let step = m
+                    .clone()
+                    .div(v.clone().div_scalar(c2).sqrt().add_scalar(eps));
+                self.first.register(id, m);
+                self.second.register(id, v);
+                inner - step.mul_scalar(self.lr / c1)
+            }
+            Adaptive::RmsProp { alpha, eps } => {
+                let v = decay(
+                    self.second.remove::<D>(id),
+                    grad.clone().powi_scalar(2),
+                    alpha,
+                );
+                let step = grad.div(v.clone().sqrt().add_scalar(eps));
+                self.second.register(id, v);
+                inner - step.mul_scalar(self.lr)
+            }
+        };
+        let mut t = Tensor::from_inner(updated);
+        if require_grad {
+            t = t.require_grad();
+        }
+        Param::from_mapped_value(id, t, mapper)
+    }
+}
+
 struct VelocityAsParams<'a> {
     velocity: &'a GradientsParams,
 }
@@ -152,6 +268,10 @@ mod tests {
 
     fn paper() -> OptimConfig {
         OptimConfig {
+            kind: crate::config::OptimKind::Sgd,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
             lr: 0.1,
             lr_decay: 1.000004,
             min_lr: 1e-6,
@@ -159,6 +279,48 @@ mod tests {
             final_momentum: 0.7,
             momentum_start: 1,
             momentum_saturate: 250,
+        }
+    }
+
+    #[test]
+    fn adam_and_rmsprop_match_hand_computed_updates() {
+        use burn::nn::Linear;
+        let dev = burn::tensor::Device::flex().autodiff();
+        let mut rng = crate::rng::Rng::new(1);
+        for (rule, expect) in [
+            // Adam, two updates with gradients 0.5 then -0.25 (python, PyTorch's formula):
+            // t=1: m=.05 v=.00025 -> step .1*(.05/.1)/(sqrt(.00025/.001)+1e-8) = 0.1
+            // t=2: m=.02 v=.0003122 -> .1*(.02/.19)/(sqrt(.0003122/.001999)+1e-8) = 0.026636
+            (
+                Adaptive::Adam {
+                    beta1: 0.9,
+                    beta2: 0.999,
+                    eps: 1e-8,
+                },
+                1.0 - 0.1 - 0.026_636,
+            ),
+            // RMSProp alpha .99: v1=.0025 -> step .1*.5/.05 = 1.0;
+            // v2=.002475+.000625=.0031 -> step .1*(-.25)/.0556776 = -0.449013
+            (
+                Adaptive::RmsProp {
+                    alpha: 0.99,
+                    eps: 1e-8,
+                },
+                1.0 - 1.0 + 0.449_013,
+            ),
+        ] {
+            let mut lin: Linear = crate::nn::uniform_linear(1, 1, 0.0, None, &mut rng, &dev);
+            lin.weight = Param::from_tensor(Tensor::<2>::ones([1, 1], &dev));
+            let mut opt = MomentumSgd::new();
+            for (t, g) in [(1u64, 0.5f32), (2, -0.25)] {
+                let x = Tensor::<2>::ones([1, 1], &dev);
+                // d(g * w x)/dw = g
+                let loss = lin.forward(x).mul_scalar(g).sum();
+                let grads = GradientsParams::from_grads(loss.backward(), &lin);
+                lin = opt.step_adaptive(lin, grads, 0.1, rule, t);
+            }
+            let w = lin.weight.val().into_scalar::<f32>() as f64;
+            assert!((w - expect).abs() < 1e-4, "{rule:?}: {w} vs {expect}");
         }
     }
 

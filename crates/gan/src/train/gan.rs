@@ -6,12 +6,13 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use crate::config::OptimKind;
 use crate::config::{Engine as EngineKind, Schedule, TrainConfig};
 use crate::error::{Error, Result};
 use crate::fast::Engine;
 use crate::loss::sigmoid_f64;
 use crate::models::{Discriminator, Generator, sample_noise};
-use crate::optim::{MomentumSgd, learning_rate_at, momentum_at};
+use crate::optim::{Adaptive, MomentumSgd, learning_rate_at, momentum_at};
 use crate::rng::Rng;
 
 /// Tags of the independent random streams derived from the run's seed.
@@ -371,13 +372,30 @@ impl Gan {
         let grads_g = GradientsParams::from_module(&mut grads, &self.generator);
 
         let (lr_d, lr_g) = (self.lr_d(), self.lr_g());
-        self.discriminator = self
-            .opt_d
-            .step(self.discriminator.clone(), grads_d, lr_d, momentum);
+        let (rule, td, tg) = (
+            self.adaptive(),
+            self.progress.d_updates + 1,
+            self.progress.g_updates + 1,
+        );
+        self.discriminator = update(
+            &mut self.opt_d,
+            self.discriminator.clone(),
+            grads_d,
+            lr_d,
+            momentum,
+            rule,
+            td,
+        );
         self.clip_discriminator();
-        self.generator = self
-            .opt_g
-            .step(self.generator.clone(), grads_g, lr_g, momentum);
+        self.generator = update(
+            &mut self.opt_g,
+            self.generator.clone(),
+            grads_g,
+            lr_g,
+            momentum,
+            rule,
+            tg,
+        );
         self.progress.d_updates += 1;
         self.progress.g_updates += 1;
         Ok(stats_from_logits(self.cfg.loss, &host[..m], &host[m..]))
@@ -416,10 +434,16 @@ impl Gan {
         ) + self.penalty(x, fake);
         let mut grads = d_loss.backward();
         let grads_d = GradientsParams::from_module(&mut grads, &self.discriminator);
-        let lr = self.lr_d();
-        self.discriminator = self
-            .opt_d
-            .step(self.discriminator.clone(), grads_d, lr, momentum);
+        let (lr, rule, t) = (self.lr_d(), self.adaptive(), self.progress.d_updates + 1);
+        self.discriminator = update(
+            &mut self.opt_d,
+            self.discriminator.clone(),
+            grads_d,
+            lr,
+            momentum,
+            rule,
+            t,
+        );
         self.clip_discriminator();
         self.progress.d_updates += 1;
         Ok(stats_from_logits(self.cfg.loss, &host[..m], &host[m..]))
@@ -443,10 +467,16 @@ impl Gan {
         let g_loss = self.cfg.loss.generator_loss(logits);
         let mut grads = g_loss.backward();
         let grads_g = GradientsParams::from_module(&mut grads, &self.generator);
-        let lr = self.lr_g();
-        self.generator = self
-            .opt_g
-            .step(self.generator.clone(), grads_g, lr, momentum);
+        let (lr, rule, t) = (self.lr_g(), self.adaptive(), self.progress.g_updates + 1);
+        self.generator = update(
+            &mut self.opt_g,
+            self.generator.clone(),
+            grads_g,
+            lr,
+            momentum,
+            rule,
+            t,
+        );
         self.progress.g_updates += 1;
         Ok(mean(&host, |l| self.cfg.loss.generator_loss_scalar(l)))
     }
@@ -537,6 +567,23 @@ impl Gan {
         self.data_dim + self.cfg.classes
     }
 
+    /// The configured adaptive rule (`None`: momentum SGD).
+    fn adaptive(&self) -> Option<Adaptive> {
+        let o = &self.cfg.optimizer;
+        match o.kind {
+            OptimKind::Sgd => None,
+            OptimKind::Adam => Some(Adaptive::Adam {
+                beta1: o.beta1,
+                beta2: o.beta2,
+                eps: o.eps,
+            }),
+            OptimKind::Rmsprop => Some(Adaptive::RmsProp {
+                alpha: o.beta2,
+                eps: o.eps,
+            }),
+        }
+    }
+
     /// WGAN-GP's gradient penalty on interpolates of the two batches (a zero for every
     /// other loss); its interpolation weights come from the training stream.
     fn penalty(&mut self, real: Tensor<2>, fake: Tensor<2>) -> Tensor<1> {
@@ -567,6 +614,22 @@ impl Gan {
             self.lr_g(),
             momentum_at(&self.cfg.optimizer, self.progress.epoch),
         )
+    }
+}
+
+/// One update of `module` by momentum SGD (`rule == None`) or an adaptive rule (update `t`).
+fn update<M: Module>(
+    opt: &mut MomentumSgd,
+    module: M,
+    grads: GradientsParams,
+    lr: f64,
+    momentum: f64,
+    rule: Option<Adaptive>,
+    t: u64,
+) -> M {
+    match rule {
+        None => opt.step(module, grads, lr, momentum),
+        Some(r) => opt.step_adaptive(module, grads, lr, r, t),
     }
 }
 

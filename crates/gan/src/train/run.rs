@@ -41,6 +41,10 @@ pub mod files {
     pub const GENERATOR_VELOCITY: &str = "generator-velocity.safetensors";
     /// D's optimizer velocity.
     pub const DISCRIMINATOR_VELOCITY: &str = "discriminator-velocity.safetensors";
+    /// G's second moments (Adam, RMSProp).
+    pub const GENERATOR_SECOND: &str = "generator-second-moment.safetensors";
+    /// D's second moments (Adam, RMSProp).
+    pub const DISCRIMINATOR_SECOND: &str = "discriminator-second-moment.safetensors";
 }
 
 /// The contents of a checkpoint's state file.
@@ -493,7 +497,7 @@ impl Run {
         check_finite(&gan.generator, "generator", gan.progress.step)?;
         check_finite(&gan.discriminator, "discriminator", gan.progress.step)?;
         let dir = self.dir.join(files::CHECKPOINTS);
-        let weights = [
+        let mut weights = vec![
             (files::GENERATOR, module_to_bytes(&gan.generator, &dir)?),
             (
                 files::DISCRIMINATOR,
@@ -508,6 +512,16 @@ impl Run {
                 module_to_bytes(&gan.opt_d.velocity_module(&gan.discriminator), &dir)?,
             ),
         ];
+        if gan.cfg.optimizer.kind != crate::config::OptimKind::Sgd {
+            weights.push((
+                files::GENERATOR_SECOND,
+                module_to_bytes(&gan.opt_g.second_moment_module(&gan.generator), &dir)?,
+            ));
+            weights.push((
+                files::DISCRIMINATOR_SECOND,
+                module_to_bytes(&gan.opt_d.second_moment_module(&gan.discriminator), &dir)?,
+            ));
+        }
         let state = |sums| {
             let s = CheckpointState {
                 format: 1,
@@ -672,6 +686,22 @@ pub fn load_checkpoint(ckpt: &Path, device: &Device) -> Result<Gan> {
         &ckpt.join(files::DISCRIMINATOR_VELOCITY),
     )?;
     gan.opt_d.load_velocity_module(&vd);
+    if gan.cfg.optimizer.kind != crate::config::OptimKind::Sgd {
+        let mut sg = gan.generator.clone();
+        module_from_bytes(
+            &mut sg,
+            read(files::GENERATOR_SECOND)?,
+            &ckpt.join(files::GENERATOR_SECOND),
+        )?;
+        gan.opt_g.load_second_moment_module(&sg);
+        let mut sd = gan.discriminator.clone();
+        module_from_bytes(
+            &mut sd,
+            read(files::DISCRIMINATOR_SECOND)?,
+            &ckpt.join(files::DISCRIMINATOR_SECOND),
+        )?;
+        gan.opt_d.load_second_moment_module(&sd);
+    }
     gan.progress = state.progress;
     gan.reload_engine();
     Ok(gan)
