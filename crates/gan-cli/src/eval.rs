@@ -171,18 +171,21 @@ fn data_of(data: &Option<PathBuf>, run: &Option<PathBuf>) -> Result<(PathBuf, us
     })
 }
 
-/// Samples from a run's newest checkpoint or a .npy file, with a name for the source.
+/// Samples from a run's newest checkpoint or a .npy file, with a name for the source and,
+/// for a conditional run, the class each sample was drawn for.
 fn load_samples(
     run: &Option<PathBuf>,
     samples: &Option<PathBuf>,
     n: usize,
     seed: u64,
     d: usize,
-) -> Result<(Vec<f32>, String)> {
+) -> Result<(Vec<f32>, String, Option<Vec<usize>>)> {
     match (run, samples) {
         (Some(r), _) => {
             let (gan, ckpt, _) = load_latest(r, &device())?;
-            Ok((gan.sample(n, seed)?, ckpt.display().to_string()))
+            let classes = gan.cfg.classes;
+            let labels = (classes > 0).then(|| gan::train::grid_labels(n, classes));
+            Ok((gan.sample(n, seed)?, ckpt.display().to_string(), labels))
         }
         (None, Some(f)) => {
             let (v, _, cols) = read_npy_f32(f)?;
@@ -192,7 +195,7 @@ fn load_samples(
                     f.display()
                 );
             }
-            Ok((v, f.display().to_string()))
+            Ok((v, f.display().to_string(), None))
         }
         (None, None) => bail!("give --run RUN_DIR or --samples FILE.npy"),
     }
@@ -209,7 +212,7 @@ fn quality(metric: &str, a: QualityArgs) -> Result<i32> {
     let splits =
         load_splits(Path::new(&data_dir), train_end).context("loading the evaluation data")?;
     let d = splits.test.dim();
-    let (fake, source) = load_samples(&a.src.run, &a.src.samples, a.src.n, a.src.seed, d)?;
+    let (fake, source, labels) = load_samples(&a.src.run, &a.src.samples, a.src.n, a.src.seed, d)?;
     let model = load_classifier(&a.classifier).with_context(|| {
         format!(
             "loading the feature extractor (train one with: gan classifier train --out {})",
@@ -279,9 +282,18 @@ fn quality(metric: &str, a: QualityArgs) -> Result<i32> {
             v["score"] = score.into();
             v["score_real"] = score_real.into();
             v["class_histogram"] = serde_json::json!(hist);
-            format!(
+            let mut line = format!(
                 "classifier score {score:.3} (test images: {score_real:.3}); samples per class {hist:?}"
-            )
+            );
+            if let Some(y) = &labels {
+                // a conditional run: how often the classifier sees the class asked for
+                let pred = gan::classifier::argmax_rows(&pf);
+                let hits = pred.iter().zip(y).filter(|(p, y)| p == y).count();
+                let acc = hits as f64 / y.len().max(1) as f64;
+                v["conditional_accuracy"] = acc.into();
+                line.push_str(&format!("; conditional accuracy {:.2}%", 100.0 * acc));
+            }
+            line
         }
     };
     v["seconds"] = started.elapsed().as_secs_f64().into();
@@ -301,7 +313,7 @@ fn parzen(a: ParzenArgs) -> Result<i32> {
     let splits =
         load_splits(Path::new(&data_dir), train_end).context("loading the evaluation data")?;
     let d = splits.test.dim();
-    let (kernels, source) = load_samples(&a.src.run, &a.src.samples, a.src.n, a.src.seed, d)?;
+    let (kernels, source, _) = load_samples(&a.src.run, &a.src.samples, a.src.n, a.src.seed, d)?;
     let n_valid = a.n_valid.min(splits.valid.len());
     let valid = &splits.valid.first_pixels(n_valid);
     let started = std::time::Instant::now();

@@ -211,6 +211,10 @@ pub struct TrainConfig {
     /// concatenated to G's noise and to D's input. 0: unconditional.
     #[serde(default)]
     pub classes: usize,
+    /// Value of the hot entry of the one-hot label (1: plain one-hot). Larger values give
+    /// the label a larger share of the first layers' input and a faster-learning path.
+    #[serde(default = "default_label_scale")]
+    pub label_scale: f32,
     /// WGAN-GP's penalty weight lambda (Gulrajani et al. use 10); other losses ignore it.
     #[serde(default = "default_gp_weight")]
     pub gp_weight: f32,
@@ -241,6 +245,10 @@ pub struct TrainConfig {
     /// What to do when training diverges (NaN or infinity).
     #[serde(default)]
     pub divergence: DivergenceConfig,
+}
+
+fn default_label_scale() -> f32 {
+    1.0
 }
 
 fn default_beta1() -> f64 {
@@ -383,6 +391,12 @@ impl TrainConfig {
                 "a conditional GAN runs on the burn engine only; set engine = \"burn\"".into(),
             );
         }
+        if !(self.label_scale.is_finite() && self.label_scale > 0.0) {
+            return bad(
+                "label_scale",
+                format!("{} must be positive", self.label_scale),
+            );
+        }
         if self.classes > 256 {
             return bad("classes", format!("{} is more than 256", self.classes));
         }
@@ -464,6 +478,7 @@ const OPTIONAL: &[&str] = &[
     "discriminator.clip",
     "gp_weight",
     "classes",
+    "label_scale",
     "optimizer.kind",
     "optimizer.beta1",
     "optimizer.beta2",

@@ -113,3 +113,34 @@ fn conditioning_learns_a_label_to_image_map() {
     // labels outside 0..10 are refused
     assert!(run.gan.sample_labelled(2, 0, &[3, 10]).is_err());
 }
+
+#[test]
+fn a_short_mnist_cgan_run_draws_the_requested_digits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = TrainConfig::preset(
+        "mnist-cgan",
+        &[
+            "generator.hidden=[256]".into(),
+            "discriminator.hidden=[64]".into(),
+            "epochs=4".into(),
+            "grid_samples=20".into(),
+        ],
+    )
+    .expect("valid");
+    let mut run = Run::create(dir.path(), cfg, common::train_subset(10_000), &dev()).expect("run");
+    run.train(&mut Silent).expect("train");
+    let clf = gan::classifier::load_classifier(
+        &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(gan::classifier::SHIPPED_MNIST),
+    )
+    .expect("shipped classifier");
+    let labels: Vec<usize> = (0..500).map(|i| i / 50).collect();
+    let x = run.gan.sample_labelled(500, 7, &labels).expect("samples");
+    let pred =
+        gan::classifier::argmax_rows(&gan::classifier::probabilities(&clf, &x).expect("probs"));
+    let hits = pred.iter().zip(&labels).filter(|(p, y)| p == y).count();
+    eprintln!("MNIST conditional accuracy {hits}/500");
+    // chance is 50 of 500
+    assert!(hits > 200, "only {hits} of 500 samples show their class");
+}

@@ -556,7 +556,7 @@ impl Gan {
         let [n, _] = x.dims();
         let mut hot = vec![0f32; n * classes];
         for (i, &y) in labels.iter().enumerate().take(n) {
-            hot[i * classes + y] = 1.0;
+            hot[i * classes + y] = self.cfg.label_scale;
         }
         let hot = tensor_from(hot, n, classes, &x.device());
         Tensor::cat(vec![x, hot], 1)
