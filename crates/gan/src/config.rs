@@ -211,10 +211,14 @@ pub struct TrainConfig {
     /// concatenated to G's noise and to D's input. 0: unconditional.
     #[serde(default)]
     pub classes: usize,
-    /// Value of the hot entry of the one-hot label (1: plain one-hot). Larger values give
-    /// the label a larger share of the first layers' input and a faster-learning path.
+    /// Value of the hot entry of the one-hot label appended to G's noise (1: plain one-hot).
+    /// Larger values give the label a larger share of G's first layer and a faster-learning
+    /// path; too large and G ignores its noise (each class collapses to one image).
     #[serde(default = "default_label_scale")]
-    pub label_scale: f32,
+    pub g_label_scale: f32,
+    /// The same for the label appended to D's input.
+    #[serde(default = "default_label_scale")]
+    pub d_label_scale: f32,
     /// WGAN-GP's penalty weight lambda (Gulrajani et al. use 10); other losses ignore it.
     #[serde(default = "default_gp_weight")]
     pub gp_weight: f32,
@@ -391,11 +395,13 @@ impl TrainConfig {
                 "a conditional GAN runs on the burn engine only; set engine = \"burn\"".into(),
             );
         }
-        if !(self.label_scale.is_finite() && self.label_scale > 0.0) {
-            return bad(
-                "label_scale",
-                format!("{} must be positive", self.label_scale),
-            );
+        for (key, v) in [
+            ("g_label_scale", self.g_label_scale),
+            ("d_label_scale", self.d_label_scale),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(key, format!("{v} must be positive"));
+            }
         }
         if self.classes > 256 {
             return bad("classes", format!("{} is more than 256", self.classes));
@@ -478,7 +484,8 @@ const OPTIONAL: &[&str] = &[
     "discriminator.clip",
     "gp_weight",
     "classes",
-    "label_scale",
+    "g_label_scale",
+    "d_label_scale",
     "optimizer.kind",
     "optimizer.beta1",
     "optimizer.beta2",

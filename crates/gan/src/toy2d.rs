@@ -5,7 +5,7 @@
 //! presets are `configs/ring8.toml` and `configs/grid25.toml`.
 //! Not reproduced: the batch normalisation PacGAN's generator uses.
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -63,6 +63,10 @@ pub struct Toy2dConfig {
     pub clip: Option<f32>,
     /// WGAN-GP's penalty weight.
     pub gp_weight: f32,
+    /// Batch normalisation after each of G's hidden linear layers (PacGAN's generator has
+    /// it), with the statistics of the batch at hand, in training and in sampling.
+    #[serde(default)]
+    pub g_batch_norm: bool,
     /// Seed of every random draw.
     pub seed: u64,
 }
@@ -93,6 +97,7 @@ impl Toy2dConfig {
             k: 1,
             clip: None,
             gp_weight: 10.0,
+            g_batch_norm: false,
             seed,
         };
         c.use_loss(loss);
@@ -208,6 +213,47 @@ fn parse_table<T: serde::de::DeserializeOwned>(table: &toml::Table, source: &str
     toml::from_str(&text).map_err(|e| Error::Config(format!("{source}: {}", e.to_string().trim())))
 }
 
+/// The 2-D generator: the MLP of [`Generator`] with optional batch normalisation (scale
+/// `gamma`, shift `beta`, one per hidden layer; both empty without it) before each ReLU.
+#[derive(Module, Debug)]
+pub struct ToyGenerator {
+    /// Linear layers.
+    pub net: Generator,
+    /// Batch-norm scales.
+    pub gamma: Vec<Param<Tensor<1>>>,
+    /// Batch-norm shifts.
+    pub beta: Vec<Param<Tensor<1>>>,
+}
+
+impl ToyGenerator {
+    /// G(z), a linear output.
+    ///
+    /// # Shapes
+    /// `z`: `[m, 2]` -> `[m, 2]`.
+    pub fn forward(&self, z: Tensor<2>) -> Tensor<2> {
+        let mut h = z;
+        for (i, layer) in self.net.hidden.iter().enumerate() {
+            let mut a = layer.forward(h);
+            if let (Some(g), Some(b)) = (self.gamma.get(i), self.beta.get(i)) {
+                a = batch_norm(a, g.val(), b.val());
+            }
+            h = burn::tensor::activation::relu(a);
+        }
+        self.net.output.forward(h)
+    }
+}
+
+/// Batch normalisation with the batch's own statistics (Ioffe & Szegedy 2015):
+/// `gamma (x - mean) / sqrt(var + 1e-5) + beta`, per column, biased variance.
+///
+/// # Shapes
+/// `x`: `[m, c]`, `gamma`, `beta`: `[c]` -> `[m, c]`.
+pub fn batch_norm(x: Tensor<2>, gamma: Tensor<1>, beta: Tensor<1>) -> Tensor<2> {
+    let centered = x.clone() - x.mean_dim(0);
+    let var = centered.clone().powi_scalar(2).mean_dim(0);
+    centered / var.add_scalar(1e-5).sqrt() * gamma.unsqueeze_dim::<2>(0) + beta.unsqueeze_dim(0)
+}
+
 fn column2(v: Vec<f32>, device: &Device) -> Tensor<2> {
     let n = v.len() / 2;
     Tensor::from_data(TensorData::new(v, [n, 2]), device)
@@ -215,8 +261,8 @@ fn column2(v: Vec<f32>, device: &Device) -> Tensor<2> {
 
 /// A trained 2-D GAN.
 pub struct Toy2d {
-    /// The generator (its `forward_logits` is the linear output).
-    pub g: Generator,
+    /// The generator.
+    pub g: ToyGenerator,
     /// The discriminator.
     pub d: Discriminator,
     /// The settings.
@@ -262,6 +308,22 @@ impl Toy2d {
             d_in = w;
         }
         g.output = layer(d_in, 2, &mut rng);
+        let widths = if cfg.g_batch_norm {
+            cfg.g_hidden.clone()
+        } else {
+            Vec::new()
+        };
+        let g = ToyGenerator {
+            net: g,
+            gamma: widths
+                .iter()
+                .map(|&w| Param::from_tensor(Tensor::ones([w], &device)))
+                .collect(),
+            beta: widths
+                .iter()
+                .map(|&w| Param::from_tensor(Tensor::zeros([w], &device)))
+                .collect(),
+        };
         let mut d = Discriminator::new(&dcfg, 2, &mut rng, &device);
         let mut d_in = 2;
         for (i, &u) in cfg.d_hidden.iter().enumerate() {
@@ -296,7 +358,7 @@ impl Toy2d {
         while left > 0 {
             let b = left.min(10_000);
             let z: Vec<f32> = (0..2 * b).map(|_| rng.normal()).collect();
-            let x = g.forward_logits(column2(z, &self.device).inner());
+            let x = g.forward(column2(z, &self.device).inner());
             out.extend(
                 x.into_data()
                     .try_into_vec::<f32>()
@@ -339,11 +401,8 @@ impl Toy2d {
             for _ in 0..self.cfg.k {
                 let real = column2(self.data.sample(m, &mut self.rng), &self.device);
                 let z = self.noise(m);
-                let fake = Tensor::from_inner(
-                    self.g
-                        .valid()
-                        .forward_logits(column2(z, &self.device).inner()),
-                );
+                let fake =
+                    Tensor::from_inner(self.g.valid().forward(column2(z, &self.device).inner()));
                 let logits = self
                     .d
                     .forward(Tensor::cat(vec![real.clone(), fake.clone()], 0), None);
@@ -368,7 +427,7 @@ impl Toy2d {
             }
             let z = self.noise(m);
             let frozen = self.d.clone().no_grad();
-            let x = self.g.forward_logits(column2(z, &self.device));
+            let x = self.g.forward(column2(z, &self.device));
             let l = loss.generator_loss(frozen.forward(x, None));
             let grads = GradientsParams::from_grads(l.backward(), &self.g);
             self.g = opt_g.step(self.cfg.lr, self.g.clone(), grads);

@@ -341,7 +341,7 @@ impl Gan {
         let [m, _] = x.dims();
         let z = sample_noise(&self.cfg.noise, m, &mut self.progress.rng, &self.device);
         let fake_labels = self.fake_labels(m);
-        let fake = self.generator.forward(self.condition(z, &fake_labels));
+        let fake = self.generator.forward(self.condition_g(z, &fake_labels));
         let masks = self.discriminator.sample_masks(
             &self.cfg.discriminator,
             2 * m,
@@ -414,7 +414,7 @@ impl Gan {
         let fake = self
             .generator
             .valid()
-            .forward(self.condition(z, &fake_labels).inner());
+            .forward(self.condition_g(z, &fake_labels).inner());
         let masks = self.discriminator.sample_masks(
             &self.cfg.discriminator,
             2 * m,
@@ -453,7 +453,7 @@ impl Gan {
     fn generator_step(&mut self, m: usize, momentum: f64) -> Result<f64> {
         let z = sample_noise(&self.cfg.noise, m, &mut self.progress.rng, &self.device);
         let labels = self.fake_labels(m);
-        let fake = self.generator.forward(self.condition(z, &labels));
+        let fake = self.generator.forward(self.condition_g(z, &labels));
         let masks = self.discriminator.sample_masks(
             &self.cfg.discriminator,
             m,
@@ -504,7 +504,7 @@ impl Gan {
             )));
         }
         let out = self.generator.valid().forward(
-            self.condition(Tensor::from_inner(z.inner()), labels)
+            self.condition_g(Tensor::from_inner(z.inner()), labels)
                 .inner(),
         );
         out.into_data()
@@ -547,8 +547,18 @@ impl Gan {
         (0..m).map(|_| self.progress.rng.below(classes)).collect()
     }
 
-    /// `x` with the one-hot labels appended as columns (unchanged when unconditional).
+    /// G's input: noise with the label appended (hot value `g_label_scale`).
+    fn condition_g(&self, z: Tensor<2>, labels: &[usize]) -> Tensor<2> {
+        self.condition_scaled(z, labels, self.cfg.g_label_scale)
+    }
+
+    /// D's input: data with the label appended (hot value `d_label_scale`).
     fn condition(&self, x: Tensor<2>, labels: &[usize]) -> Tensor<2> {
+        self.condition_scaled(x, labels, self.cfg.d_label_scale)
+    }
+
+    /// `x` with the one-hot labels appended as columns (unchanged when unconditional).
+    fn condition_scaled(&self, x: Tensor<2>, labels: &[usize], scale: f32) -> Tensor<2> {
         let classes = self.cfg.classes;
         if classes == 0 {
             return x;
@@ -556,7 +566,7 @@ impl Gan {
         let [n, _] = x.dims();
         let mut hot = vec![0f32; n * classes];
         for (i, &y) in labels.iter().enumerate().take(n) {
-            hot[i * classes + y] = self.cfg.label_scale;
+            hot[i * classes + y] = scale;
         }
         let hot = tensor_from(hot, n, classes, &x.device());
         Tensor::cat(vec![x, hot], 1)
