@@ -444,3 +444,48 @@ impl Toy2d {
         Ok((mode_report(&s, &self.data)?, s))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_norm_standardises_each_column_then_scales_and_shifts() {
+        let dev = Device::flex();
+        let x = Tensor::<2>::from_data(
+            TensorData::new(vec![1.0f32, 10.0, 2.0, 20.0, 3.0, 60.0], [3, 2]),
+            &dev,
+        );
+        let gamma = Tensor::<1>::from_floats([2.0f32, 1.0], &dev);
+        let beta = Tensor::<1>::from_floats([0.5f32, -1.0], &dev);
+        let y = batch_norm(x, gamma, beta)
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("f32");
+        // column 0: mean 2, biased var 2/3 -> (-1.2247, 0, 1.2247) * 2 + 0.5
+        let s = (2.0f32 / 3.0 + 1e-5).sqrt();
+        let want0 = [-2.0 / s + 0.5, 0.5, 2.0 / s + 0.5];
+        // column 1: mean 30, biased var (400 + 100 + 900) / 3
+        let s1 = (1400.0f32 / 3.0 + 1e-5).sqrt();
+        let want1 = [-20.0 / s1 - 1.0, -10.0 / s1 - 1.0, 30.0 / s1 - 1.0];
+        for r in 0..3 {
+            assert!((y[2 * r] - want0[r]).abs() < 1e-4, "{y:?}");
+            assert!((y[2 * r + 1] - want1[r]).abs() < 1e-4, "{y:?}");
+        }
+    }
+
+    #[test]
+    fn generator_batch_norm_is_optional_and_trains() {
+        let mut cfg = Toy2dConfig::pacgan("ring8", GanLoss::NonSaturating, 3, 1);
+        cfg.g_hidden = vec![16, 16];
+        cfg.d_hidden = vec![8];
+        cfg.g_batch_norm = true;
+        let mut toy = Toy2d::new(cfg.clone()).expect("toy");
+        assert_eq!(toy.g.gamma.len(), 2);
+        toy.train(|_, _| {}).expect("train");
+        let s = toy.sample(50, &mut Rng::new(2)).expect("samples");
+        assert!(s.iter().all(|v| v.is_finite()));
+        cfg.g_batch_norm = false;
+        assert!(Toy2d::new(cfg).expect("toy").g.gamma.is_empty());
+    }
+}
