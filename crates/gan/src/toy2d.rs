@@ -3,7 +3,8 @@
 //! ReLU hidden layers and a linear output, D with 200-unit maxout hidden layers (5 pieces),
 //! Adam (lr 1e-4, beta1 0.8), minibatches of 100. Every loss of [`GanLoss`] can be used; the
 //! presets are `configs/ring8.toml` and `configs/grid25.toml`.
-//! Not reproduced: the batch normalisation PacGAN's generator uses.
+//! G's batch normalisation (`g_batch_norm`) uses the batch's statistics in training and in
+//! sampling.
 
 use burn::module::{Module, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig};
@@ -78,8 +79,8 @@ const EVAL_STREAM: u64 = 7;
 pub const TOY_PRESETS: &[&str] = &["ring8", "grid25"];
 
 impl Toy2dConfig {
-    /// The PacGAN setup: G 4 x 400 ReLU, D 3 x 200 maxout (5 pieces), Adam 1e-4 /
-    /// 0.8, batch 100, k = 1.
+    /// The PacGAN setup: G 4 x 400 ReLU with batch normalisation, D 3 x 200 maxout
+    /// (5 pieces), Adam 1e-4 / 0.8, batch 100, k = 1.
     pub fn pacgan(data: &str, loss: GanLoss, steps: usize, seed: u64) -> Self {
         let mut c = Self {
             name: data.to_string(),
@@ -97,7 +98,7 @@ impl Toy2dConfig {
             k: 1,
             clip: None,
             gp_weight: 10.0,
-            g_batch_norm: false,
+            g_batch_norm: true,
             seed,
         };
         c.use_loss(loss);
