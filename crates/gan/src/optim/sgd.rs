@@ -111,18 +111,12 @@ impl MomentumSgd {
 
     /// The second moments laid out as a copy of `module` (zeros where none yet), for saving.
     pub fn second_moment_module<M: Module>(&self, module: &M) -> M {
-        module.clone().map(&mut VelocityAsParams {
-            velocity: &self.second,
-        })
+        state_as_module(&self.second, module)
     }
 
     /// Restores the second moments from a module laid out like the trained one.
     pub fn load_second_moment_module<M: Module>(&mut self, second: &M) {
-        let mut v = CollectParams {
-            out: GradientsParams::new(),
-        };
-        second.visit(&mut v);
-        self.second = v.out;
+        self.second = collect_params(second);
     }
 
     /// The velocity of each parameter, by parameter id.
@@ -137,20 +131,30 @@ impl MomentumSgd {
 
     /// The velocity laid out as a copy of `module` (zeros where none yet), for saving.
     pub fn velocity_module<M: Module>(&self, module: &M) -> M {
-        module.clone().map(&mut VelocityAsParams {
-            velocity: &self.velocity,
-        })
+        state_as_module(&self.velocity, module)
     }
 
     /// Restores the velocity from a module laid out like the trained one (same parameter ids,
     /// e.g. a clone of it with the saved velocity loaded).
     pub fn load_velocity_module<M: Module>(&mut self, velocity: &M) {
-        let mut v = CollectParams {
-            out: GradientsParams::new(),
-        };
-        velocity.visit(&mut v);
-        self.velocity = v.out;
+        self.velocity = collect_params(velocity);
     }
+}
+
+/// Per-parameter optimizer state laid out as a copy of `module` (zeros where none yet).
+fn state_as_module<M: Module>(state: &GradientsParams, module: &M) -> M {
+    module
+        .clone()
+        .map(&mut VelocityAsParams { velocity: state })
+}
+
+/// Every parameter of `module`, by parameter id (the inverse of [`state_as_module`]).
+fn collect_params<M: Module>(module: &M) -> GradientsParams {
+    let mut v = CollectParams {
+        out: GradientsParams::new(),
+    };
+    module.visit(&mut v);
+    v.out
 }
 
 struct SgdMapper<'a> {

@@ -672,39 +672,53 @@ pub fn load_checkpoint(ckpt: &Path, device: &Device) -> Result<Gan> {
         read(files::DISCRIMINATOR)?,
         &ckpt.join(files::DISCRIMINATOR),
     )?;
-    let mut vg = gan.generator.clone();
-    module_from_bytes(
-        &mut vg,
+    // optimizer state, saved laid out like the module it belongs to
+    let vg = read_like(
+        &gan.generator,
         read(files::GENERATOR_VELOCITY)?,
-        &ckpt.join(files::GENERATOR_VELOCITY),
+        ckpt,
+        files::GENERATOR_VELOCITY,
     )?;
     gan.opt_g.load_velocity_module(&vg);
-    let mut vd = gan.discriminator.clone();
-    module_from_bytes(
-        &mut vd,
+    let vd = read_like(
+        &gan.discriminator,
         read(files::DISCRIMINATOR_VELOCITY)?,
-        &ckpt.join(files::DISCRIMINATOR_VELOCITY),
+        ckpt,
+        files::DISCRIMINATOR_VELOCITY,
     )?;
     gan.opt_d.load_velocity_module(&vd);
     if gan.cfg.optimizer.kind != crate::config::OptimKind::Sgd {
-        let mut sg = gan.generator.clone();
-        module_from_bytes(
-            &mut sg,
+        let sg = read_like(
+            &gan.generator,
             read(files::GENERATOR_SECOND)?,
-            &ckpt.join(files::GENERATOR_SECOND),
+            ckpt,
+            files::GENERATOR_SECOND,
         )?;
         gan.opt_g.load_second_moment_module(&sg);
-        let mut sd = gan.discriminator.clone();
-        module_from_bytes(
-            &mut sd,
+        let sd = read_like(
+            &gan.discriminator,
             read(files::DISCRIMINATOR_SECOND)?,
-            &ckpt.join(files::DISCRIMINATOR_SECOND),
+            ckpt,
+            files::DISCRIMINATOR_SECOND,
         )?;
         gan.opt_d.load_second_moment_module(&sd);
     }
     gan.progress = state.progress;
     gan.reload_engine();
     Ok(gan)
+}
+
+/// A copy of `template` holding the tensors of checkpoint file `name` (optimizer states are
+/// saved laid out like the module they belong to).
+fn read_like<M: burn::module::Module>(
+    template: &M,
+    bytes: Vec<u8>,
+    ckpt: &Path,
+    name: &str,
+) -> Result<M> {
+    let mut m = template.clone();
+    module_from_bytes(&mut m, bytes, &ckpt.join(name))?;
+    Ok(m)
 }
 
 /// Image height and width recorded in a checkpoint.
