@@ -389,12 +389,6 @@ impl TrainConfig {
         if !(self.gp_weight.is_finite() && self.gp_weight >= 0.0) {
             return bad("gp_weight", format!("{} must be >= 0", self.gp_weight));
         }
-        if self.classes > 0 && self.engine == Engine::Fast {
-            return bad(
-                "classes",
-                "a conditional GAN runs on the burn engine only; set engine = \"burn\"".into(),
-            );
-        }
         for (key, v) in [
             ("g_label_scale", self.g_label_scale),
             ("d_label_scale", self.d_label_scale),
@@ -405,12 +399,6 @@ impl TrainConfig {
         }
         if self.classes > 256 {
             return bad("classes", format!("{} is more than 256", self.classes));
-        }
-        if self.loss == GanLoss::WganGp && self.engine == Engine::Fast {
-            return bad(
-                "loss",
-                "wgan-gp runs on the burn engine only (its penalty differentiates D's input gradient); set engine = \"burn\"".into(),
-            );
         }
         let dv = &self.divergence;
         if !(dv.lr_factor > 0.0 && dv.lr_factor < 1.0) {
@@ -445,11 +433,28 @@ impl TrainConfig {
         if !(o.eps.is_finite() && o.eps > 0.0) {
             return bad("optimizer.eps", format!("{} must be positive", o.eps));
         }
-        if o.kind != OptimKind::Sgd && self.engine == Engine::Fast {
-            return bad(
-                "optimizer.kind",
-                "adam and rmsprop run on the burn engine only; set engine = \"burn\"".into(),
-            );
+        // what the fused engine does not implement
+        if self.engine == Engine::Fast {
+            for (on, key, what) in [
+                (self.classes > 0, "classes", "a conditional GAN"),
+                (
+                    self.loss == GanLoss::WganGp,
+                    "loss",
+                    "wgan-gp (its penalty differentiates D's input gradient)",
+                ),
+                (
+                    o.kind != OptimKind::Sgd,
+                    "optimizer.kind",
+                    "adam and rmsprop",
+                ),
+            ] {
+                if on {
+                    return bad(
+                        key,
+                        format!("{what} runs on the burn engine only; set engine = \"burn\""),
+                    );
+                }
+            }
         }
         if o.momentum_saturate < o.momentum_start {
             return bad(
@@ -492,8 +497,9 @@ const OPTIONAL: &[&str] = &[
     "optimizer.eps",
 ];
 
-/// Applies one `a.b.c=value` override (keys must exist unless listed in `optional`); the value is parsed as TOML (number, bool, array,
-/// quoted string) and otherwise taken as a bare string.
+/// Applies one `a.b.c=value` override (keys must exist unless listed in `optional`); the
+/// value is parsed as TOML (number, bool, array, quoted string) and otherwise taken as a bare
+/// string.
 pub(crate) fn apply_override(
     root: &mut toml::Table,
     assignment: &str,

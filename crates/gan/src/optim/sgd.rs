@@ -79,13 +79,13 @@ impl MomentumSgd {
         lr: f64,
         momentum: f64,
     ) -> M {
-        let mut mapper = SgdMapper {
+        module.map(&mut UpdateMapper {
             grads: &mut grads,
-            velocity: &mut self.velocity,
+            first: &mut self.velocity,
+            second: &mut self.second,
             lr,
-            momentum,
-        };
-        module.map(&mut mapper)
+            rule: Rule::Momentum(momentum),
+        })
     }
 
     /// Applies one Adam or RMSProp update; `t` is the 1-based number of this update (Adam's
@@ -98,15 +98,13 @@ impl MomentumSgd {
         rule: Adaptive,
         t: u64,
     ) -> M {
-        let mut mapper = AdaptiveMapper {
+        module.map(&mut UpdateMapper {
             grads: &mut grads,
             first: &mut self.velocity,
             second: &mut self.second,
             lr,
-            rule,
-            t: t.max(1),
-        };
-        module.map(&mut mapper)
+            rule: Rule::Adaptive(rule, t.max(1)),
+        })
     }
 
     /// The second moments laid out as a copy of `module` (zeros where none yet), for saving.
@@ -157,46 +155,24 @@ fn collect_params<M: Module>(module: &M) -> GradientsParams {
     v.out
 }
 
-struct SgdMapper<'a> {
-    grads: &'a mut GradientsParams,
-    velocity: &'a mut GradientsParams,
-    lr: f64,
-    momentum: f64,
+/// Which update [`UpdateMapper`] applies: momentum SGD with this momentum, or an adaptive
+/// rule at this (1-based) update number.
+enum Rule {
+    Momentum(f64),
+    Adaptive(Adaptive, u64),
 }
 
-impl ModuleMapper for SgdMapper<'_> {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let (id, tensor, mapper) = param.consume();
-        let Some(grad) = self.grads.remove::<D>(id) else {
-            return Param::from_mapped_value(id, tensor, mapper);
-        };
-        let require_grad = tensor.is_require_grad();
-        let inner = tensor.inner();
-        let step = grad.mul_scalar(-self.lr);
-        let v = match self.velocity.remove::<D>(id) {
-            Some(v) if self.momentum != 0.0 => v.mul_scalar(self.momentum) + step,
-            _ => step,
-        };
-        let updated = inner + v.clone();
-        self.velocity.register(id, v);
-        let mut t = Tensor::from_inner(updated);
-        if require_grad {
-            t = t.require_grad();
-        }
-        Param::from_mapped_value(id, t, mapper)
-    }
-}
-
-struct AdaptiveMapper<'a> {
+/// Updates every parameter that has a gradient, keeping its optimizer state by parameter id:
+/// `first` is the SGD velocity or Adam's first moment, `second` the second moment.
+struct UpdateMapper<'a> {
     grads: &'a mut GradientsParams,
     first: &'a mut GradientsParams,
     second: &'a mut GradientsParams,
     lr: f64,
-    rule: Adaptive,
-    t: u64,
+    rule: Rule,
 }
 
-impl ModuleMapper for AdaptiveMapper<'_> {
+impl ModuleMapper for UpdateMapper<'_> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let (id, tensor, mapper) = param.consume();
         let Some(grad) = self.grads.remove::<D>(id) else {
@@ -209,10 +185,19 @@ impl ModuleMapper for AdaptiveMapper<'_> {
             None => new.mul_scalar(1.0 - b),
         };
         let updated = match self.rule {
-            Adaptive::Adam { beta1, beta2, eps } => {
+            Rule::Momentum(momentum) => {
+                let step = grad.mul_scalar(-self.lr);
+                let v = match self.first.remove::<D>(id) {
+                    Some(v) if momentum != 0.0 => v.mul_scalar(momentum) + step,
+                    _ => step,
+                };
+                self.first.register(id, v.clone());
+                inner + v
+            }
+            Rule::Adaptive(Adaptive::Adam { beta1, beta2, eps }, t) => {
                 let m = decay(self.first.remove::<D>(id), grad.clone(), beta1);
                 let v = decay(self.second.remove::<D>(id), grad.powi_scalar(2), beta2);
-                let t = self.t as i32;
+                let t = t as i32;
                 let (c1, c2) = (1.0 - beta1.powi(t), 1.0 - beta2.powi(t));
                 let step = m
                     .clone()
@@ -221,7 +206,7 @@ impl ModuleMapper for AdaptiveMapper<'_> {
                 self.second.register(id, v);
                 inner - step.mul_scalar(self.lr / c1)
             }
-            Adaptive::RmsProp { alpha, eps } => {
+            Rule::Adaptive(Adaptive::RmsProp { alpha, eps }, _) => {
                 let v = decay(
                     self.second.remove::<D>(id),
                     grad.clone().powi_scalar(2),

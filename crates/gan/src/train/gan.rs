@@ -361,7 +361,8 @@ impl Gan {
         let d_loss = self.cfg.loss.discriminator_loss(
             logits.clone().slice([0..m, 0..1]),
             logits.slice([m..2 * m, 0..1]),
-        ) + self.penalty(x, fake_in.clone());
+        );
+        let d_loss = self.with_penalty(d_loss, x, fake_in.clone());
         let mut grads = d_loss.backward();
         let grads_d = GradientsParams::from_module(&mut grads, &self.discriminator);
 
@@ -371,33 +372,10 @@ impl Gan {
         let mut grads = g_loss.backward();
         let grads_g = GradientsParams::from_module(&mut grads, &self.generator);
 
-        let (lr_d, lr_g) = (self.lr_d(), self.lr_g());
-        let (rule, td, tg) = (
-            self.adaptive(),
-            self.progress.d_updates + 1,
-            self.progress.g_updates + 1,
-        );
-        self.discriminator = update(
-            &mut self.opt_d,
-            self.discriminator.clone(),
-            grads_d,
-            lr_d,
-            momentum,
-            rule,
-            td,
-        );
-        self.clip_discriminator();
-        self.generator = update(
-            &mut self.opt_g,
-            self.generator.clone(),
-            grads_g,
-            lr_g,
-            momentum,
-            rule,
-            tg,
-        );
-        self.progress.d_updates += 1;
-        self.progress.g_updates += 1;
+        // both from the parameters before either update (D's update does not touch G's
+        // counter or learning rate)
+        self.update_discriminator(grads_d, momentum);
+        self.update_generator(grads_g, momentum);
         Ok(stats_from_logits(self.cfg.loss, &host[..m], &host[m..]))
     }
 
@@ -431,21 +409,11 @@ impl Gan {
         let d_loss = self.cfg.loss.discriminator_loss(
             logits.clone().slice([0..m, 0..1]),
             logits.slice([m..2 * m, 0..1]),
-        ) + self.penalty(x, fake);
+        );
+        let d_loss = self.with_penalty(d_loss, x, fake);
         let mut grads = d_loss.backward();
         let grads_d = GradientsParams::from_module(&mut grads, &self.discriminator);
-        let (lr, rule, t) = (self.lr_d(), self.adaptive(), self.progress.d_updates + 1);
-        self.discriminator = update(
-            &mut self.opt_d,
-            self.discriminator.clone(),
-            grads_d,
-            lr,
-            momentum,
-            rule,
-            t,
-        );
-        self.clip_discriminator();
-        self.progress.d_updates += 1;
+        self.update_discriminator(grads_d, momentum);
         Ok(stats_from_logits(self.cfg.loss, &host[..m], &host[m..]))
     }
 
@@ -467,17 +435,7 @@ impl Gan {
         let g_loss = self.cfg.loss.generator_loss(logits);
         let mut grads = g_loss.backward();
         let grads_g = GradientsParams::from_module(&mut grads, &self.generator);
-        let (lr, rule, t) = (self.lr_g(), self.adaptive(), self.progress.g_updates + 1);
-        self.generator = update(
-            &mut self.opt_g,
-            self.generator.clone(),
-            grads_g,
-            lr,
-            momentum,
-            rule,
-            t,
-        );
-        self.progress.g_updates += 1;
+        self.update_generator(grads_g, momentum);
         Ok(mean(&host, |l| self.cfg.loss.generator_loss_scalar(l)))
     }
 
@@ -594,19 +552,52 @@ impl Gan {
         }
     }
 
-    /// WGAN-GP's gradient penalty on interpolates of the two batches (a zero for every
-    /// other loss); its interpolation weights come from the training stream.
-    fn penalty(&mut self, real: Tensor<2>, fake: Tensor<2>) -> Tensor<1> {
-        if self.cfg.loss == crate::loss::GanLoss::WganGp {
-            self.discriminator.gradient_penalty(
+    /// `d_loss` plus WGAN-GP's gradient penalty on interpolates of the two batches
+    /// (unchanged for every other loss); the interpolation weights come from the training
+    /// stream.
+    fn with_penalty(&mut self, d_loss: Tensor<1>, real: Tensor<2>, fake: Tensor<2>) -> Tensor<1> {
+        if self.cfg.loss != crate::loss::GanLoss::WganGp {
+            return d_loss;
+        }
+        d_loss
+            + self.discriminator.gradient_penalty(
                 real,
                 fake,
                 self.cfg.gp_weight,
                 &mut self.progress.rng,
             )
-        } else {
-            Tensor::zeros([1], &self.device)
-        }
+    }
+
+    /// One update of D (momentum SGD or the adaptive rule, then WGAN's clipping) with its
+    /// learning rate for this update number.
+    fn update_discriminator(&mut self, grads: GradientsParams, momentum: f64) {
+        let (lr, rule, t) = (self.lr_d(), self.adaptive(), self.progress.d_updates + 1);
+        self.discriminator = update(
+            &mut self.opt_d,
+            self.discriminator.clone(),
+            grads,
+            lr,
+            momentum,
+            rule,
+            t,
+        );
+        self.clip_discriminator();
+        self.progress.d_updates += 1;
+    }
+
+    /// One update of G with its learning rate for this update number.
+    fn update_generator(&mut self, grads: GradientsParams, momentum: f64) {
+        let (lr, rule, t) = (self.lr_g(), self.adaptive(), self.progress.g_updates + 1);
+        self.generator = update(
+            &mut self.opt_g,
+            self.generator.clone(),
+            grads,
+            lr,
+            momentum,
+            rule,
+            t,
+        );
+        self.progress.g_updates += 1;
     }
 
     /// WGAN's weight clipping (burn engine): clamps every parameter of D to
