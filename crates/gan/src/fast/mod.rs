@@ -14,6 +14,7 @@
 //! both give the same numbers (a test checks losses and weights against burn's autodiff).
 
 pub mod gemm;
+pub mod int8;
 
 use gemm::{Trans, matmul};
 use rayon::prelude::*;
