@@ -25,7 +25,7 @@ ours = [r["seconds"] for r in rows if "peer" not in r]
 peer = [r["seconds"] for r in rows if "peer" in r]
 for r in rows[:2]:
     print(("numpy " if "peer" in r else "gan   "), f"ll {r['test_ll']:.2f} ± {r['test_se']:.2f} sigma {r['sigma']:.4f}")
-print(f"gan eval parzen (f32 GEMM): median {st.median(ours):.2f} s over {len(ours)} runs")
+print(f"gan eval parzen: median {st.median(ours):.2f} s over {len(ours)} runs")
 print(f"{rows[1]['peer']}: median {st.median(peer):.2f} s over {len(peer)} runs")
 print(f"ratio: {st.median(peer) / st.median(ours):.1f}x faster")
 PY
