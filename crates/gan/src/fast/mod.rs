@@ -23,7 +23,7 @@ use crate::config::{DiscriminatorConfig, NoiseConfig};
 use crate::loss::GanLoss;
 use crate::loss::sigmoid_f64;
 use crate::models::{Discriminator, Generator, noise_values};
-use crate::nn::dropout_values;
+use crate::nn::dropout_fill;
 use crate::rng::Rng;
 
 /// One affine layer `[d_in] -> [d_out]` with its momentum buffers and gradient.
@@ -115,6 +115,91 @@ impl Dense {
 
 fn resize(v: &mut Vec<f32>, n: usize) {
     v.resize(n, 0.0);
+}
+
+/// One row of the maxout pass: (row, ((pre-activations, winners), outputs)).
+type MaxoutRow<'a> = (usize, ((&'a [f32], &'a mut [u8]), &'a mut [f32]));
+
+/// Elementwise passes over at least this many values run on the thread pool.
+const PAR_MIN: usize = 1 << 14;
+
+/// `f(o, a)` for matching elements of `out` and `a`, on the pool when large.
+fn apply2(out: &mut [f32], a: &[f32], f: impl Fn(&mut f32, f32) + Sync) {
+    let chunk = |(o, a): (&mut [f32], &[f32])| o.iter_mut().zip(a).for_each(|(o, &a)| f(o, a));
+    if out.len() >= PAR_MIN {
+        out.par_chunks_mut(PAR_MIN / 2)
+            .zip(a.par_chunks(PAR_MIN / 2))
+            .for_each(chunk);
+    } else {
+        chunk((out, a));
+    }
+}
+
+/// `f(o, a, b)` for matching elements of `out`, `a` and `b`, on the pool when large.
+fn apply3(out: &mut [f32], a: &[f32], b: &[f32], f: impl Fn(&mut f32, f32, f32) + Sync) {
+    let chunk = |((o, a), b): ((&mut [f32], &[f32]), &[f32])| {
+        o.iter_mut()
+            .zip(a)
+            .zip(b)
+            .for_each(|((o, &a), &b)| f(o, a, b))
+    };
+    if out.len() >= PAR_MIN {
+        out.par_chunks_mut(PAR_MIN / 2)
+            .zip(a.par_chunks(PAR_MIN / 2))
+            .zip(b.par_chunks(PAR_MIN / 2))
+            .for_each(chunk);
+    } else {
+        chunk(((out, a), b));
+    }
+}
+
+/// G forward on `m` noise rows in `gc.z`; keeps activations; output in `gc.out`. Bias and
+/// activation (ReLU, sigmoid for the last layer) in one pass over each GEMM output.
+fn g_forward(g: &[Dense], gc: &mut GCache, m: usize) {
+    let n = g.len();
+    gc.hidden.resize_with(n - 1, Vec::new);
+    for (i, layer) in g.iter().enumerate() {
+        let (prev, rest) = gc.hidden.split_at_mut(i);
+        let input: &[f32] = if i == 0 { &gc.z } else { &prev[i - 1] };
+        let last = i + 1 == n;
+        let out = if last { &mut gc.out } else { &mut rest[0] };
+        resize(out, m * layer.d_out);
+        matmul(
+            out,
+            input,
+            Trans::No,
+            &layer.w,
+            Trans::No,
+            m,
+            layer.d_in,
+            layer.d_out,
+            false,
+        );
+        let act = |row: &mut [f32]| {
+            for (v, b) in row.iter_mut().zip(&layer.b) {
+                let a = *v + b;
+                *v = if last {
+                    1.0 / (1.0 + (-a).exp())
+                } else {
+                    a.max(0.0)
+                };
+            }
+        };
+        if out.len() >= PAR_MIN {
+            out.par_chunks_exact_mut(layer.d_out).for_each(act);
+        } else {
+            out.chunks_exact_mut(layer.d_out).for_each(act);
+        }
+    }
+}
+
+/// Draws dropout masks of the given (width, keep) for `rows` examples, in order, into
+/// reused buffers (an empty mask keeps everything).
+fn fill_masks(masks: &mut Vec<Vec<f32>>, widths: &[(usize, f32)], rows: usize, rng: &mut Rng) {
+    masks.resize_with(widths.len(), Vec::new);
+    for (mask, &(w, keep)) in masks.iter_mut().zip(widths) {
+        dropout_fill(mask, rows, w, keep, rng);
+    }
 }
 
 /// G's activations kept for the backward pass.
@@ -293,41 +378,26 @@ impl Engine {
 
     /// G forward on `m` noise rows in `gc.z`; keeps activations; output in `gc.out`.
     fn g_forward(&mut self, m: usize) {
-        let n = self.g.len();
-        self.gc.hidden.resize_with(n - 1, Vec::new);
-        for i in 0..n {
-            let layer = &self.g[i];
-            let (prev, rest) = self.gc.hidden.split_at_mut(i);
-            let input: &[f32] = if i == 0 { &self.gc.z } else { &prev[i - 1] };
-            let out = if i + 1 == n {
-                &mut self.gc.out
-            } else {
-                &mut rest[0]
-            };
-            resize(out, m * layer.d_out);
-            matmul(
-                out,
-                input,
-                Trans::No,
-                &layer.w,
-                Trans::No,
-                m,
-                layer.d_in,
-                layer.d_out,
-                false,
-            );
-            let last = i + 1 == n;
-            for row in out.chunks_exact_mut(layer.d_out) {
-                for (v, b) in row.iter_mut().zip(&layer.b) {
-                    let a = *v + b;
-                    *v = if last {
-                        1.0 / (1.0 + (-a).exp())
-                    } else {
-                        a.max(0.0)
-                    };
-                }
-            }
-        }
+        g_forward(&self.g, &mut self.gc, m);
+    }
+
+    /// G forward on the noise in `gc.z` (`m` rows) while another thread draws D's dropout
+    /// masks for `rows` examples (in the burn path's order): the random stream is consumed
+    /// as if the masks were drawn after the forward pass (noise first, then masks), and the
+    /// GEMMs take the second thread back as soon as the masks are drawn.
+    fn g_forward_and_masks(
+        &mut self,
+        m: usize,
+        cfg: &DiscriminatorConfig,
+        rows: usize,
+        rng: &mut Rng,
+    ) {
+        let widths = self.mask_widths(cfg);
+        let (g, gc, masks) = (&self.g, &mut self.gc, &mut self.dc.masks);
+        rayon::join(
+            || fill_masks(masks, &widths, rows, rng),
+            || g_forward(g, gc, m),
+        );
     }
 
     /// G backward from `dx` (gradient w.r.t. G's output, `[m, data_dim]`); fills weight grads.
@@ -335,9 +405,7 @@ impl Engine {
         let n = self.g.len();
         let gc = &mut self.gc;
         resize(&mut gc.dz, dx.len());
-        for ((d, &g), &x) in gc.dz.iter_mut().zip(dx).zip(&gc.out) {
-            *d = g * x * (1.0 - x);
-        }
+        apply3(&mut gc.dz, dx, &gc.out, |d, g, x| *d = g * x * (1.0 - x));
         for i in (0..n).rev() {
             let input: &[f32] = if i == 0 { &gc.z } else { &gc.hidden[i - 1] };
             self.g[i].grads(input, &gc.dz, m);
@@ -355,33 +423,26 @@ impl Engine {
                     layer.d_in,
                     false,
                 );
-                for (d, &h) in gc.dh.iter_mut().zip(&gc.hidden[i - 1]) {
+                apply2(&mut gc.dh, &gc.hidden[i - 1], |d, h| {
                     if h <= 0.0 {
                         *d = 0.0;
                     }
-                }
+                });
                 std::mem::swap(&mut gc.dz, &mut gc.dh);
             }
         }
     }
 
-    /// Draws D's dropout masks for `rows` examples, in the burn path's order.
-    fn draw_masks(&mut self, cfg: &DiscriminatorConfig, rows: usize, rng: &mut Rng) {
+    /// (width, keep) of D's dropout masks: its input's, then each hidden layer's output's.
+    fn mask_widths(&self, cfg: &DiscriminatorConfig) -> Vec<(usize, f32)> {
         let nh = self.d.len() - 1;
-        self.dc.masks.resize_with(nh + 1, Vec::new);
-        let widths: Vec<(usize, f32)> = std::iter::once((self.data_dim(), cfg.input_keep))
+        std::iter::once((self.data_dim(), cfg.input_keep))
             .chain(
                 self.d[..nh]
                     .iter()
                     .map(|l| (l.d_out / self.pieces, cfg.hidden_keep)),
             )
-            .collect();
-        for (mask, (w, keep)) in self.dc.masks.iter_mut().zip(widths) {
-            match dropout_values(rows, w, keep, rng) {
-                Some(v) => *mask = v,
-                None => mask.clear(),
-            }
-        }
+            .collect()
     }
 
     /// D forward on `rows` inputs `x` with the drawn masks; logits in `dc.logits`.
@@ -396,9 +457,7 @@ impl Engine {
         if dc.masks[0].is_empty() {
             dc.x0.copy_from_slice(x);
         } else {
-            for ((o, &v), &k) in dc.x0.iter_mut().zip(x).zip(&dc.masks[0]) {
-                *o = v * k;
-            }
+            apply3(&mut dc.x0, x, &dc.masks[0], |o, v, k| *o = v * k);
         }
         for i in 0..nh {
             let layer = &self.d[i];
@@ -419,26 +478,41 @@ impl Engine {
             dc.arg[i].resize(rows * units, 0);
             resize(&mut dc.a[i], rows * units);
             let mask = &dc.masks[i + 1];
-            for r in 0..rows {
-                let zr = &dc.z[i][r * layer.d_out..(r + 1) * layer.d_out];
+            let bias = &layer.b;
+            // bias + maxout (winner recorded) + output dropout, one pass per row
+            let row = |(r, ((zr, ar), out)): MaxoutRow| {
                 for u in 0..units {
-                    let mut best = zr[u * p] + layer.b[u * p];
+                    let mut best = zr[u * p] + bias[u * p];
                     let mut arg = 0u8;
                     for q in 1..p {
-                        let v = zr[u * p + q] + layer.b[u * p + q];
+                        let v = zr[u * p + q] + bias[u * p + q];
                         if v > best {
                             best = v;
                             arg = q as u8;
                         }
                     }
-                    dc.arg[i][r * units + u] = arg;
+                    ar[u] = arg;
                     let k = if mask.is_empty() {
                         1.0
                     } else {
                         mask[r * units + u]
                     };
-                    dc.a[i][r * units + u] = best * k;
+                    out[u] = best * k;
                 }
+            };
+            let z = &dc.z[i][..rows * layer.d_out];
+            if z.len() >= PAR_MIN {
+                z.par_chunks_exact(layer.d_out)
+                    .zip(dc.arg[i].par_chunks_exact_mut(units))
+                    .zip(dc.a[i].par_chunks_exact_mut(units))
+                    .enumerate()
+                    .for_each(row);
+            } else {
+                z.chunks_exact(layer.d_out)
+                    .zip(dc.arg[i].chunks_exact_mut(units))
+                    .zip(dc.a[i].chunks_exact_mut(units))
+                    .enumerate()
+                    .for_each(row);
             }
         }
         let out = &self.d[nh];
@@ -491,17 +565,24 @@ impl Engine {
             let dz = &mut dc.z[i];
             let zr = r0 * layer_out..(r0 + rows) * layer_out;
             let dz = &mut dz[zr];
-            dz.fill(0.0);
-            for r in 0..rows {
+            let (arg, da) = (&dc.arg[i], &dc.da);
+            // the maxout scatter: each unit's gradient (through its dropout) to its winner
+            let row = |(r, dzr): (usize, &mut [f32])| {
+                dzr.fill(0.0);
                 for u in 0..units {
                     let k = if mask.is_empty() {
                         1.0
                     } else {
                         mask[(r0 + r) * units + u]
                     };
-                    let arg = dc.arg[i][(r0 + r) * units + u] as usize;
-                    dz[r * layer_out + u * p + arg] = dc.da[r * units + u] * k;
+                    let a = arg[(r0 + r) * units + u] as usize;
+                    dzr[u * p + a] = da[r * units + u] * k;
                 }
+            };
+            if dz.len() >= PAR_MIN {
+                dz.par_chunks_exact_mut(layer_out).enumerate().for_each(row);
+            } else {
+                dz.chunks_exact_mut(layer_out).enumerate().for_each(row);
             }
             let need_prev = i > 0 || data;
             let d_in = self.d[i].d_in;
@@ -530,9 +611,7 @@ impl Engine {
         }
         if data && !dc.masks[0].is_empty() {
             let m0 = &dc.masks[0][r0 * data_dim..(r0 + rows) * data_dim];
-            for (g, &k) in dc.dprev.iter_mut().zip(m0) {
-                *g *= k;
-            }
+            apply2(&mut dc.dprev, m0, |g, k| *g *= k);
         }
     }
 
@@ -625,8 +704,7 @@ impl Engine {
         let d = self.data_dim();
         self.gc.z = noise_values(noise, m, rng);
         debug_assert_eq!(self.gc.z.len(), m * self.noise_dim());
-        self.g_forward(m);
-        self.draw_masks(dcfg, 2 * m, rng);
+        self.g_forward_and_masks(m, dcfg, 2 * m, rng);
         let mut both = std::mem::take(&mut self.fake);
         both.clear();
         both.extend_from_slice(&x[..m * d]);
@@ -669,8 +747,7 @@ impl Engine {
     ) -> (Vec<f32>, Vec<f32>) {
         let d = self.data_dim();
         self.gc.z = noise_values(noise, m, rng);
-        self.g_forward(m);
-        self.draw_masks(dcfg, 2 * m, rng);
+        self.g_forward_and_masks(m, dcfg, 2 * m, rng);
         let mut both = std::mem::take(&mut self.fake);
         both.clear();
         both.extend_from_slice(&x[..m * d]);
@@ -699,8 +776,7 @@ impl Engine {
         mu: f32,
     ) -> Vec<f32> {
         self.gc.z = noise_values(noise, m, rng);
-        self.g_forward(m);
-        self.draw_masks(dcfg, m, rng);
+        self.g_forward_and_masks(m, dcfg, m, rng);
         let fake = std::mem::take(&mut self.gc.out);
         self.d_forward(&fake, m);
         self.gc.out = fake;

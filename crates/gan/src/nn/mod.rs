@@ -5,7 +5,7 @@ mod dropout;
 mod init;
 mod maxout;
 
-pub use dropout::{DropoutMask, dropout_mask, dropout_values};
+pub use dropout::{DropoutMask, dropout_fill, dropout_mask, dropout_values};
 pub use init::uniform_linear;
 pub use maxout::Maxout;
 
