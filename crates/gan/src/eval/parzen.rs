@@ -63,7 +63,7 @@ const SCREEN_BLOCK: usize = 64;
 /// products of the point's bytes with an 8-bit quantization of each kernel, plus a rigorous
 /// bound on the quantization error, give an interval for every squared distance; only
 /// kernels whose interval can fall within the e^-40 cut of the nearest kernel are then
-/// computed exactly in float32. The set of kernels summed is the one
+/// computed exactly, in float64. The set of kernels summed is the one
 /// [`log_likelihoods_dense`] sums, so both give the same numbers (a test checks it).
 ///
 /// # Shapes
@@ -75,13 +75,15 @@ pub fn log_likelihoods(
     sigmas: &[f64],
 ) -> Result<Vec<Vec<f64>>> {
     check(kernels, x, d, sigmas)?;
+    // the e^-40 cut of the widest sigma, as a squared distance
     let widest = sigmas.iter().fold(0f64, |a, &s| a.max(s));
-    if SKIP * 2.0 * widest * widest <= SCREEN_WINDOW
-        && crate::fast::int8::available()
+    let window = SKIP * 2.0 * widest * widest;
+    if window <= SCREEN_WINDOW
+        && int8::available()
         && kernels.iter().all(|v| v.is_finite())
         && let Some(bytes) = as_bytes(x)
     {
-        return Ok(screened(kernels, x, &bytes, d, sigmas));
+        return Ok(screened(kernels, x, &bytes, d, sigmas, window));
     }
     log_likelihoods_dense(kernels, x, d, sigmas)
 }
@@ -254,11 +256,16 @@ fn quantize(kernels: &[f32], d: usize) -> (PackedI8, Bounds) {
 }
 
 /// The screened path of [`log_likelihoods`] (see there); `bytes` are the points' bytes.
-fn screened(kernels: &[f32], x: &[f32], bytes: &[u8], d: usize, sigmas: &[f64]) -> Vec<Vec<f64>> {
+fn screened(
+    kernels: &[f32],
+    x: &[f32],
+    bytes: &[u8],
+    d: usize,
+    sigmas: &[f64],
+    window: f64,
+) -> Vec<Vec<f64>> {
     let n_k = kernels.len() / d;
     let n_x = x.len() / d;
-    let widest = sigmas.iter().fold(0f64, |a, &s| a.max(s));
-    let window = SKIP * 2.0 * widest * widest;
     let log_norm = log_norms(n_k, d, sigmas);
     let (packed, bounds) = quantize(kernels, d);
     let points = PaddedU8::new(bytes, n_x, d);
