@@ -255,7 +255,8 @@ fn quantize(kernels: &[f32], d: usize) -> (PackedI8, Bounds) {
     (PackedI8::pack(&codes, n_k, d), b)
 }
 
-/// The screened path of [`log_likelihoods`] (see there); `bytes` are the points' bytes.
+/// The screened path of [`log_likelihoods`] (see there); `bytes` are the points' bytes,
+/// `window` the e^-40 cut of the widest sigma as a squared distance.
 fn screened(
     kernels: &[f32],
     x: &[f32],
