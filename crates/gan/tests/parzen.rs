@@ -110,3 +110,39 @@ fn screened_and_dense_paths_give_the_same_numbers() {
         }
     }
 }
+
+#[test]
+fn crowded_points_fall_back_to_the_dense_form_in_order() {
+    // a collapsed generator: half the kernels are near-copies of one image, so points near it
+    // have every copy inside the e^-40 window (the screened path hands them to the GEMM);
+    // points equal to one of the other, distinct kernels do not
+    let s = common::mnist();
+    let d = 784;
+    let train = s.train.first_pixels(301);
+    let base = &train[..d];
+    let mut kernels = Vec::new();
+    for c in 0..300 {
+        kernels.extend(
+            base.iter()
+                .enumerate()
+                .map(|(i, &v)| (v + 0.01 * ((c * 31 + i * 7) as f32).sin()).clamp(0.0, 1.0)),
+        );
+    }
+    kernels.extend_from_slice(&train[d..]);
+    // points: alternately the collapsed image and one of the distinct kernels
+    let mut x = Vec::new();
+    for k in 0..20 {
+        x.extend_from_slice(if k % 2 == 0 {
+            base
+        } else {
+            &train[(k + 1) * d..(k + 2) * d]
+        });
+    }
+    let a = log_likelihoods(&kernels, &x, d, &[0.2]).expect("screened");
+    let b = log_likelihoods_dense(&kernels, &x, d, &[0.2]).expect("dense");
+    for (i, (va, vb)) in a[0].iter().zip(&b[0]).enumerate() {
+        assert!((va - vb).abs() < 0.02, "point {i}: {va} vs {vb}");
+    }
+    // the two kinds of point really differ (so a row out of order would show)
+    assert!((a[0][0] - a[0][1]).abs() > 1.0, "{} {}", a[0][0], a[0][1]);
+}

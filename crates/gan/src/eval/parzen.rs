@@ -83,7 +83,7 @@ pub fn log_likelihoods(
         && kernels.iter().all(|v| v.is_finite())
         && let Some(bytes) = as_bytes(x)
     {
-        return Ok(screened(kernels, x, &bytes, d, sigmas, window));
+        return screened(kernels, x, &bytes, d, sigmas, window);
     }
     log_likelihoods_dense(kernels, x, d, sigmas)
 }
@@ -264,14 +264,18 @@ fn screened(
     d: usize,
     sigmas: &[f64],
     window: f64,
-) -> Vec<Vec<f64>> {
+) -> Result<Vec<Vec<f64>>> {
     let n_k = kernels.len() / d;
     let n_x = x.len() / d;
     let log_norm = log_norms(n_k, d, sigmas);
     let (packed, bounds) = quantize(kernels, d);
     let points = PaddedU8::new(bytes, n_x, d);
     let stride = packed.stride();
-    let blocks: Vec<Vec<Vec<f64>>> = (0..n_x.div_ceil(SCREEN_BLOCK))
+    // rows whose screen keeps more kernels than this go to the dense GEMM instead (a
+    // collapsed generator puts every kernel near every point: exact float64 distances to all
+    // of them would cost ten times the GEMM)
+    let most = n_k / 8;
+    let blocks: Vec<Vec<Option<Vec<f64>>>> = (0..n_x.div_ceil(SCREEN_BLOCK))
         .into_par_iter()
         .map(|blk| {
             let rows = blk * SCREEN_BLOCK..((blk + 1) * SCREEN_BLOCK).min(n_x);
@@ -291,6 +295,9 @@ fn screened(
                     // the nearest kernel's distance is at most upper_min: every kernel within
                     // the window of it has its lower bound under upper_min + window
                     let limit = upper_min + window as f32;
+                    if lower.iter().filter(|&&lo| lo <= limit).count() > most {
+                        return None;
+                    }
                     dist.clear();
                     for (j, &lo) in lower.iter().enumerate() {
                         if lo <= limit {
@@ -298,18 +305,33 @@ fn screened(
                             dist.push(sq_dist_f64(xi, mu));
                         }
                     }
-                    log_mean_exp(&dist, sigmas, &log_norm)
+                    Some(log_mean_exp(&dist, sigmas, &log_norm))
                 })
                 .collect()
         })
         .collect();
+    let rows: Vec<Option<Vec<f64>>> = blocks.into_iter().flatten().collect();
+    let crowded: Vec<usize> = (0..n_x).filter(|&i| rows[i].is_none()).collect();
+    let mut dense = Vec::new();
+    if !crowded.is_empty() {
+        let subset: Vec<f32> = crowded
+            .iter()
+            .flat_map(|&i| x[i * d..(i + 1) * d].iter().copied())
+            .collect();
+        dense = log_likelihoods_dense(kernels, &subset, d, sigmas)?;
+    }
     let mut out = vec![Vec::with_capacity(n_x); sigmas.len()];
-    for r in blocks.into_iter().flatten() {
-        for (s, v) in r.into_iter().enumerate() {
+    let mut next_dense = 0;
+    for r in rows {
+        let values = r.unwrap_or_else(|| {
+            next_dense += 1;
+            dense.iter().map(|col| col[next_dense - 1]).collect()
+        });
+        for (s, v) in values.into_iter().enumerate() {
             out[s].push(v);
         }
     }
-    out
+    Ok(out)
 }
 
 /// |a - b|^2 accumulated in float64 (no cancellation: the screened path's exact distances
