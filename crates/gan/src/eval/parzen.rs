@@ -446,13 +446,8 @@ mod tests {
             return;
         }
         let (n_k, n_x, d) = (40, 21, 99);
-        let mut s = 7u64;
-        let mut uniform = || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (s >> 40) as f32 / (1u64 << 24) as f32
-        };
+        let mut rng = crate::rng::Rng::new(7);
+        let mut uniform = || rng.uniform();
         // kernels of every kind: sigmoid-like in [0, 1], signed, constant, sparse
         let mut kernels: Vec<f32> = Vec::new();
         for j in 0..n_k {

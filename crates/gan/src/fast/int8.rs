@@ -2,8 +2,8 @@
 //! VNNI (`vpdpbusd`: 64 multiply-adds per instruction, four times the float32 FMA rate).
 //!
 //! Used by the Parzen-window protocol to find, cheaply, which kernels can matter for each
-//! test image (see [`crate::eval::parzen`]); every result that reaches a number is then
-//! computed exactly in float32.
+//! test image (see [`crate::eval::parzen`]); every distance that reaches a number is then
+//! computed exactly, in float64.
 //!
 //! Layout: the `i8` rows are packed into panels of [`LANES`] rows, the depth in groups of 4
 //! bytes (`[panel][depth / 4][lane][4]`), so one 64-byte load feeds one `vpdpbusd` with 16
@@ -298,16 +298,10 @@ mod tests {
         }
         // awkward sizes: depth not a multiple of 4, rows not multiples of the tile
         let (m, n, depth) = (19, 37, 783);
-        let mut s = 12345u64;
-        let mut next = || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (s >> 33) as u32
-        };
-        let a: Vec<u8> = (0..m * depth).map(|_| next() as u8).collect();
+        let mut rng = crate::rng::Rng::new(12345);
+        let a: Vec<u8> = (0..m * depth).map(|_| rng.below(256) as u8).collect();
         let b: Vec<i8> = (0..n * depth)
-            .map(|_| ((next() % 255) as i32 - 127) as i8)
+            .map(|_| (rng.below(255) as i32 - 127) as i8)
             .collect();
         let (pa, pb) = (PaddedU8::new(&a, m, depth), PackedI8::pack(&b, n, depth));
         let mut out = vec![0i32; (m - 3) * pb.stride()];

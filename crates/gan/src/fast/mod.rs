@@ -153,6 +153,19 @@ fn apply3(out: &mut [f32], a: &[f32], b: &[f32], f: impl Fn(&mut f32, f32, f32) 
     }
 }
 
+/// `f(r, row)` for each `width`-wide row `r` of `buf`, on the pool when large.
+fn for_rows(buf: &mut [f32], width: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+    if buf.len() >= PAR_MIN {
+        buf.par_chunks_exact_mut(width)
+            .enumerate()
+            .for_each(|(r, row)| f(r, row));
+    } else {
+        buf.chunks_exact_mut(width)
+            .enumerate()
+            .for_each(|(r, row)| f(r, row));
+    }
+}
+
 /// G forward on `m` noise rows in `gc.z`; keeps activations; output in `gc.out`. Bias and
 /// activation (ReLU, sigmoid for the last layer) in one pass over each GEMM output.
 fn g_forward(g: &[Dense], gc: &mut GCache, m: usize) {
@@ -175,7 +188,7 @@ fn g_forward(g: &[Dense], gc: &mut GCache, m: usize) {
             layer.d_out,
             false,
         );
-        let act = |row: &mut [f32]| {
+        for_rows(out, layer.d_out, |_, row| {
             for (v, b) in row.iter_mut().zip(&layer.b) {
                 let a = *v + b;
                 *v = if last {
@@ -184,12 +197,7 @@ fn g_forward(g: &[Dense], gc: &mut GCache, m: usize) {
                     a.max(0.0)
                 };
             }
-        };
-        if out.len() >= PAR_MIN {
-            out.par_chunks_exact_mut(layer.d_out).for_each(act);
-        } else {
-            out.chunks_exact_mut(layer.d_out).for_each(act);
-        }
+        });
     }
 }
 
@@ -567,7 +575,7 @@ impl Engine {
             let dz = &mut dz[zr];
             let (arg, da) = (&dc.arg[i], &dc.da);
             // the maxout scatter: each unit's gradient (through its dropout) to its winner
-            let row = |(r, dzr): (usize, &mut [f32])| {
+            for_rows(dz, layer_out, |r, dzr| {
                 dzr.fill(0.0);
                 for u in 0..units {
                     let k = if mask.is_empty() {
@@ -578,12 +586,7 @@ impl Engine {
                     let a = arg[(r0 + r) * units + u] as usize;
                     dzr[u * p + a] = da[r * units + u] * k;
                 }
-            };
-            if dz.len() >= PAR_MIN {
-                dz.par_chunks_exact_mut(layer_out).enumerate().for_each(row);
-            } else {
-                dz.chunks_exact_mut(layer_out).enumerate().for_each(row);
-            }
+            });
             let need_prev = i > 0 || data;
             let d_in = self.d[i].d_in;
             if weights {
