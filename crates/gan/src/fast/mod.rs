@@ -3,7 +3,9 @@
 //!
 //! - one GEMM per layer and direction, with bias + activation (+ dropout mask) fused into a
 //!   single pass over its output;
-//! - maxout records the winning piece in the forward pass, so its backward pass is a scatter;
+//! - maxout records the winning piece in the forward pass; its backward pass touches only the
+//!   winners that dropout kept (a tenth of the pre-maxout values for the paper's D), as sparse
+//!   products ([`sparse`]) instead of dense GEMMs;
 //! - no weight gradients for D in the generator's backward pass (only the gradient with
 //!   respect to D's input);
 //! - momentum updates in place; every buffer reused from step to step.
@@ -15,9 +17,11 @@
 
 pub mod gemm;
 pub mod int8;
+pub mod sparse;
 
 use gemm::{Trans, matmul};
 use rayon::prelude::*;
+use sparse::MaxoutGrad;
 
 use crate::config::{DiscriminatorConfig, NoiseConfig};
 use crate::loss::GanLoss;
@@ -29,7 +33,8 @@ use crate::rng::Rng;
 /// One affine layer `[d_in] -> [d_out]` with its momentum buffers and gradient.
 #[derive(Clone, Debug)]
 pub struct Dense {
-    /// Weights, row-major `[d_in, d_out]` (burn's layout).
+    /// Weights, row-major `[d_in, d_out]` (burn's layout), or `[d_out, d_in]` when
+    /// `transposed` (D's maxout layers: their sparse backward pass reads rows of `W^T`).
     pub w: Vec<f32>,
     /// Bias `[d_out]`.
     pub b: Vec<f32>,
@@ -43,6 +48,19 @@ pub struct Dense {
     pub d_in: usize,
     /// Output width.
     pub d_out: usize,
+    /// Whether `w` (and its velocity and gradient) are stored `[d_out, d_in]`.
+    pub transposed: bool,
+}
+
+/// `src` (`rows x cols`, row-major) transposed.
+fn transpose(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; src.len()];
+    for (r, row) in src.chunks_exact(cols.max(1)).enumerate().take(rows) {
+        for (c, &v) in row.iter().enumerate() {
+            out[c * rows + r] = v;
+        }
+    }
+    out
 }
 
 impl Dense {
@@ -53,8 +71,15 @@ impl Dense {
         vb: Vec<f32>,
         d_in: usize,
         d_out: usize,
+        transposed: bool,
     ) -> Self {
+        let (w, vw) = if transposed {
+            (transpose(&w, d_in, d_out), transpose(&vw, d_in, d_out))
+        } else {
+            (w, vw)
+        };
         Self {
+            transposed,
             gw: vec![0.0; w.len()],
             gb: vec![0.0; b.len()],
             w,
@@ -63,6 +88,27 @@ impl Dense {
             vb,
             d_in,
             d_out,
+        }
+    }
+
+    /// The weights and their velocity in burn's `[d_in, d_out]` layout.
+    fn burn_layout(&self) -> (Vec<f32>, Vec<f32>) {
+        if self.transposed {
+            (
+                transpose(&self.w, self.d_out, self.d_in),
+                transpose(&self.vw, self.d_out, self.d_in),
+            )
+        } else {
+            (self.w.clone(), self.vw.clone())
+        }
+    }
+
+    /// How the forward GEMM reads `w` as a `[d_in, d_out]` operand.
+    fn trans(&self) -> Trans {
+        if self.transposed {
+            Trans::Yes
+        } else {
+            Trans::No
         }
     }
 
@@ -93,17 +139,31 @@ impl Dense {
     /// Weight and bias gradients from the layer input `x` `[m, d_in]` and output gradient
     /// `dz` `[m, d_out]`.
     fn grads(&mut self, x: &[f32], dz: &[f32], m: usize) {
-        matmul(
-            &mut self.gw,
-            x,
-            Trans::Yes,
-            dz,
-            Trans::No,
-            self.d_in,
-            m,
-            self.d_out,
-            false,
-        );
+        if self.transposed {
+            matmul(
+                &mut self.gw,
+                dz,
+                Trans::Yes,
+                x,
+                Trans::No,
+                self.d_out,
+                m,
+                self.d_in,
+                false,
+            );
+        } else {
+            matmul(
+                &mut self.gw,
+                x,
+                Trans::Yes,
+                dz,
+                Trans::No,
+                self.d_in,
+                m,
+                self.d_out,
+                false,
+            );
+        }
         self.gb.fill(0.0);
         for row in dz.chunks_exact(self.d_out) {
             for (g, d) in self.gb.iter_mut().zip(row) {
@@ -236,6 +296,8 @@ struct DCache {
     logits: Vec<f32>,
     da: Vec<f32>,
     dprev: Vec<f32>,
+    /// The nonzeros of a maxout layer's gradient (sparse backward pass).
+    sparse: MaxoutGrad,
 }
 
 /// The generator and discriminator as dense buffers, with their momentum state.
@@ -263,7 +325,11 @@ fn host<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
         .unwrap_or_default()
 }
 
-fn dense_from(l: &burn::nn::Linear, vel: Option<(&burn::optim::GradientsParams,)>) -> Dense {
+fn dense_from(
+    l: &burn::nn::Linear,
+    vel: Option<(&burn::optim::GradientsParams,)>,
+    transposed: bool,
+) -> Dense {
     let [d_in, d_out] = l.weight.val().dims();
     let w = host(l.weight.val());
     let b = l
@@ -282,24 +348,19 @@ fn dense_from(l: &burn::nn::Linear, vel: Option<(&burn::optim::GradientsParams,)
         ),
         _ => (vec![0.0; w.len()], vec![0.0; d_out]),
     };
-    Dense::new(w, b, vw, vb, d_in, d_out)
+    Dense::new(w, b, vw, vb, d_in, d_out, transposed)
 }
 
 fn write_dense(l: &mut burn::nn::Linear, src: &Dense, vel: &mut burn::optim::GradientsParams) {
     use burn::tensor::{Tensor, TensorData};
     let device = l.weight.val().device();
-    let w = Tensor::<2>::from_data(
-        TensorData::new(src.w.clone(), [src.d_in, src.d_out]),
-        &device,
-    );
+    let (w, vw) = src.burn_layout();
+    let w = Tensor::<2>::from_data(TensorData::new(w, [src.d_in, src.d_out]), &device);
     l.weight = l.weight.clone().map(|_| w.require_grad());
     let inner = device.clone().without_autodiff();
     vel.register::<2>(
         l.weight.id,
-        Tensor::from_data(
-            TensorData::new(src.vw.clone(), [src.d_in, src.d_out]),
-            &inner,
-        ),
+        Tensor::from_data(TensorData::new(vw, [src.d_in, src.d_out]), &inner),
     );
     if let Some(bias) = l.bias.take() {
         let b = Tensor::<1>::from_data(TensorData::new(src.b.clone(), [src.d_out]), &device);
@@ -334,15 +395,15 @@ impl Engine {
         let mut gl: Vec<Dense> = g
             .hidden
             .iter()
-            .map(|l| dense_from(l, vel_g.map(|v| (v,))))
+            .map(|l| dense_from(l, vel_g.map(|v| (v,)), false))
             .collect();
-        gl.push(dense_from(&g.output, vel_g.map(|v| (v,))));
+        gl.push(dense_from(&g.output, vel_g.map(|v| (v,)), false));
         let mut dl: Vec<Dense> = d
             .hidden
             .iter()
-            .map(|l| dense_from(&l.linear, vel_d.map(|v| (v,))))
+            .map(|l| dense_from(&l.linear, vel_d.map(|v| (v,)), true))
             .collect();
-        dl.push(dense_from(&d.output, vel_d.map(|v| (v,))));
+        dl.push(dense_from(&d.output, vel_d.map(|v| (v,)), false));
         Self {
             g: gl,
             d: dl,
@@ -477,7 +538,7 @@ impl Engine {
                 input,
                 Trans::No,
                 &layer.w,
-                Trans::No,
+                layer.trans(),
                 rows,
                 layer.d_in,
                 layer.d_out,
@@ -568,48 +629,58 @@ impl Engine {
         for i in (0..nh).rev() {
             let layer_out = self.d[i].d_out;
             let units = layer_out / p;
-            // through this layer's output dropout, then the maxout scatter
-            let mask = &dc.masks[i + 1];
-            let dz = &mut dc.z[i];
-            let zr = r0 * layer_out..(r0 + rows) * layer_out;
-            let dz = &mut dz[zr];
-            let (arg, da) = (&dc.arg[i], &dc.da);
-            // the maxout scatter: each unit's gradient (through its dropout) to its winner
-            for_rows(dz, layer_out, |r, dzr| {
-                dzr.fill(0.0);
-                for u in 0..units {
-                    let k = if mask.is_empty() {
-                        1.0
-                    } else {
-                        mask[(r0 + r) * units + u]
-                    };
-                    let a = arg[(r0 + r) * units + u] as usize;
-                    dzr[u * p + a] = da[r * units + u] * k;
-                }
-            });
-            let need_prev = i > 0 || data;
             let d_in = self.d[i].d_in;
-            if weights {
-                let input: &[f32] = if i == 0 { &dc.x0 } else { &dc.a[i - 1] };
-                let rng = slice(d_in);
-                self.d[i].grads(&input[rng], dz, rows);
-            }
-            if need_prev {
-                resize(&mut dc.dprev, rows * d_in);
-                matmul(
-                    &mut dc.dprev,
-                    dz,
-                    Trans::No,
-                    &self.d[i].w,
-                    Trans::Yes,
-                    rows,
-                    layer_out,
-                    d_in,
-                    false,
-                );
-                if i > 0 {
-                    std::mem::swap(&mut dc.da, &mut dc.dprev);
+            let need_prev = i > 0 || data;
+            let mask = &dc.masks[i + 1];
+            let input: &[f32] = if i == 0 { &dc.x0 } else { &dc.a[i - 1] };
+            let input = &input[slice(d_in)];
+            if p >= 2 {
+                // one winner per unit, half the units dropped: list the nonzeros of dz
+                dc.sparse
+                    .build(&dc.da, mask, &dc.arg[i], r0, rows, units, p);
+                if weights {
+                    let l = &mut self.d[i];
+                    dc.sparse.weight_grads(&mut l.gw, &mut l.gb, input, d_in);
                 }
+                if need_prev {
+                    resize(&mut dc.dprev, rows * d_in);
+                    dc.sparse.input_grads(&mut dc.dprev, &self.d[i].w, d_in);
+                }
+            } else {
+                // through this layer's output dropout (no maxout: dz is da times the mask)
+                let dz = &mut dc.z[i][r0 * layer_out..(r0 + rows) * layer_out];
+                let da = &dc.da;
+                for_rows(dz, layer_out, |r, dzr| {
+                    for (u, o) in dzr.iter_mut().enumerate() {
+                        let k = if mask.is_empty() {
+                            1.0
+                        } else {
+                            mask[(r0 + r) * units + u]
+                        };
+                        *o = da[r * units + u] * k;
+                    }
+                });
+                if weights {
+                    self.d[i].grads(input, dz, rows);
+                }
+                if need_prev {
+                    resize(&mut dc.dprev, rows * d_in);
+                    // the layer's weights are stored [d_out, d_in]
+                    matmul(
+                        &mut dc.dprev,
+                        dz,
+                        Trans::No,
+                        &self.d[i].w,
+                        Trans::No,
+                        rows,
+                        layer_out,
+                        d_in,
+                        false,
+                    );
+                }
+            }
+            if need_prev && i > 0 {
+                std::mem::swap(&mut dc.da, &mut dc.dprev);
             }
         }
         if data && !dc.masks[0].is_empty() {
