@@ -523,10 +523,9 @@ impl Engine {
                     layer.d_in,
                     false,
                 );
+                // a select, not a conditional store, so it vectorizes (the signs are random)
                 apply2(&mut gc.dh, &gc.hidden[i - 1], |d, h| {
-                    if h <= 0.0 {
-                        *d = 0.0;
-                    }
+                    *d = if h <= 0.0 { 0.0 } else { *d };
                 });
                 std::mem::swap(&mut gc.dz, &mut gc.dh);
             }

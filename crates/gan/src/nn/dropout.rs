@@ -27,7 +27,17 @@ pub fn dropout_fill(
         return false;
     }
     let scale = 1.0 / keep;
-    out.extend((0..rows * cols).map(|_| if rng.uniform() < keep { scale } else { 0.0 }));
+    // `rng.uniform() < keep`, on the integers: uniform() is i / 2^24 for the top 24 bits i of
+    // a draw, exactly, so the test is i < keep * 2^24, i.e. i < ceil(keep * 2^24)
+    let threshold = (keep as f64 * (1u64 << 24) as f64).ceil().max(0.0) as u64;
+    out.resize(rows * cols, 0.0);
+    for o in out.iter_mut() {
+        *o = if (rng.next_u64() >> 40) < threshold {
+            scale
+        } else {
+            0.0
+        };
+    }
     true
 }
 
@@ -41,4 +51,38 @@ pub fn dropout_mask(
 ) -> Option<DropoutMask> {
     dropout_values(rows, cols, keep, rng)
         .map(|v| Tensor::from_data(TensorData::new(v, [rows, cols]), device))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fill_matches_uniform_draws_compared_with_keep() {
+        // keeps on and off the 2^-24 grid, and the grid's edges
+        for keep in [
+            0.5f32,
+            0.8,
+            0.3,
+            1.0 / 3.0,
+            1e-7,
+            0.999_999_9,
+            5.960_464_5e-8,
+        ] {
+            let mut a = Rng::new(11);
+            let mut b = a.clone();
+            let mut got = Vec::new();
+            assert!(dropout_fill(&mut got, 50, 41, keep, &mut a));
+            let want: Vec<f32> = (0..50 * 41)
+                .map(|_| if b.uniform() < keep { 1.0 / keep } else { 0.0 })
+                .collect();
+            assert_eq!(got, want, "keep {keep}");
+            assert_eq!(a, b, "same draws consumed");
+        }
+        let mut r = Rng::new(1);
+        let mut out = vec![1.0];
+        assert!(!dropout_fill(&mut out, 3, 3, 1.0, &mut r));
+        assert!(out.is_empty());
+        assert_eq!(r, Rng::new(1), "no draw when keeping everything");
+    }
 }
