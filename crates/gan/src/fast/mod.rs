@@ -50,6 +50,24 @@ pub struct Dense {
     pub d_out: usize,
     /// Whether `w` (and its velocity and gradient) are stored `[d_out, d_in]`.
     pub transposed: bool,
+    /// Maxout pieces: above 1, the outputs (rows of a transposed `w`, and `b`) are stored
+    /// piece-major, `q * units + u` for burn's `u * pieces + q`, so the maxout pass compares
+    /// contiguous runs of units (it vectorizes).
+    pub pieces: usize,
+}
+
+/// Rows `u * pieces + q` (each `len` wide) of `src` reordered to `q * units + u`, or back
+/// with `inverse`.
+fn piece_major(src: &[f32], units: usize, pieces: usize, len: usize, inverse: bool) -> Vec<f32> {
+    let mut out = vec![0.0; src.len()];
+    for u in 0..units {
+        for q in 0..pieces {
+            let (a, b) = ((u * pieces + q) * len, (q * units + u) * len);
+            let (from, to) = if inverse { (b, a) } else { (a, b) };
+            out[to..to + len].copy_from_slice(&src[from..from + len]);
+        }
+    }
+    out
 }
 
 /// `src` (`rows x cols`, row-major) transposed.
@@ -64,6 +82,7 @@ fn transpose(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 }
 
 impl Dense {
+    #[allow(clippy::too_many_arguments)]
     fn new(
         w: Vec<f32>,
         b: Vec<f32>,
@@ -72,14 +91,28 @@ impl Dense {
         d_in: usize,
         d_out: usize,
         transposed: bool,
+        pieces: usize,
     ) -> Self {
-        let (w, vw) = if transposed {
+        let (mut w, mut vw) = if transposed {
             (transpose(&w, d_in, d_out), transpose(&vw, d_in, d_out))
         } else {
             (w, vw)
         };
+        let (mut b, mut vb) = (b, vb);
+        if pieces > 1 {
+            assert!(
+                transposed && d_out.is_multiple_of(pieces),
+                "Dense: maxout layout"
+            );
+            let units = d_out / pieces;
+            w = piece_major(&w, units, pieces, d_in, false);
+            vw = piece_major(&vw, units, pieces, d_in, false);
+            b = piece_major(&b, units, pieces, 1, false);
+            vb = piece_major(&vb, units, pieces, 1, false);
+        }
         Self {
             transposed,
+            pieces,
             gw: vec![0.0; w.len()],
             gb: vec![0.0; b.len()],
             w,
@@ -91,16 +124,27 @@ impl Dense {
         }
     }
 
-    /// The weights and their velocity in burn's `[d_in, d_out]` layout.
-    fn burn_layout(&self) -> (Vec<f32>, Vec<f32>) {
-        if self.transposed {
-            (
-                transpose(&self.w, self.d_out, self.d_in),
-                transpose(&self.vw, self.d_out, self.d_in),
-            )
-        } else {
-            (self.w.clone(), self.vw.clone())
+    /// The weights, their velocity, the bias and its velocity in burn's layout
+    /// (`[d_in, d_out]`, outputs unit-major).
+    fn burn_layout(&self) -> [Vec<f32>; 4] {
+        let (mut w, mut vw, mut b, mut vb) = (
+            self.w.clone(),
+            self.vw.clone(),
+            self.b.clone(),
+            self.vb.clone(),
+        );
+        if self.pieces > 1 {
+            let units = self.d_out / self.pieces;
+            w = piece_major(&w, units, self.pieces, self.d_in, true);
+            vw = piece_major(&vw, units, self.pieces, self.d_in, true);
+            b = piece_major(&b, units, self.pieces, 1, true);
+            vb = piece_major(&vb, units, self.pieces, 1, true);
         }
+        if self.transposed {
+            w = transpose(&w, self.d_out, self.d_in);
+            vw = transpose(&vw, self.d_out, self.d_in);
+        }
+        [w, vw, b, vb]
     }
 
     /// How the forward GEMM reads `w` as a `[d_in, d_out]` operand.
@@ -360,6 +404,7 @@ fn dense_from(
     l: &burn::nn::Linear,
     vel: Option<(&burn::optim::GradientsParams,)>,
     transposed: bool,
+    pieces: usize,
 ) -> Dense {
     let [d_in, d_out] = l.weight.val().dims();
     let w = host(l.weight.val());
@@ -379,13 +424,13 @@ fn dense_from(
         ),
         _ => (vec![0.0; w.len()], vec![0.0; d_out]),
     };
-    Dense::new(w, b, vw, vb, d_in, d_out, transposed)
+    Dense::new(w, b, vw, vb, d_in, d_out, transposed, pieces)
 }
 
 fn write_dense(l: &mut burn::nn::Linear, src: &Dense, vel: &mut burn::optim::GradientsParams) {
     use burn::tensor::{Tensor, TensorData};
     let device = l.weight.val().device();
-    let (w, vw) = src.burn_layout();
+    let [w, vw, b, vb] = src.burn_layout();
     let w = Tensor::<2>::from_data(TensorData::new(w, [src.d_in, src.d_out]), &device);
     l.weight = l.weight.clone().map(|_| w.require_grad());
     let inner = device.clone().without_autodiff();
@@ -394,11 +439,11 @@ fn write_dense(l: &mut burn::nn::Linear, src: &Dense, vel: &mut burn::optim::Gra
         Tensor::from_data(TensorData::new(vw, [src.d_in, src.d_out]), &inner),
     );
     if let Some(bias) = l.bias.take() {
-        let b = Tensor::<1>::from_data(TensorData::new(src.b.clone(), [src.d_out]), &device);
+        let b = Tensor::<1>::from_data(TensorData::new(b, [src.d_out]), &device);
         let bias = bias.map(|_| b.require_grad());
         vel.register::<1>(
             bias.id,
-            Tensor::from_data(TensorData::new(src.vb.clone(), [src.d_out]), &inner),
+            Tensor::from_data(TensorData::new(vb, [src.d_out]), &inner),
         );
         l.bias = Some(bias);
     }
@@ -426,15 +471,15 @@ impl Engine {
         let mut gl: Vec<Dense> = g
             .hidden
             .iter()
-            .map(|l| dense_from(l, vel_g.map(|v| (v,)), false))
+            .map(|l| dense_from(l, vel_g.map(|v| (v,)), false, 1))
             .collect();
-        gl.push(dense_from(&g.output, vel_g.map(|v| (v,)), false));
+        gl.push(dense_from(&g.output, vel_g.map(|v| (v,)), false, 1));
         let mut dl: Vec<Dense> = d
             .hidden
             .iter()
-            .map(|l| dense_from(&l.linear, vel_d.map(|v| (v,)), true))
+            .map(|l| dense_from(&l.linear, vel_d.map(|v| (v,)), true, l.pieces))
             .collect();
-        dl.push(dense_from(&d.output, vel_d.map(|v| (v,)), false));
+        dl.push(dense_from(&d.output, vel_d.map(|v| (v,)), false, 1));
         Self {
             g: gl,
             d: dl,
@@ -578,25 +623,50 @@ impl Engine {
             resize(&mut dc.a[i], rows * units);
             let mask = &dc.masks[i + 1];
             let bias = &layer.b;
-            // bias + maxout (winner recorded) + output dropout, one pass per row
+            // bias + maxout (winner recorded, the first on ties) + output dropout, one pass
+            // per row; the pieces are stored piece-major, so each comparison runs over
+            // contiguous units (no branches: it vectorizes)
             let row = |(r, ((zr, ar), out)): MaxoutRow| {
-                for u in 0..units {
-                    let mut best = zr[u * p] + bias[u * p];
-                    let mut arg = 0u8;
+                // runs of C units: the running max and winner (as f32, so the updates
+                // vectorize) stay in two small arrays
+                const C: usize = 64;
+                let (mut best, mut win) = ([0f32; C], [0f32; C]);
+                for u0 in (0..units).step_by(C) {
+                    let c = C.min(units - u0);
+                    let (best, win) = (&mut best[..c], &mut win[..c]);
+                    for ((o, &z), &b) in best.iter_mut().zip(&zr[u0..u0 + c]).zip(&bias[u0..]) {
+                        *o = z + b;
+                    }
+                    win.fill(0.0);
                     for q in 1..p {
-                        let v = zr[u * p + q] + bias[u * p + q];
-                        if v > best {
-                            best = v;
-                            arg = q as u8;
+                        let at = q * units + u0;
+                        let qf = q as f32;
+                        for (((o, w), &z), &b) in best
+                            .iter_mut()
+                            .zip(win.iter_mut())
+                            .zip(&zr[at..at + c])
+                            .zip(&bias[at..at + c])
+                        {
+                            // arithmetic, not `if`: LLVM turns a select that may keep the
+                            // old value into per-lane conditional stores
+                            let v = z + b;
+                            let better = f32::from(u8::from(v > *o));
+                            *w += better * (qf - *w);
+                            *o = o.max(v);
                         }
                     }
-                    ar[u] = arg;
-                    let k = if mask.is_empty() {
-                        1.0
+                    for (a, &w) in ar[u0..u0 + c].iter_mut().zip(win.iter()) {
+                        *a = w as u8;
+                    }
+                    let o = &mut out[u0..u0 + c];
+                    if mask.is_empty() {
+                        o.copy_from_slice(best);
                     } else {
-                        mask[r * units + u]
-                    };
-                    out[u] = best * k;
+                        let k = &mask[r * units + u0..r * units + u0 + c];
+                        for ((o, &v), &k) in o.iter_mut().zip(best.iter()).zip(k) {
+                            *o = v * k;
+                        }
+                    }
                 }
             };
             let z = &dc.z[i][..rows * layer.d_out];

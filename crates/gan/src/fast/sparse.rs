@@ -42,9 +42,10 @@ pub struct MaxoutGrad {
 }
 
 impl MaxoutGrad {
-    /// Lists the nonzeros of `dz[r, u * pieces + arg[r, u]] = da[r, u] * mask[r, u]` for
-    /// `rows` rows: `da` is `[rows, units]`; `arg` (winning pieces) and `mask` (dropout
-    /// factors, empty for none) are indexed from row `r0`.
+    /// Lists the nonzeros of `dz[r, arg[r, u] * units + u] = da[r, u] * mask[r, u]` for
+    /// `rows` rows (the layer's outputs stored piece-major): `da` is `[rows, units]`; `arg`
+    /// (winning pieces) and `mask` (dropout factors, empty for none) are indexed from row
+    /// `r0`.
     ///
     /// # Panics
     /// When a slice is shorter than its dimensions (a programming error).
@@ -91,7 +92,7 @@ impl MaxoutGrad {
             };
             for u in 0..units {
                 let v = g[u] * k.map_or(1.0, |k| k[u]);
-                let j = u * pieces + a[u] as usize;
+                let j = a[u] as usize * units + u;
                 self.row_col[n] = j as u32;
                 self.row_val[n] = v;
                 let nz = usize::from(v != 0.0);
@@ -386,7 +387,7 @@ mod tests {
         let mut dz = vec![0f64; rows * units * pieces];
         for r in 0..rows {
             for u in 0..units {
-                let j = u * pieces + arg[(r0 + r) * units + u] as usize;
+                let j = arg[(r0 + r) * units + u] as usize * units + u;
                 dz[r * units * pieces + j] =
                     da[r * units + u] as f64 * mask[(r0 + r) * units + u] as f64;
             }
