@@ -735,3 +735,42 @@ impl Gan {
         crate::models::noise_values(&self.cfg.noise, n, rng)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A resumed run continues the epoch's sums from the checkpoint's JSON, so they must come
+    /// back bit for bit (serde_json's default float parser can be 1 ulp off).
+    #[test]
+    fn progress_survives_its_json_bit_for_bit() {
+        let mut rng = Rng::new(5);
+        let mut draw = || {
+            (0..5)
+                .map(|_| 0.69 + f64::from(rng.uniform()) * 1e-3 + f64::from(rng.normal()) * 1e-9)
+                .sum::<f64>()
+        };
+        for i in 0..2000 {
+            let p = Progress {
+                epoch: i,
+                batch: 7,
+                step: 3 * i,
+                d_updates: 6 * i,
+                g_updates: 3 * i,
+                rng: Rng::new(i),
+                epoch_sums: StepStats {
+                    d_loss: draw(),
+                    g_loss: draw(),
+                    d_real: draw(),
+                    d_fake: draw(),
+                },
+                epoch_steps: 5,
+            };
+            let json = serde_json::to_string(&p).expect("serialize");
+            let back: Progress = serde_json::from_str(&json).expect("parse");
+            let bits = |s: &StepStats| [s.d_loss, s.g_loss, s.d_real, s.d_fake].map(f64::to_bits);
+            assert_eq!(bits(&back.epoch_sums), bits(&p.epoch_sums), "{json}");
+            assert_eq!(back, p);
+        }
+    }
+}
