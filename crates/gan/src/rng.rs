@@ -6,6 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// [`Rng::uniform`] keeps the top 24 bits of a draw.
+const UNIFORM_SHIFT: u32 = 40;
+
 /// xoshiro256++ (Blackman & Vigna), seeded through splitmix64.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rng {
@@ -56,7 +59,19 @@ impl Rng {
 
     /// Uniform in [0, 1) with 24 random bits (every value exactly representable in f32).
     pub fn uniform(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 * (1.0 / (1u64 << 24) as f32)
+        (self.next_u64() >> UNIFORM_SHIFT) as f32 * (1.0 / (1u64 << 24) as f32)
+    }
+
+    /// `uniform() < p` on the integers, for many draws against one `p`: give it
+    /// [`Rng::uniform_threshold`]`(p)`. The same draw and the same answer as the float test.
+    pub fn uniform_below(&mut self, threshold: u64) -> bool {
+        (self.next_u64() >> UNIFORM_SHIFT) < threshold
+    }
+
+    /// The threshold for [`Rng::uniform_below`]: `uniform()` is `i / 2^24` for the draw's top
+    /// 24 bits `i`, exactly, so `uniform() < p` is `i < p 2^24`, i.e. `i < ceil(p 2^24)`.
+    pub fn uniform_threshold(p: f32) -> u64 {
+        (p as f64 * (1u64 << 24) as f64).ceil().max(0.0) as u64
     }
 
     /// Uniform in [lo, hi).

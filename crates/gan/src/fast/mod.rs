@@ -747,19 +747,14 @@ impl Engine {
                     dc.sparse.input_grads(&mut dc.dprev, &self.d[i].w, d_in);
                 }
             } else {
-                // through this layer's output dropout (no maxout: dz is da times the mask)
+                // through this layer's output dropout (one piece: dz is da times the mask)
                 let dz = &mut dc.z[i][r0 * layer_out..(r0 + rows) * layer_out];
-                let da = &dc.da;
-                for_rows(dz, layer_out, |r, dzr| {
-                    for (u, o) in dzr.iter_mut().enumerate() {
-                        let k = if mask.is_empty() {
-                            1.0
-                        } else {
-                            mask[(r0 + r) * units + u]
-                        };
-                        *o = da[r * units + u] * k;
-                    }
-                });
+                if mask.is_empty() {
+                    dz.copy_from_slice(&dc.da[..rows * units]);
+                } else {
+                    let k = &mask[r0 * units..(r0 + rows) * units];
+                    apply3(dz, &dc.da, k, |o, a, k| *o = a * k);
+                }
                 if weights {
                     self.d[i].grads(input, dz, rows);
                 }

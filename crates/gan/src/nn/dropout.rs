@@ -27,12 +27,11 @@ pub fn dropout_fill(
         return false;
     }
     let scale = 1.0 / keep;
-    // `rng.uniform() < keep`, on the integers: uniform() is i / 2^24 for the top 24 bits i of
-    // a draw, exactly, so the test is i < keep * 2^24, i.e. i < ceil(keep * 2^24)
-    let threshold = (keep as f64 * (1u64 << 24) as f64).ceil().max(0.0) as u64;
+    // `rng.uniform() < keep`, compared on the integers
+    let threshold = Rng::uniform_threshold(keep);
     out.resize(rows * cols, 0.0);
     for o in out.iter_mut() {
-        *o = if (rng.next_u64() >> 40) < threshold {
+        *o = if rng.uniform_below(threshold) {
             scale
         } else {
             0.0
