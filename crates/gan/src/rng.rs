@@ -107,6 +107,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn uniform_below_agrees_with_the_float_test_at_the_threshold() {
+        // the integers around each threshold are where ceil / floor / off-by-one would differ
+        let mut r = Rng::new(3);
+        let ps = [
+            0.5f32,
+            0.8,
+            0.2,
+            1.0 / 3.0,
+            1e-7,
+            0.999_999_9,
+            5.960_464_5e-8,
+            0.0,
+            1.0,
+        ];
+        for p in ps.into_iter().chain((0..1000).map(|_| r.uniform())) {
+            let t = Rng::uniform_threshold(p);
+            for i in t.saturating_sub(2)..(t + 2).min(1 << 24) {
+                let float = i as f32 * (1.0 / (1u64 << 24) as f32) < p;
+                assert_eq!(i < t, float, "p {p} i {i} threshold {t}");
+            }
+        }
+        // and on real draws, the same answers from the same stream
+        let (mut a, mut b) = (Rng::new(9), Rng::new(9));
+        let t = Rng::uniform_threshold(0.3);
+        for _ in 0..1000 {
+            assert_eq!(a.uniform_below(t), b.uniform() < 0.3);
+        }
+    }
+
+    #[test]
     fn same_seed_same_stream_and_state_roundtrips() {
         let mut a = Rng::new(7);
         let mut b = Rng::new(7);
