@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use gan::classifier::{SHIPPED_MNIST, argmax_rows, load_classifier_on, probabilities};
+use gan::classifier::{argmax_rows, probabilities};
 use gan::data::load_splits;
 use gan::eval::attack::{FgsmRow, fgsm_classifier, fgsm_discriminator, perturb};
 use gan::train::load_latest;
@@ -34,26 +34,27 @@ struct FgsmArgs {
     /// Attack the discriminator of this run instead of the reference classifier.
     #[arg(long)]
     run: Option<PathBuf>,
-    /// Classifier weights (when no --run).
-    #[arg(long, default_value = SHIPPED_MNIST)]
-    classifier: PathBuf,
+    /// The classifier attacked (when no --run): `mnist`, `fashion` or a safetensors file
+    /// [default: the shipped classifier of the data's dataset].
+    #[arg(long)]
+    classifier: Option<String>,
     /// Budgets (L-infinity), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "0,0.05,0.1,0.2,0.3")]
     epsilon: Vec<f32>,
     /// Test images attacked.
-    #[arg(short = 'n', long, default_value_t = 2000)]
+    #[arg(short = 'n', long, default_value_t = 2000, value_parser = crate::common::positive)]
     n: usize,
     /// The picture (classifier only): original, perturbation, adversarial image.
     #[arg(long)]
     figure: Option<PathBuf>,
     /// Epsilon of the picture.
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, value_parser = crate::common::unit_f32)]
     figure_epsilon: f32,
     /// MNIST-format data directory.
     #[arg(long, default_value = "data/mnist")]
     data: PathBuf,
     /// Compute threads (default: one per core).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::common::positive)]
     threads: Option<usize>,
     /// Print one JSON object.
     #[arg(long)]
@@ -118,14 +119,15 @@ fn fgsm(a: FgsmArgs) -> Result<i32> {
         v["real"] = serde_json::to_value(&real_rows)?;
         v["fake"] = serde_json::to_value(&fake_rows)?;
     } else {
-        let model = load_classifier_on(&a.classifier, &dev)
-            .with_context(|| format!("loading the classifier {}", a.classifier.display()))?;
+        let (model, source) = crate::common::classifier_on(
+            &a.classifier,
+            &splits.test,
+            &a.data.display().to_string(),
+            &dev,
+        )?;
         let (rows, sign) = fgsm_classifier(&model, &x, y, &a.epsilon, &dev)?;
-        lines.extend(table(
-            &format!("classifier {}", a.classifier.display()),
-            &rows,
-        ));
-        v["target"] = format!("classifier, {}", a.classifier.display()).into();
+        lines.extend(table(&format!("classifier: {source}"), &rows));
+        v["target"] = format!("classifier, {source}").into();
         v["rows"] = serde_json::to_value(&rows)?;
         if let Some(path) = &a.figure {
             let eps = a.figure_epsilon;

@@ -35,16 +35,16 @@ struct StepArgs {
     #[arg(long, default_value = "fast")]
     engine: String,
     /// Timed steps.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = crate::common::positive)]
     steps: usize,
     /// Untimed warm-up steps.
     #[arg(long, default_value_t = 30)]
     warmup: usize,
     /// Batch size.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = crate::common::positive)]
     batch: usize,
     /// Compute threads.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = crate::common::positive)]
     threads: usize,
     /// Print one JSON line.
     #[arg(long)]
@@ -54,13 +54,13 @@ struct StepArgs {
 #[derive(Args)]
 struct SampleBench {
     /// Images to generate per round.
-    #[arg(short = 'n', long, default_value_t = 10_000)]
+    #[arg(short = 'n', long, default_value_t = 10_000, value_parser = crate::common::positive)]
     n: usize,
     /// Timed rounds (the median is reported).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = crate::common::positive)]
     rounds: usize,
     /// Compute threads.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = crate::common::positive)]
     threads: usize,
     /// Print one JSON line.
     #[arg(long)]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use gan::classifier::{
-    ClassifierConfig, SHIPPED_MNIST, accuracy, load_classifier, save_classifier, train_classifier,
+    ClassifierConfig, SHIPPED_MNIST, accuracy, save_classifier, train_classifier,
 };
 use gan::data::load_splits;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -36,19 +36,19 @@ struct TrainArgs {
     #[arg(long, default_value = SHIPPED_MNIST)]
     out: PathBuf,
     /// Passes over the training images.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = crate::common::positive)]
     epochs: usize,
     /// Minibatch size.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = crate::common::positive)]
     batch_size: usize,
     /// Adam learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, value_parser = crate::common::positive_f64)]
     lr: f64,
     /// Seed of the initialisation and shuffling.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Compute threads (default: one per core).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::common::positive)]
     threads: Option<usize>,
     /// Print the result as one JSON object.
     #[arg(long)]
@@ -57,14 +57,14 @@ struct TrainArgs {
 
 #[derive(Args)]
 struct EvalArgs {
-    /// Weights to check.
-    #[arg(long, default_value = SHIPPED_MNIST)]
-    weights: PathBuf,
+    /// Weights to check: `mnist` or `fashion` (the shipped ones) or a safetensors file.
+    #[arg(long, default_value = "mnist")]
+    weights: String,
     /// MNIST-format data directory.
     #[arg(long, default_value = "data/mnist")]
     data: PathBuf,
     /// Compute threads (default: one per core).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::common::positive)]
     threads: Option<usize>,
     /// Print the result as one JSON object.
     #[arg(long)]
@@ -146,7 +146,7 @@ fn train(a: TrainArgs) -> Result<i32> {
 
 fn eval(a: EvalArgs) -> Result<i32> {
     set_threads(a.threads)?;
-    let model = load_classifier(&a.weights)?;
+    let (model, _) = gan::classifier::load_spec_on(&a.weights, &burn::tensor::Device::flex())?;
     let splits = load_splits(&a.data, 50_000).context("loading the data")?;
     let acc = accuracy(&model, &splits.test)?;
     if a.json {
@@ -156,7 +156,7 @@ fn eval(a: EvalArgs) -> Result<i32> {
     } else {
         out(&format!(
             "{}: test accuracy {:.2}% on {} images",
-            a.weights.display(),
+            a.weights,
             acc * 100.0,
             splits.test.len()
         ));

@@ -58,3 +58,67 @@ pub fn out(line: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
+
+/// clap parser for counts that must be at least 1 (steps, rounds, sizes, threads).
+pub fn positive(s: &str) -> std::result::Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(v) => Ok(v),
+        Err(e) => Err(format!("{s:?} is not a whole number ({e})")),
+    }
+}
+
+/// [`positive`] for `u64` values (epochs).
+pub fn positive_u64(s: &str) -> std::result::Result<u64, String> {
+    positive(s).map(|v| v as u64)
+}
+
+/// clap parser for finite values above zero (learning rates, widths, scales).
+pub fn positive_f64(s: &str) -> std::result::Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(v) => Err(format!("{v} must be finite and above 0")),
+        Err(e) => Err(format!("{s:?} is not a number ({e})")),
+    }
+}
+
+/// clap parser for values in [0, 1] (a perturbation budget on pixels in [0, 1]).
+pub fn unit_f32(s: &str) -> std::result::Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        Ok(v) => Err(format!("{v} must be in [0, 1]")),
+        Err(e) => Err(format!("{s:?} is not a number ({e})")),
+    }
+}
+
+/// The classifier asked for by `--classifier` (`mnist`, `fashion` or a weights file), or, by
+/// default, the shipped one of the dataset whose test split is `test` (read from `data_dir`);
+/// with a description of what was loaded, for reports.
+pub fn classifier_on(
+    spec: &Option<String>,
+    test: &gan::data::ImageSet,
+    data_dir: &str,
+    device: &Device,
+) -> Result<(gan::models::lenet::LeNet, String)> {
+    use gan::classifier::Shipped;
+    match spec {
+        Some(s) => gan::classifier::load_spec_on(s, device).with_context(|| {
+            format!(
+                "loading the classifier {s:?} (mnist, fashion, or weights from: gan classifier train --out FILE)"
+            )
+        }),
+        None => {
+            let Some(shipped) = Shipped::for_test_set(test) else {
+                anyhow::bail!(
+                    "no shipped classifier for the data in {data_dir}: its test set is neither \
+                     MNIST's nor Fashion-MNIST's; give --classifier FILE (gan classifier train \
+                     --data {data_dir} --out FILE trains one)"
+                );
+            };
+            Ok((
+                shipped.load_on(device)?,
+                format!("shipped {} LeNet", shipped.dataset()),
+            ))
+        }
+    }
+}

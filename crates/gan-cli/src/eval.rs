@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
 use clap::{Args, Subcommand};
 use gan::data::load_splits;
 use gan::eval::parzen::evaluate;
@@ -63,7 +64,7 @@ struct Source {
     #[arg(long)]
     samples: Option<PathBuf>,
     /// Number of samples drawn from the run.
-    #[arg(short = 'n', long, default_value_t = 10_000)]
+    #[arg(short = 'n', long, default_value_t = 10_000, value_parser = crate::common::positive)]
     n: usize,
     /// Seed of the samples drawn from the run.
     #[arg(long, default_value_t = 0)]
@@ -72,7 +73,7 @@ struct Source {
     #[arg(long)]
     data: Option<PathBuf>,
     /// Compute threads [default: one per core].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::common::positive)]
     threads: Option<usize>,
     /// Print one JSON object.
     #[arg(long)]
@@ -84,17 +85,19 @@ struct Source {
 struct QualityArgs {
     #[command(flatten)]
     src: Source,
-    /// Classifier weights (the feature extractor).
-    #[arg(long, default_value = gan::classifier::SHIPPED_MNIST)]
-    classifier: PathBuf,
+    /// The feature extractor: `mnist` or `fashion` (the shipped classifiers, built into the
+    /// binary) or a safetensors file from `gan classifier train` [default: the shipped
+    /// classifier of the evaluation data's dataset, recognised by its test labels].
+    #[arg(long)]
+    classifier: Option<String>,
     /// Neighbours defining the manifolds (pr).
-    #[arg(short = 'k', long, default_value_t = 3)]
+    #[arg(short = 'k', long, default_value_t = 3, value_parser = crate::common::positive)]
     k: usize,
     /// Random subsets (kid).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = crate::common::positive)]
     subsets: usize,
     /// Rows per subset (kid).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = crate::common::positive)]
     subset_size: usize,
 }
 
@@ -106,10 +109,10 @@ struct ParzenArgs {
     #[command(flatten)]
     src: Source,
     /// Use this window width instead of choosing it on validation data.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::common::positive_f64)]
     sigma: Option<f64>,
     /// Validation images used to choose sigma.
-    #[arg(long, default_value_t = 1_000)]
+    #[arg(long, default_value_t = 1_000, value_parser = crate::common::positive)]
     n_valid: usize,
 }
 
@@ -202,7 +205,7 @@ fn load_samples(
 }
 
 fn quality(metric: &str, a: QualityArgs) -> Result<i32> {
-    use gan::classifier::{features, load_classifier, probabilities};
+    use gan::classifier::{features, probabilities};
     use gan::eval::quality::{
         class_histogram, classifier_score, frechet_distance, kid, precision_recall,
     };
@@ -213,19 +216,16 @@ fn quality(metric: &str, a: QualityArgs) -> Result<i32> {
         load_splits(Path::new(&data_dir), train_end).context("loading the evaluation data")?;
     let d = splits.test.dim();
     let (fake, source, labels) = load_samples(&a.src.run, &a.src.samples, a.src.n, a.src.seed, d)?;
-    let model = load_classifier(&a.classifier).with_context(|| {
-        format!(
-            "loading the feature extractor (train one with: gan classifier train --out {})",
-            a.classifier.display()
-        )
-    })?;
+    let (model, extractor_source) = crate::common::classifier_on(
+        &a.classifier,
+        &splits.test,
+        &data_dir.display().to_string(),
+        &Device::flex(),
+    )?;
     let started = std::time::Instant::now();
     let real = splits.test.pixels();
     let (n_real, n_fake) = (real.len() / d, fake.len() / d);
-    let extractor = format!(
-        "LeNet penultimate layer ({FEATURE_DIM}-d), {}",
-        a.classifier.display()
-    );
+    let extractor = format!("LeNet penultimate layer ({FEATURE_DIM}-d), {extractor_source}");
     let mut v = serde_json::json!({
         "metric": metric,
         "extractor": extractor,

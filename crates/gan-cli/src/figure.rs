@@ -49,10 +49,10 @@ struct Common {
     #[arg(long)]
     out: PathBuf,
     /// Rows of the figure.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 6, value_parser = crate::common::positive)]
     rows: usize,
     /// Images per row (for `samples`, not counting the nearest-neighbour column).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = crate::common::positive)]
     cols: usize,
     /// Seed of the noise.
     #[arg(long, default_value_t = 0)]
@@ -61,7 +61,7 @@ struct Common {
     #[arg(long)]
     data: Option<PathBuf>,
     /// Compute threads [default: one per core].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::common::positive)]
     threads: Option<usize>,
 }
 

@@ -20,7 +20,7 @@ pub struct SampleArgs {
     #[arg(long)]
     run: PathBuf,
     /// Number of samples.
-    #[arg(short = 'n', long, default_value_t = 100)]
+    #[arg(short = 'n', long, default_value_t = 100, value_parser = crate::common::positive)]
     n: usize,
     /// Output file: .png (grid) or .npy (array).
     #[arg(long)]
@@ -33,10 +33,10 @@ pub struct SampleArgs {
     #[arg(long)]
     class: Option<usize>,
     /// Grid columns for .png [default: square-ish; n / classes for a conditional run].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::common::positive)]
     cols: Option<usize>,
     /// Compute threads [default: one per core].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::common::positive)]
     threads: Option<usize>,
     /// Print a JSON summary.
     #[arg(long)]
@@ -61,7 +61,7 @@ pub fn run(a: SampleArgs) -> Result<i32> {
     }
     let (gan, ckpt, skipped) = load_latest(&a.run, &device())?;
     for s in skipped {
-        eprintln!("warning: skipped a damaged checkpoint: {s}");
+        eprintln!("warning: {s}");
     }
     let [h, w] = checkpoint_image_shape(&ckpt)?;
     let started = std::time::Instant::now();

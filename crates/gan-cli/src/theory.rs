@@ -38,13 +38,13 @@ pub struct TheoryArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Multiplies every training length (e.g. 0.5 for a quicker, rougher run).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = crate::common::positive_f64)]
     scale: f64,
     /// Print the numbers as one JSON object.
     #[arg(long)]
     json: bool,
     /// Compute threads (default: one per core).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::common::positive)]
     threads: Option<usize>,
 }
 

@@ -37,23 +37,23 @@ pub struct ToyArgs {
     #[arg(long)]
     loss: Option<String>,
     /// Generator steps (shortcut for --set steps=...).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::common::positive)]
     steps: Option<usize>,
     /// Seed (shortcut for --set seed=...).
     #[arg(long)]
     seed: Option<u64>,
     /// Learning rate (shortcut for --set lr=...).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::common::positive_f64)]
     lr: Option<f64>,
     /// Run directory: config.toml, samples.npy (100,000 samples), scatter.png, training.png,
     /// modes.json [default: runs/<preset>-<loss>-s<seed>].
     #[arg(long)]
     out: Option<PathBuf>,
     /// Panels of training.png (samples at evenly spaced steps).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = crate::common::positive)]
     snapshots: usize,
     /// Compute threads (default: one per core).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::common::positive)]
     threads: Option<usize>,
     /// Print the mode statistics as one JSON object.
     #[arg(long)]

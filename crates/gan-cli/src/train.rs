@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use gan::config::{PRESETS, TrainConfig};
-use gan::data::load_splits;
+use gan::data::{ImageSet, Splits, load_splits};
 use gan::train::{EpochMetrics, EvalData, Observer, Outcome, Run, StepReport, read_run_config};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -23,9 +23,11 @@ use crate::common::{DeviceKind, device_of, print_json, set_threads};
 pub struct TrainArgs {
     /// A bundled preset: mnist-paper (the paper's MNIST model), mnist-fast (a small model),
     /// fashion-paper, mnist-cgan (conditional), ring8 / grid25 (2-D mode-collapse tests).
-    #[arg(long, conflicts_with_all = ["config", "resume"])]
+    #[arg(long, conflicts_with = "resume")]
     preset: Option<String>,
-    /// A TOML config file (see configs/ for the keys).
+    /// A TOML config file (see configs/ for the keys). Alone it must hold every key; with
+    /// --preset it holds only the keys it changes (the file's values win over the preset's,
+    /// --set and the flags win over both).
     #[arg(long, conflicts_with = "resume")]
     config: Option<PathBuf>,
     /// Override a config value, e.g. --set optimizer.lr=0.05 (repeatable).
@@ -38,7 +40,7 @@ pub struct TrainArgs {
     #[arg(long, conflicts_with = "resume")]
     out: Option<PathBuf>,
     /// Total epochs of the run (on --resume: the new total, counting epochs already done).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::common::positive_u64)]
     epochs: Option<u64>,
     /// Random seed (overrides the config's).
     #[arg(long, conflicts_with = "resume")]
@@ -47,7 +49,7 @@ pub struct TrainArgs {
     #[arg(long)]
     data: Option<PathBuf>,
     /// Compute threads [default: one per core].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::common::positive)]
     threads: Option<usize>,
     /// Where to train: cpu, or cuda / wgpu in a binary built with that feature (GPU runs use
     /// the burn engine: add --set engine="burn").
@@ -120,15 +122,19 @@ impl Observer for Cli {
     }
 }
 
-/// The shipped classifier matching the data (Fashion-MNIST or MNIST) for the in-training
-/// FID, when its weights are present.
-fn eval_classifier(data_dir: &str) -> Option<gan::models::lenet::LeNet> {
-    let path = if data_dir.contains("fashion") {
-        "assets/classifier/fashion-lenet.safetensors"
-    } else {
-        gan::classifier::SHIPPED_MNIST
-    };
-    gan::classifier::load_classifier(std::path::Path::new(path)).ok()
+/// The evaluation data of a run, with the shipped classifier of its dataset for the
+/// in-training FID; says once, when the run evaluates, that there is no FID and why.
+fn eval_data(valid: ImageSet, test: ImageSet, cfg: &TrainConfig) -> Result<EvalData> {
+    let ev = EvalData::new(valid, test)?;
+    if cfg.eval_every > 0 && ev.classifier.is_none() {
+        eprintln!(
+            "note: no FID during training: the test set in {} is neither MNIST's nor \
+             Fashion-MNIST's (the data of the shipped classifiers); the Parzen estimate still \
+             runs every {} epochs",
+            cfg.data.dir, cfg.eval_every
+        );
+    }
+    Ok(ev)
 }
 
 pub fn run(a: TrainArgs) -> Result<i32> {
@@ -166,13 +172,10 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         }
         let data = load_splits(std::path::Path::new(&cfg.data.dir), cfg.data.train_end)
             .context("loading the training data")?;
-        let (run, ckpt, skipped) = Run::resume(dir, data.train, a.epochs, &device)?;
-        let classifier = eval_classifier(&cfg.data.dir);
-        let run = run.with_eval_data(EvalData {
-            valid: data.valid,
-            test: data.test,
-            classifier,
-        });
+        let Splits { train, valid, test } = data;
+        let ev = eval_data(valid, test, &cfg)?;
+        let (run, ckpt, skipped) = Run::resume(dir, train, a.epochs, &device)?;
+        let run = run.with_eval_data(ev);
         for s in skipped {
             eprintln!("warning: {s}");
         }
@@ -195,12 +198,11 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         if let Some(d) = &a.data {
             set.push(format!("data.dir={:?}", d.display().to_string()));
         }
-        let cfg = match (&a.preset, &a.config) {
-            (Some(p), None) => TrainConfig::preset(p, &set)?,
-            (None, Some(f)) => TrainConfig::from_file(f, &set)?,
-            (None, None) => TrainConfig::preset("mnist-paper", &set)?,
-            (Some(_), Some(_)) => bail!("give --preset or --config, not both"),
+        let preset = match (&a.preset, &a.config) {
+            (None, None) => Some("mnist-paper"),
+            (p, _) => p.as_deref(),
         };
+        let cfg = TrainConfig::layered(preset, a.config.as_deref(), &set)?;
         gpu_check(&cfg)?;
         let dir = a
             .out
@@ -220,12 +222,9 @@ pub fn run(a: TrainArgs) -> Result<i32> {
             dir.display(),
             data.train.len()
         );
-        let classifier = eval_classifier(&cfg.data.dir);
-        let run = Run::create(&dir, cfg, data.train, &device)?.with_eval_data(EvalData {
-            valid: data.valid,
-            test: data.test,
-            classifier,
-        });
+        let Splits { train, valid, test } = data;
+        let ev = eval_data(valid, test, &cfg)?;
+        let run = Run::create(&dir, cfg, train, &device)?.with_eval_data(ev);
         (run, dir)
     };
     if run.gan.progress.epoch >= run.gan.cfg.epochs {

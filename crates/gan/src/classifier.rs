@@ -186,5 +186,118 @@ pub fn load_classifier_on(path: &Path, device: &Device) -> Result<LeNet> {
     Ok(model)
 }
 
-/// Where the shipped MNIST classifier lives, relative to the repository root.
+/// Where the shipped MNIST classifier lives, relative to the repository root (the binary
+/// carries a copy: [`Shipped`]).
 pub const SHIPPED_MNIST: &str = "assets/classifier/mnist-lenet.safetensors";
+
+/// Where the shipped Fashion-MNIST classifier lives, relative to the repository root.
+pub const SHIPPED_FASHION: &str = "assets/classifier/fashion-lenet.safetensors";
+
+/// A classifier shipped with the toolkit: its weights are compiled into the library, so it
+/// is found wherever the binary runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shipped {
+    /// LeNet trained on MNIST ([`SHIPPED_MNIST`]).
+    Mnist,
+    /// LeNet trained on Fashion-MNIST ([`SHIPPED_FASHION`]).
+    Fashion,
+}
+
+/// CRC-32 of the 10,000 labels of the canonical MNIST test set (`t10k-labels-idx1-ubyte`
+/// without its 8-byte header; python: `zlib.crc32(gzip.open(f).read()[8:])`).
+const MNIST_TEST_LABELS_CRC: u32 = 0xee86_04d9;
+/// The same for Fashion-MNIST's test labels.
+const FASHION_TEST_LABELS_CRC: u32 = 0x242b_c73f;
+
+impl Shipped {
+    /// Every shipped classifier.
+    pub const ALL: [Shipped; 2] = [Shipped::Mnist, Shipped::Fashion];
+
+    /// The name used on the command line and in reports (`mnist`, `fashion`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Shipped::Mnist => "mnist",
+            Shipped::Fashion => "fashion",
+        }
+    }
+
+    /// The dataset it was trained on.
+    pub fn dataset(self) -> &'static str {
+        match self {
+            Shipped::Mnist => "MNIST",
+            Shipped::Fashion => "Fashion-MNIST",
+        }
+    }
+
+    /// The classifier called `name` (`mnist` or `fashion`).
+    pub fn from_name(name: &str) -> Option<Shipped> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// The safetensors weights compiled into the library.
+    pub fn bytes(self) -> &'static [u8] {
+        match self {
+            Shipped::Mnist => include_bytes!("../../../assets/classifier/mnist-lenet.safetensors"),
+            Shipped::Fashion => {
+                include_bytes!("../../../assets/classifier/fashion-lenet.safetensors")
+            }
+        }
+    }
+
+    /// The classifier, on `device`.
+    pub fn load_on(self, device: &Device) -> Result<LeNet> {
+        let mut model = LeNet::new(&mut Rng::new(0), device);
+        let label = Path::new(match self {
+            Shipped::Mnist => SHIPPED_MNIST,
+            Shipped::Fashion => SHIPPED_FASHION,
+        });
+        module_from_bytes(&mut model, self.bytes().to_vec(), label)?;
+        Ok(model)
+    }
+
+    /// The shipped classifier trained on the dataset whose test split is `test`, recognised
+    /// by its labels (the canonical MNIST and Fashion-MNIST test sets); `None` for any other
+    /// data, whatever its directory is called.
+    pub fn for_test_set(test: &ImageSet) -> Option<Shipped> {
+        if (test.rows, test.cols) != (28, 28) {
+            return None;
+        }
+        match crate::checkpoint::crc32(&test.labels) {
+            MNIST_TEST_LABELS_CRC => Some(Shipped::Mnist),
+            FASHION_TEST_LABELS_CRC => Some(Shipped::Fashion),
+            _ => None,
+        }
+    }
+}
+
+/// A classifier given on the command line: `mnist` or `fashion` (a shipped one, [`Shipped`])
+/// or the path of a safetensors file written by [`save_classifier`]. Returns the model and
+/// a description for reports.
+pub fn load_spec_on(spec: &str, device: &Device) -> Result<(LeNet, String)> {
+    match Shipped::from_name(spec) {
+        Some(s) => Ok((s.load_on(device)?, format!("shipped {} LeNet", s.dataset()))),
+        None => Ok((
+            load_classifier_on(Path::new(spec), device)?,
+            format!("LeNet from {spec}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compiled_in_weights_are_the_files_in_assets() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        for (s, file) in [
+            (Shipped::Mnist, SHIPPED_MNIST),
+            (Shipped::Fashion, SHIPPED_FASHION),
+        ] {
+            let on_disk = std::fs::read(root.join(file)).expect("asset");
+            assert!(s.bytes() == on_disk.as_slice(), "{file}");
+            assert_eq!(Shipped::from_name(s.name()), Some(s));
+        }
+        assert_eq!(Shipped::from_name("cifar"), None);
+    }
+}

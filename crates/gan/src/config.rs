@@ -291,32 +291,82 @@ fn preset_text(name: &str) -> Option<&'static str> {
 impl TrainConfig {
     /// A bundled preset, with overrides applied and checked.
     pub fn preset(name: &str, overrides: &[String]) -> Result<Self> {
-        let text = preset_text(name).ok_or_else(|| {
-            Error::Config(format!(
-                "unknown preset {name:?}; available: {}",
-                PRESETS.join(", ")
-            ))
-        })?;
-        Self::from_toml_str(text, overrides, &format!("preset {name}"))
+        Self::from_toml_str(
+            preset_text_or_err(name)?,
+            overrides,
+            &format!("preset {name}"),
+        )
     }
 
-    /// A config file, with overrides applied and checked.
+    /// A config file, with overrides applied and checked. The file must hold every key (a
+    /// missing one is named, with the way to layer a partial file over a preset:
+    /// [`TrainConfig::layered`]).
     pub fn from_file(path: &Path, overrides: &[String]) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::from_toml_str(&text, overrides, &path.display().to_string())
+        Self::layered(None, Some(path), overrides)
+    }
+
+    /// A config built in layers, later ones winning: a bundled preset (optional), a TOML file
+    /// (optional; with a preset it may hold only the keys it changes, every one of which must
+    /// be a key of the preset), then `key=value` overrides. Every error names the layer it
+    /// comes from.
+    pub fn layered(
+        preset: Option<&str>,
+        file: Option<&Path>,
+        overrides: &[String],
+    ) -> Result<Self> {
+        let file_text = match file {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?),
+            None => None,
+        };
+        let file_name = file.map(|p| p.display().to_string());
+        let mut table = match preset {
+            Some(name) => parse_table(preset_text_or_err(name)?, &format!("preset {name}"))?,
+            None => toml::Table::new(),
+        };
+        if let (Some(text), Some(name)) = (&file_text, &file_name) {
+            let layer = parse_table(text, name)?;
+            if preset.is_some() {
+                merge_layer(&mut table, layer, "", name)?;
+            } else {
+                table = layer;
+                // the file's own problems (a misspelt or missing key, a wrong type, a value
+                // out of range) before any override is applied, naming the file
+                let own: TrainConfig = parse_config(&table, name).map_err(|e| match e {
+                    Error::Config(m) if m.contains("missing field") => Error::Config(format!(
+                        "{m}\na config file given alone must hold every key (see configs/); to \
+                         change a few keys of a preset, give both: --preset NAME --config {name}"
+                    )),
+                    e => e,
+                })?;
+                own.check()
+                    .map_err(|e| Error::Config(format!("{name}: {}", strip_config(e))))?;
+            }
+        }
+        let source = match (preset, &file_name) {
+            (None, Some(f)) => f.clone(),
+            (Some(p), Some(f)) => format!("preset {p} with {f}"),
+            (Some(p), None) => format!("preset {p}"),
+            (None, None) => {
+                return Err(Error::Config(
+                    "no config: give a preset or a config file".into(),
+                ));
+            }
+        };
+        for o in overrides {
+            apply_override(&mut table, o, OPTIONAL)?;
+        }
+        let cfg = parse_config(&table, &source)?;
+        cfg.check()?;
+        Ok(cfg)
     }
 
     /// Parses TOML, applies `key.path=value` overrides, and checks the result.
     pub fn from_toml_str(text: &str, overrides: &[String], source: &str) -> Result<Self> {
-        let mut value: toml::Table = toml::from_str(text)
-            .map_err(|e| Error::Config(format!("{source}: {}", e.message().trim())))?;
+        let mut value = parse_table(text, source)?;
         for o in overrides {
             apply_override(&mut value, o, OPTIONAL)?;
         }
-        // Parse from text (not from the table) so errors quote the offending key and line.
-        let text = toml::to_string(&value).map_err(|e| Error::Config(format!("{source}: {e}")))?;
-        let cfg: TrainConfig = toml::from_str(&text)
-            .map_err(|e| Error::Config(format!("{source}: {}", e.to_string().trim())))?;
+        let cfg = parse_config(&value, source)?;
         cfg.check()?;
         Ok(cfg)
     }
@@ -482,6 +532,63 @@ impl TrainConfig {
         }
         Ok(())
     }
+}
+
+fn preset_text_or_err(name: &str) -> Result<&'static str> {
+    preset_text(name).ok_or_else(|| {
+        Error::Config(format!(
+            "unknown preset {name:?}; available: {}",
+            PRESETS.join(", ")
+        ))
+    })
+}
+
+fn parse_table(text: &str, source: &str) -> Result<toml::Table> {
+    toml::from_str(text).map_err(|e| Error::Config(format!("{source}: {}", e.message().trim())))
+}
+
+/// The config a table describes; parsed from text (not from the table) so errors quote the
+/// offending key and line.
+fn parse_config(table: &toml::Table, source: &str) -> Result<TrainConfig> {
+    let text = toml::to_string(table).map_err(|e| Error::Config(format!("{source}: {e}")))?;
+    toml::from_str(&text).map_err(|e| Error::Config(format!("{source}: {}", e.to_string().trim())))
+}
+
+fn strip_config(e: Error) -> String {
+    match e {
+        Error::Config(m) => m,
+        e => e.to_string(),
+    }
+}
+
+/// Writes every key of `layer` over `base`; a key `base` lacks (and that is not optional)
+/// is an error naming the file, so a misspelt key is never ignored.
+fn merge_layer(base: &mut toml::Table, layer: toml::Table, prefix: &str, file: &str) -> Result<()> {
+    for (k, v) in layer {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(t)) => merge_layer(b, t, &key, file)?,
+            (Some(toml::Value::Table(_)), _) => {
+                return Err(Error::Config(format!(
+                    "{file}: {key} is a section ([{key}]), not a value"
+                )));
+            }
+            (Some(slot), v) => *slot = v,
+            (None, v) if OPTIONAL.contains(&key.as_str()) => {
+                base.insert(k, v);
+            }
+            (None, _) => {
+                return Err(Error::Config(format!(
+                    "{file}: unknown key {key} (not a key of the preset)"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Keys a config may omit (absent from a preset unless set).

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::fast::gemm::{Trans, matmul};
-use crate::fast::int8::{self, Bounds, PackedI8, PaddedU8};
+use crate::fast::int8::{self, Bounds, Kernel, PackedI8, PaddedU8};
 
 /// The authors' grid: 10 widths logarithmically spaced in [0.1, 1] (`np.logspace(-1, 0, 10)`).
 pub fn default_sigmas() -> Vec<f64> {
@@ -50,21 +50,34 @@ const CHUNK: usize = 1000;
 /// Widest window, in squared distance (`SKIP * 2 sigma^2` for the largest sigma), for which
 /// kernels are screened with integer dot products first (sigma up to about 0.32: the test
 /// pass of the protocol; the validation pass over the whole grid goes dense).
-const SCREEN_WINDOW: f64 = 8.0;
+pub const SCREEN_WINDOW: f64 = 8.0;
 
 /// Points per screening task (their bytes stay in L2 while the packed kernels stream past).
 const SCREEN_BLOCK: usize = 64;
 
+/// How [`log_likelihoods_with`] computes the distances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParzenPath {
+    /// One float32 GEMM over every (point, kernel) pair ([`log_likelihoods_dense`]).
+    Dense,
+    /// Integer screening with the given dot-product kernel, then exact float64 distances to
+    /// the kernels that can matter (see [`log_likelihoods`]). Needs byte points, finite
+    /// kernels and a window of at most [`SCREEN_WINDOW`] (sigma up to about 0.32).
+    Screened(Kernel),
+}
+
 /// Log-likelihood of each row of `x` under a Parzen window on `kernels`, for each sigma.
 /// Returns `out[s][i]` for sigma `s` and point `i`.
 ///
-/// When the points are images of bytes (`b / 255`, as every dataset here is), the CPU has
-/// AVX-512 VNNI and every sigma is small, the kernels are screened first: exact integer dot
-/// products of the point's bytes with an 8-bit quantization of each kernel, plus a rigorous
-/// bound on the quantization error, give an interval for every squared distance; only
-/// kernels whose interval can fall within the e^-40 cut of the nearest kernel are then
-/// computed exactly, in float64. The set of kernels summed is the one
-/// [`log_likelihoods_dense`] sums, so both give the same numbers (a test checks it).
+/// When the points are images of bytes (`b / 255`, as every dataset here is), this process
+/// runs AVX-512 VNNI ([`int8::available`]) and every sigma is small, the kernels are
+/// screened first: exact integer dot products of the point's bytes with an 8-bit
+/// quantization of each kernel, plus a rigorous bound on the quantization error, give an
+/// interval for every squared distance; only kernels whose interval can fall within the
+/// e^-40 cut of the nearest kernel are then computed exactly, in float64. The set of kernels
+/// summed is the one [`log_likelihoods_dense`] sums, so both give the same numbers (a test
+/// checks it). Elsewhere (no VNNI, or `GAN_SIMD=portable`) the dense float32 GEMM runs: the
+/// portable integer kernel is exact but slower than the GEMM.
 ///
 /// # Shapes
 /// `kernels`: `n_k * d` values, `x`: `n_x * d` values.
@@ -74,18 +87,63 @@ pub fn log_likelihoods(
     d: usize,
     sigmas: &[f64],
 ) -> Result<Vec<Vec<f64>>> {
-    check(kernels, x, d, sigmas)?;
-    // the e^-40 cut of the widest sigma, as a squared distance
-    let widest = sigmas.iter().fold(0f64, |a, &s| a.max(s));
-    let window = SKIP * 2.0 * widest * widest;
-    if window <= SCREEN_WINDOW
-        && int8::available()
-        && kernels.iter().all(|v| v.is_finite())
-        && let Some(bytes) = as_bytes(x)
-    {
-        return screened(kernels, x, &bytes, d, sigmas, window);
+    log_likelihoods_with(chosen_path(kernels, x, sigmas), kernels, x, d, sigmas)
+}
+
+/// The path [`log_likelihoods`] would take here, for reports and benchmarks.
+pub fn chosen_path(kernels: &[f32], x: &[f32], sigmas: &[f64]) -> ParzenPath {
+    if int8::available() && screenable(kernels, x, sigmas) {
+        ParzenPath::Screened(Kernel::Vnni)
+    } else {
+        ParzenPath::Dense
     }
-    log_likelihoods_dense(kernels, x, d, sigmas)
+}
+
+/// [`log_likelihoods`] by the given path. A screened path that cannot apply (points that
+/// are not bytes, non-finite kernels, a wide window) or a kernel this CPU lacks is an error,
+/// never a silent change of path.
+pub fn log_likelihoods_with(
+    path: ParzenPath,
+    kernels: &[f32],
+    x: &[f32],
+    d: usize,
+    sigmas: &[f64],
+) -> Result<Vec<Vec<f64>>> {
+    check(kernels, x, d, sigmas)?;
+    match path {
+        ParzenPath::Dense => log_likelihoods_dense(kernels, x, d, sigmas),
+        ParzenPath::Screened(kernel) => {
+            if !kernel.runs_here() {
+                return Err(Error::Invalid(format!(
+                    "parzen: the {kernel:?} screening kernel cannot run on this CPU"
+                )));
+            }
+            let widest = sigmas.iter().fold(0f64, |a, &s| a.max(s));
+            let window = SKIP * 2.0 * widest * widest;
+            if window > SCREEN_WINDOW || !kernels.iter().all(|v| v.is_finite()) {
+                return Err(Error::Invalid(format!(
+                    "parzen: the screened path needs finite kernels and sigma <= {:.3} \
+                     (widest given: {widest})",
+                    (SCREEN_WINDOW / (2.0 * SKIP)).sqrt()
+                )));
+            }
+            let Some(bytes) = as_bytes(x) else {
+                return Err(Error::Invalid(
+                    "parzen: the screened path needs points stored as bytes / 255".into(),
+                ));
+            };
+            screened(kernel, kernels, x, &bytes, d, sigmas, window)
+        }
+    }
+}
+
+/// Whether the screened path applies: a window of at most [`SCREEN_WINDOW`], finite kernels
+/// and byte points.
+fn screenable(kernels: &[f32], x: &[f32], sigmas: &[f64]) -> bool {
+    let widest = sigmas.iter().fold(0f64, |a, &s| a.max(s));
+    SKIP * 2.0 * widest * widest <= SCREEN_WINDOW
+        && kernels.iter().all(|v| v.is_finite())
+        && as_bytes(x).is_some()
 }
 
 /// [`log_likelihoods`] by one float32 GEMM over every (point, kernel) pair: the reference
@@ -258,6 +316,7 @@ fn quantize(kernels: &[f32], d: usize) -> (PackedI8, Bounds) {
 /// The screened path of [`log_likelihoods`] (see there); `bytes` are the points' bytes,
 /// `window` the e^-40 cut of the widest sigma as a squared distance.
 fn screened(
+    kernel: Kernel,
     kernels: &[f32],
     x: &[f32],
     bytes: &[u8],
@@ -275,12 +334,14 @@ fn screened(
     // collapsed generator puts every kernel near every point: exact float64 distances to all
     // of them would cost ten times the GEMM)
     let most = n_k / 8;
+    // the bounds' AVX-512 form goes with the VNNI kernel (the same arithmetic)
+    let avx512 = kernel == Kernel::Vnni;
     let blocks: Vec<Vec<Option<Vec<f64>>>> = (0..n_x.div_ceil(SCREEN_BLOCK))
         .into_par_iter()
         .map(|blk| {
             let rows = blk * SCREEN_BLOCK..((blk + 1) * SCREEN_BLOCK).min(n_x);
             let mut ints = vec![0i32; rows.len() * stride];
-            int8::dots(&mut ints, &points, rows.clone(), &packed);
+            int8::dots(kernel, &mut ints, &points, rows.clone(), &packed);
             let mut lower = vec![0f32; n_k];
             let mut dist = Vec::new();
             rows.clone()
@@ -291,7 +352,8 @@ fn screened(
                     let x_sq = sq_norm(xi);
                     let l1: f64 = bi.iter().map(|&b| b as f64).sum();
                     let l2: f64 = bi.iter().map(|&b| (b as f64).powi(2)).sum::<f64>().sqrt();
-                    let upper_min = bounds.lower(&mut lower, int_row, x_sq, l1 as f32, l2 as f32);
+                    let upper_min =
+                        bounds.lower(avx512, &mut lower, int_row, x_sq, l1 as f32, l2 as f32);
                     // the nearest kernel's distance is at most upper_min: every kernel within
                     // the window of it has its lower bound under upper_min + window
                     let limit = upper_min + window as f32;
@@ -441,10 +503,6 @@ mod tests {
 
     #[test]
     fn screening_interval_holds_every_exact_distance() {
-        if !int8::available() {
-            eprintln!("skipped: no AVX-512 VNNI on this CPU");
-            return;
-        }
         let (n_k, n_x, d) = (40, 21, 99);
         let mut rng = crate::rng::Rng::new(7);
         let mut uniform = || rng.uniform();
@@ -481,7 +539,7 @@ mod tests {
         let (packed, bounds) = quantize(&kernels, d);
         let points = PaddedU8::new(&bytes, n_x, d);
         let mut ints = vec![0i32; n_x * packed.stride()];
-        int8::dots(&mut ints, &points, 0..n_x, &packed);
+        int8::dots(Kernel::Portable, &mut ints, &points, 0..n_x, &packed);
         let mut widest = 0f32;
         for i in 0..n_x {
             let (xi, bi) = (&x[i * d..(i + 1) * d], &bytes[i * d..(i + 1) * d]);
@@ -496,7 +554,14 @@ mod tests {
                     .sum();
                 let mut lo = [0f32];
                 let row = one_row(&bounds, j);
-                let up = row.lower(&mut lo, &[ints[i * packed.stride() + j]], x_sq, l1, l2);
+                let up = row.lower(
+                    false,
+                    &mut lo,
+                    &[ints[i * packed.stride() + j]],
+                    x_sq,
+                    l1,
+                    l2,
+                );
                 assert!(
                     lo[0] as f64 <= exact && exact <= up as f64,
                     "point {i} kernel {j}: {exact} outside [{}, {up}]",

@@ -18,17 +18,39 @@ const MR: usize = 8;
 /// `u8` rows per cache block (they stay in L2 while every panel streams past them).
 const BLOCK: usize = 64;
 
-/// Whether this CPU runs the VNNI kernel.
+/// Which implementation of [`dots`] runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// Plain Rust, any CPU: the reference the VNNI kernel is tested against.
+    Portable,
+    /// The AVX-512 VNNI micro-kernel (`vpdpbusd`).
+    Vnni,
+}
+
+impl Kernel {
+    /// The VNNI kernel where this process may use it ([`crate::fast::cpu::Simd::active`]),
+    /// else the portable one.
+    pub fn best() -> Kernel {
+        if available() {
+            Kernel::Vnni
+        } else {
+            Kernel::Portable
+        }
+    }
+
+    /// Whether this CPU can run the kernel.
+    pub fn runs_here(self) -> bool {
+        match self {
+            Kernel::Portable => true,
+            Kernel::Vnni => crate::fast::cpu::Simd::detected().avx512vnni,
+        }
+    }
+}
+
+/// Whether this process runs the VNNI kernel (the CPU has it and `GAN_SIMD` does not rule
+/// it out).
 pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512vnni")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    crate::fast::cpu::Simd::active().avx512vnni
 }
 
 /// `n` rows of `depth` signed bytes, packed for [`dots`].
@@ -107,19 +129,30 @@ impl PaddedU8 {
 /// (relative index `i`) and every row `j` of `b`; `out` holds `rows.len() * b.stride()`
 /// values (entries past `b.rows()` in a row are zero). Single-threaded: callers split rows.
 ///
-/// Exact as long as `depth * 255 * 128 < 2^31` (depth below 65,000).
+/// Exact as long as `depth * 255 * 128 < 2^31` (depth below 65,000). Both kernels give the
+/// same integers.
 ///
 /// # Panics
-/// When the depths differ, `out` is too small, `rows` is out of range, or the CPU lacks
-/// VNNI ([`available`]): programming errors.
-pub fn dots(out: &mut [i32], a: &PaddedU8, rows: std::ops::Range<usize>, b: &PackedI8) {
+/// When the depths differ, `out` is too small, `rows` is out of range, or `kernel` cannot
+/// run on this CPU ([`Kernel::runs_here`]): programming errors.
+pub fn dots(
+    kernel: Kernel,
+    out: &mut [i32],
+    a: &PaddedU8,
+    rows: std::ops::Range<usize>,
+    b: &PackedI8,
+) {
     assert_eq!(a.depth4, b.depth4, "int8 dots: depths differ");
     assert!(rows.end <= a.m, "int8 dots: rows out of range");
     assert!(a.depth4 * 4 < 65_000, "int8 dots: depth too large for i32");
     let stride = b.stride();
     let m = rows.len();
     assert!(out.len() >= m * stride, "int8 dots: output too small");
-    assert!(available(), "int8 dots: the CPU has no AVX-512 VNNI");
+    assert!(kernel.runs_here(), "int8 dots: the CPU has no AVX-512 VNNI");
+    if kernel == Kernel::Portable {
+        portable(out, a, rows, b);
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     {
         let row_bytes = a.depth4 * 4;
@@ -132,10 +165,10 @@ pub fn dots(out: &mut [i32], a: &PaddedU8, rows: std::ops::Range<usize>, b: &Pac
                     let a_at = (rows.start + r) * row_bytes;
                     let a_rows = &a.data[a_at..a_at + MR * row_bytes];
                     let mut tile = [0i32; MR * 2 * LANES];
-                    // SAFETY: `available()` was checked above; the kernel reads
+                    // SAFETY: `runs_here()` was checked above; the kernel reads
                     // `MR * row_bytes` bytes of `a_rows` and `2 * panel` bytes of `b0`, which
                     // the slices hold (PaddedU8 pads rows to a multiple of MR).
-                    unsafe { kernel(&mut tile, a_rows, b0, a.depth4) };
+                    unsafe { vnni_kernel(&mut tile, a_rows, b0, a.depth4) };
                     let live = (block_end - r).min(MR);
                     for (i, t) in tile.chunks_exact(2 * LANES).take(live).enumerate() {
                         let at = (r + i) * stride + pp * LANES;
@@ -143,6 +176,31 @@ pub fn dots(out: &mut [i32], a: &PaddedU8, rows: std::ops::Range<usize>, b: &Pac
                     }
                 }
             }
+        }
+    }
+}
+
+/// [`dots`] in plain Rust over the same packed layout: for each row of `a` and each panel of
+/// 16 rows of `b`, the 16 lanes accumulate 4 bytes per depth group (the loop over lanes
+/// vectorizes with whatever the target has).
+fn portable(out: &mut [i32], a: &PaddedU8, rows: std::ops::Range<usize>, b: &PackedI8) {
+    let stride = b.stride();
+    let row_bytes = a.depth4 * 4;
+    let panel = b.depth4 * LANES * 4;
+    for (r, i) in rows.enumerate() {
+        let ar = &a.data[i * row_bytes..(i + 1) * row_bytes];
+        for p in 0..stride / LANES {
+            let bp = &b.data[p * panel..(p + 1) * panel];
+            let mut acc = [0i32; LANES];
+            for (quad, group) in ar.chunks_exact(4).zip(bp.chunks_exact(LANES * 4)) {
+                for (lane, col) in acc.iter_mut().zip(group.chunks_exact(4)) {
+                    *lane += quad[0] as i32 * col[0] as i32
+                        + quad[1] as i32 * col[1] as i32
+                        + quad[2] as i32 * col[2] as i32
+                        + quad[3] as i32 * col[3] as i32;
+                }
+            }
+            out[r * stride + p * LANES..r * stride + (p + 1) * LANES].copy_from_slice(&acc);
         }
     }
 }
@@ -155,7 +213,7 @@ pub fn dots(out: &mut [i32], a: &PaddedU8, rows: std::ops::Range<usize>, b: &Pac
 /// `2 * depth4 * 64` bytes.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vnni")]
-unsafe fn kernel(tile: &mut [i32; MR * 2 * LANES], a: &[u8], b: &[i8], depth4: usize) {
+unsafe fn vnni_kernel(tile: &mut [i32; MR * 2 * LANES], a: &[u8], b: &[i8], depth4: usize) {
     use std::arch::x86_64::*;
     debug_assert!(a.len() >= MR * depth4 * 4 && b.len() >= 2 * depth4 * 64);
     let row = depth4 * 4;
@@ -206,16 +264,29 @@ pub struct Bounds {
 
 impl Bounds {
     /// Writes `lower[j] = approx_j - err_j` for every row and returns `min_j approx_j + err_j`.
-    /// Runs AVX-512 code where the CPU has it (the same arithmetic either way).
+    /// Runs AVX-512 code when `avx512` (the same arithmetic either way).
     ///
     /// # Panics
-    /// When `lower` or `dots` is shorter than the rows (a programming error).
-    pub fn lower(&self, lower: &mut [f32], dots: &[i32], x_sq: f32, l1: f32, l2: f32) -> f32 {
+    /// When `lower` or `dots` is shorter than the rows, or `avx512` is asked of a CPU without
+    /// AVX-512F (programming errors).
+    pub fn lower(
+        &self,
+        avx512: bool,
+        lower: &mut [f32],
+        dots: &[i32],
+        x_sq: f32,
+        l1: f32,
+        l2: f32,
+    ) -> f32 {
         let n = self.sq.len();
         assert!(lower.len() >= n && dots.len() >= n, "Bounds::lower: shapes");
+        assert!(
+            !avx512 || crate::fast::cpu::Simd::detected().avx512f,
+            "Bounds::lower: the CPU has no AVX-512F"
+        );
         #[cfg(target_arch = "x86_64")]
-        if available() {
-            // SAFETY: AVX-512F is present (checked just above).
+        if avx512 {
+            // SAFETY: AVX-512F is present (asserted above).
             return unsafe { self.lower_avx512(lower, dots, x_sq, l1, l2) };
         }
         self.lower_body(lower, dots, x_sq, l1, l2)
@@ -290,40 +361,93 @@ impl Bounds {
 mod tests {
     use super::*;
 
-    #[test]
-    fn dots_are_exact_integer_products() {
-        if !available() {
-            eprintln!("skipped: no AVX-512 VNNI on this CPU");
-            return;
-        }
-        // awkward sizes: depth not a multiple of 4, rows not multiples of the tile
+    /// Awkward sizes (depth not a multiple of 4, rows not multiples of the tile), random
+    /// bytes, and the products computed directly.
+    fn case() -> (Vec<u8>, Vec<i8>, usize, usize, usize) {
         let (m, n, depth) = (19, 37, 783);
         let mut rng = crate::rng::Rng::new(12345);
         let a: Vec<u8> = (0..m * depth).map(|_| rng.below(256) as u8).collect();
         let b: Vec<i8> = (0..n * depth)
             .map(|_| (rng.below(255) as i32 - 127) as i8)
             .collect();
+        (a, b, m, n, depth)
+    }
+
+    fn run(kernel: Kernel) -> Vec<i32> {
+        let (a, b, m, n, depth) = case();
         let (pa, pb) = (PaddedU8::new(&a, m, depth), PackedI8::pack(&b, n, depth));
-        let mut out = vec![0i32; (m - 3) * pb.stride()];
-        dots(&mut out, &pa, 3..m, &pb);
+        let mut out = vec![7i32; (m - 3) * pb.stride()];
+        dots(kernel, &mut out, &pa, 3..m, &pb);
+        out
+    }
+
+    #[test]
+    fn portable_dots_are_exact_integer_products() {
+        let (a, b, m, n, depth) = case();
+        let out = run(Kernel::Portable);
+        let stride = PackedI8::pack(&b, n, depth).stride();
         for i in 3..m {
             for j in 0..n {
                 let want: i32 = (0..depth)
                     .map(|t| a[i * depth + t] as i32 * b[j * depth + t] as i32)
                     .sum();
-                assert_eq!(out[(i - 3) * pb.stride() + j], want, "row {i} col {j}");
+                assert_eq!(out[(i - 3) * stride + j], want, "row {i} col {j}");
             }
         }
         // extremes: 255 * -128 over the whole depth does not overflow
         let a = vec![255u8; depth];
         let b = vec![-128i8; depth];
-        let mut out = vec![0i32; PackedI8::pack(&b, 1, depth).stride()];
+        let pb = PackedI8::pack(&b, 1, depth);
+        let mut out = vec![0i32; pb.stride()];
         dots(
+            Kernel::Portable,
             &mut out,
             &PaddedU8::new(&a, 1, depth),
             0..1,
-            &PackedI8::pack(&b, 1, depth),
+            &pb,
         );
         assert_eq!(out[0], -255 * 128 * depth as i32);
+    }
+
+    #[test]
+    #[cfg_attr(not(gan_cpu_vnni), ignore = "this CPU has no AVX-512 VNNI")]
+    fn vnni_dots_equal_the_portable_ones() {
+        assert!(
+            Kernel::Vnni.runs_here(),
+            "built on a CPU with AVX-512 VNNI, running on one without: rebuild"
+        );
+        assert_eq!(run(Kernel::Vnni), run(Kernel::Portable));
+    }
+
+    #[test]
+    #[cfg_attr(not(gan_cpu_avx512), ignore = "this CPU has no AVX-512F")]
+    fn avx512_bounds_equal_the_portable_ones() {
+        assert!(
+            crate::fast::cpu::Simd::detected().avx512f,
+            "built on a CPU with AVX-512F, running on one without: rebuild"
+        );
+        let mut rng = crate::rng::Rng::new(5);
+        let n = 53;
+        let mut v = || (0..n).map(|_| rng.uniform()).collect::<Vec<f32>>();
+        let b = Bounds {
+            sq: v(),
+            c: v(),
+            s: v(),
+            rm: v(),
+            rn: v(),
+            rel: 1e-4,
+            abs: 1e-3,
+        };
+        let dots: Vec<i32> = (0..n as i32).map(|j| j * 37 - 900).collect();
+        let (mut lo_p, mut lo_a) = (vec![0f32; n], vec![0f32; n]);
+        let up_p = b.lower(false, &mut lo_p, &dots, 3.0, 40.0, 9.0);
+        let up_a = b.lower(true, &mut lo_a, &dots, 3.0, 40.0, 9.0);
+        assert_eq!((up_p, &lo_p), (up_a, &lo_a));
+        // and the portable bounds are the formula: approx -/+ err
+        let j = 7;
+        let base = 3.0 + b.sq[j];
+        let approx = base - b.c[j] * 40.0 - b.s[j] * dots[j] as f32;
+        let err = (40.0 * b.rm[j]).min(9.0 * b.rn[j]) + 1e-4 * base + 1e-3;
+        assert!((lo_a[j] - (approx - err)).abs() <= 1e-5 * approx.abs().max(1.0));
     }
 }

@@ -15,6 +15,7 @@
 //! checkpoints; the random streams are consumed in exactly the order of the burn path, so
 //! both give the same numbers (a test checks losses and weights against burn's autodiff).
 
+pub mod cpu;
 pub mod gemm;
 pub mod int8;
 pub mod sparse;

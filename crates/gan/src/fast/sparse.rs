@@ -229,16 +229,9 @@ fn combine(out: &mut [f32], start: &[u32], idx: &[u32], val: &[f32], src: &[f32]
     });
 }
 
-/// Whether the AVX-512 kernel runs here.
+/// Whether this process runs the AVX-512 kernel ([`crate::fast::cpu::Simd::active`]).
 fn avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    crate::fast::cpu::Simd::active().avx512f
 }
 
 /// `out[..] = sum_e val[e] src[idx[e] * width + c0..][..out.len()]` (`out.len() <= BLOCK`).
@@ -460,9 +453,11 @@ mod tests {
         }
     }
 
-    #[test]
-    fn both_kernels_agree() {
+    /// `block` with the given kernel on rows 3, 0, 10, 3 (twice), 7 of random sources of
+    /// widths around the register and column blocks, with the float64 products beside it.
+    fn blocks(avx: bool) -> Vec<(usize, Vec<f32>, Vec<f64>)> {
         let mut rng = Rng::new(3);
+        let mut out = Vec::new();
         for width in [1, 15, 16, 17, 100, 128, 130, 784] {
             let rows = 11;
             let src: Vec<f32> = (0..rows * width).map(|_| rng.normal()).collect();
@@ -470,19 +465,51 @@ mod tests {
             let val: Vec<f32> = (0..idx.len()).map(|_| rng.normal()).collect();
             for c0 in (0..width).step_by(BLOCK) {
                 let len = BLOCK.min(width - c0);
-                let mut a = vec![0f32; len];
-                let mut b = vec![5f32; len];
-                // SAFETY: every index is below `rows`; `avx512()` is runtime detection.
-                unsafe {
-                    block(&mut a, &idx, &val, &src, width, c0, false);
-                    block(&mut b, &idx, &val, &src, width, c0, avx512());
-                }
-                for (x, y) in a.iter().zip(&b) {
-                    assert!(
-                        (x - y).abs() <= 1e-5 * (1.0 + x.abs()),
-                        "width {width}: {x} vs {y}"
-                    );
-                }
+                let mut got = vec![5f32; len];
+                // SAFETY: every index is below `rows`; `avx` is only asked where the CPU has
+                // AVX-512F (the callers check).
+                unsafe { block(&mut got, &idx, &val, &src, width, c0, avx) };
+                let want: Vec<f64> = (0..len)
+                    .map(|c| {
+                        idx.iter()
+                            .zip(&val)
+                            .map(|(&r, &v)| v as f64 * src[r as usize * width + c0 + c] as f64)
+                            .sum()
+                    })
+                    .collect();
+                out.push((width, got, want));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn portable_kernel_matches_the_float64_products() {
+        for (width, got, want) in blocks(false) {
+            for (g, w) in got.iter().zip(&want) {
+                assert!(
+                    (*g as f64 - w).abs() <= 1e-5 * (1.0 + w.abs()),
+                    "width {width}: {g} vs {w}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    #[cfg_attr(not(gan_cpu_avx512), ignore = "this CPU has no AVX-512F")]
+    fn avx512_kernel_matches_the_portable_one() {
+        assert!(
+            crate::fast::cpu::Simd::detected().avx512f,
+            "built on a CPU with AVX-512F, running on one without: rebuild"
+        );
+        for ((width, a, _), (_, b, want)) in blocks(false).into_iter().zip(blocks(true)) {
+            for ((x, y), w) in a.iter().zip(&b).zip(&want) {
+                // both sum the same five products in the same order, a few roundings apart
+                // (the AVX-512 kernel fuses multiply and add)
+                assert!(
+                    (x - y).abs() <= 1e-5 * (1.0 + w.abs() as f32),
+                    "width {width}: {x} vs {y}"
+                );
             }
         }
     }

@@ -139,6 +139,23 @@ pub struct EvalData {
     pub classifier: Option<crate::models::lenet::LeNet>,
 }
 
+impl EvalData {
+    /// Validation and test images with the shipped classifier of their dataset
+    /// ([`crate::classifier::Shipped::for_test_set`]: recognised by the test labels, not by
+    /// a directory name); no classifier (no FID) for any other data.
+    pub fn new(valid: ImageSet, test: ImageSet) -> Result<Self> {
+        let classifier = match crate::classifier::Shipped::for_test_set(&test) {
+            Some(s) => Some(s.load_on(&burn::tensor::Device::flex())?),
+            None => None,
+        };
+        Ok(Self {
+            valid,
+            test,
+            classifier,
+        })
+    }
+}
+
 /// What the caller sees after each iteration.
 pub struct StepReport<'a> {
     /// Epoch in progress (0-based).
