@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""NumPy float64 peer of `gan eval parzen`: the same protocol (Gaussian Parzen window on the
+"""NumPy peer of `gan eval parzen`: the same protocol (Gaussian Parzen window on the
 kernels, sigma chosen among np.logspace(-1, 0, 10) on the first 1,000 validation images,
-mean test log-likelihood with its standard error), squared distances by GEMM.
+mean test log-likelihood with its standard error), squared distances by GEMM, in float64
+(default) or float32 (`--float32`: distances and exponentials in float32, as `gan`'s dense
+path computes the distances; the log-mean-exp sums in float64).
 
-Usage: python3 parzen_numpy.py KERNELS.npy [DATA_DIR]   (prints one JSON line)
+Usage: python3 parzen_numpy.py KERNELS.npy [DATA_DIR] [--float32]   (prints one JSON line)
 """
 import gzip, json, sys, time
 import numpy as np
@@ -17,6 +19,7 @@ def idx_images(path):
 
 
 def log_lik(mu, x, sigmas, chunk=1000):
+    dt = mu.dtype
     mu_sq = (mu ** 2).sum(1)
     d = mu.shape[1]
     out = np.empty((len(sigmas), len(x)))
@@ -24,18 +27,20 @@ def log_lik(mu, x, sigmas, chunk=1000):
         xc = x[s:s + chunk]
         d2 = np.maximum((xc ** 2).sum(1)[:, None] + mu_sq[None, :] - 2 * xc @ mu.T, 0)
         for k, sig in enumerate(sigmas):
-            a = -d2 / (2 * sig ** 2)
+            a = d2 * dt.type(-1 / (2 * sig ** 2))
             m = a.max(1, keepdims=True)
-            out[k, s:s + chunk] = (m[:, 0] + np.log(np.exp(a - m).mean(1))
-                                   - d * np.log(sig * np.sqrt(2 * np.pi)))
+            lme = np.exp(a - m).sum(1, dtype=np.float64) / a.shape[1]
+            out[k, s:s + chunk] = (m[:, 0] + np.log(lme) - d * np.log(sig * np.sqrt(2 * np.pi)))
     return out
 
 
 def main():
-    kernels = np.load(sys.argv[1]).astype(np.float64)
-    data = sys.argv[2] if len(sys.argv) > 2 else "data/mnist"
-    train = idx_images(f"{data}/train-images-idx3-ubyte.gz")
-    test = idx_images(f"{data}/t10k-images-idx3-ubyte.gz")
+    args = [a for a in sys.argv[1:] if a != "--float32"]
+    dt = np.float32 if "--float32" in sys.argv else np.float64
+    kernels = np.load(args[0]).astype(dt)
+    data = args[1] if len(args) > 1 else "data/mnist"
+    train = idx_images(f"{data}/train-images-idx3-ubyte.gz").astype(dt)
+    test = idx_images(f"{data}/t10k-images-idx3-ubyte.gz").astype(dt)
     valid = train[50000:51000]
     t = time.perf_counter()
     sigmas = np.logspace(-1, 0, 10)
@@ -43,7 +48,7 @@ def main():
     sigma = sigmas[int(vll.argmax())]
     ll = log_lik(kernels, test, [sigma])[0]
     secs = time.perf_counter() - t
-    print(json.dumps({"peer": "numpy " + np.__version__ + " float64", "test_ll": ll.mean(),
+    print(json.dumps({"peer": "numpy " + np.__version__ + " " + np.dtype(dt).name, "test_ll": ll.mean(),
                       "test_se": ll.std() / np.sqrt(len(ll)), "sigma": sigma, "seconds": secs}))
 
 

@@ -323,6 +323,11 @@ fn parzen(a: ParzenArgs) -> Result<i32> {
         let mut v = serde_json::to_value(&r)?;
         v["source"] = source.into();
         v["seconds"] = secs.into();
+        // which distance computation the test pass took, and the SIMD kernels allowed
+        let test_path =
+            gan::eval::parzen::chosen_path(&kernels, &splits.test.first_pixels(1), &[r.sigma]);
+        v["test_path"] = format!("{test_path:?}").into();
+        v["simd"] = gan::fast::cpu::Simd::active().name().into();
         print_json(&v);
     } else {
         for (s, ll) in &r.valid_ll_by_sigma {

@@ -7,6 +7,13 @@ use std::time::{Duration, Instant};
 mod common;
 use common::{TINY, gan, run, text};
 
+/// The number at `v`, failing the test when the field is missing or not a number (a
+/// comparison of `Option`s would pass on a missing field).
+fn num(v: &serde_json::Value) -> f64 {
+    v.as_f64()
+        .unwrap_or_else(|| panic!("expected a number, got {v}"))
+}
+
 fn train_tiny(out: &Path, epochs: &str) -> Output {
     let mut args = TINY.to_vec();
     let out = out.to_str().expect("utf8 path");
@@ -190,6 +197,28 @@ fn bad_input_gives_clear_errors_and_nonzero_exit() {
             ],
             ".png or .npy",
         ),
+        // counts that cannot be zero are refused by the argument parser, naming the flag
+        (
+            vec!["bench".into(), "step".into(), "--steps".into(), "0".into()],
+            "--steps <STEPS>': must be at least 1",
+        ),
+        (
+            vec![
+                "bench".into(),
+                "sample".into(),
+                "--rounds".into(),
+                "0".into(),
+            ],
+            "--rounds <ROUNDS>': must be at least 1",
+        ),
+        (
+            vec!["eval".into(), "parzen".into(), "--sigma=-1".into()],
+            "must be finite and above 0",
+        ),
+        (
+            vec!["train".into(), "--epochs".into(), "0".into()],
+            "must be at least 1",
+        ),
     ];
     for (args, want) in cases {
         let o = gan().args(&args).output().expect("runs");
@@ -213,6 +242,42 @@ fn bad_input_gives_clear_errors_and_nonzero_exit() {
         "{}",
         text(&o)
     );
+    // a partial file, as users write them, with a flag beside it: alone it is refused for
+    // what the file lacks (not blamed on the valid --epochs); over a preset it trains
+    let part = dir.path().join("part.toml");
+    std::fs::write(
+        &part,
+        "[data]\ntrain_end = 2000\n[generator]\nhidden = [32]\n[discriminator]\nhidden = [16]\n",
+    )
+    .expect("write");
+    let part_s = part.to_str().expect("utf8");
+    let o = run(&["train", "--config", part_s, "--epochs", "1"]);
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(
+        t.contains("part.toml") && t.contains("missing field") && t.contains("--preset NAME"),
+        "{t}"
+    );
+    assert!(!t.contains("--set epochs"), "{t}");
+    let out = dir.path().join("layered");
+    let o = run(&[
+        "train",
+        "--preset",
+        "mnist-fast",
+        "--config",
+        part_s,
+        "--epochs",
+        "1",
+        "--json",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let written = std::fs::read_to_string(out.join("config.toml")).expect("config");
+    let c: toml::Table = toml::from_str(&written).expect("toml");
+    assert_eq!(c["epochs"].as_integer(), Some(1), "{written}");
+    assert_eq!(c["data"]["train_end"].as_integer(), Some(2000), "{written}");
+    assert_eq!(c["name"].as_str(), Some("mnist-fast"), "{written}");
 }
 
 #[test]
@@ -364,10 +429,7 @@ fn quality_metrics_and_fgsm_report_their_setup() {
     assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     let rows = v["rows"].as_array().expect("rows");
-    assert!(
-        rows[1]["accuracy"].as_f64() < rows[0]["accuracy"].as_f64(),
-        "{v}"
-    );
+    assert!(num(&rows[1]["accuracy"]) < num(&rows[0]["accuracy"]), "{v}");
     // mode statistics of 2-D samples: two points on ring8's modes, one between them
     let ring = dir.path().join("ring.npy");
     gan::npy::write_npy_f32(&ring, &[1.0, 0.0, 0.0, 1.0, 0.5, 0.5], 3, 2).expect("npy");
@@ -386,8 +448,11 @@ fn quality_metrics_and_fgsm_report_their_setup() {
         (v["modes_captured"].as_u64(), v["n_modes"].as_u64()),
         (Some(2), Some(8))
     );
-    assert!((v["high_quality_pct"].as_f64().unwrap_or(0.0) - 200.0 / 3.0).abs() < 1e-9);
-    assert!(v["reverse_kl"].as_f64() > Some(1.0));
+    assert!(
+        (num(&v["high_quality_pct"]) - 200.0 / 3.0).abs() < 1e-9,
+        "{v}"
+    );
+    assert!(num(&v["reverse_kl"]) > 1.0, "{v}");
     let o = run(&["eval", "modes", "--samples", npy, "--data", "ring8"]);
     assert!(
         !o.status.success() && text(&o).contains("expected 2"),
@@ -434,7 +499,8 @@ fn toy_2d_runs_write_samples_scatter_and_mode_statistics_deterministically() {
             (v["n_samples"].as_u64(), v["n_modes"].as_u64()),
             (Some(100_000), Some(25))
         );
-        assert!(v["modes_captured"].as_u64() <= Some(25) && v["high_quality_pct"].is_f64());
+        assert!(num(&v["modes_captured"]) <= 25.0, "{v}");
+        assert!((0.0..=100.0).contains(&num(&v["high_quality_pct"])), "{v}");
         assert!(out.join("scatter.png").is_file() && out.join("modes.json").is_file());
         bytes.push(std::fs::read(out.join("samples.npy")).expect("samples"));
     }
@@ -599,4 +665,70 @@ fn conditional_runs_sample_one_class_or_a_row_per_class() {
         "{}",
         text(&o)
     );
+}
+
+#[test]
+fn a_damaged_checkpoint_is_reported_once_and_the_previous_one_used() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r = dir.path().join("run");
+    let o = train_tiny(&r, "2");
+    assert!(o.status.success(), "{}", text(&o));
+    let mut cks: Vec<PathBuf> = std::fs::read_dir(r.join("checkpoints"))
+        .expect("checkpoints")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    cks.sort();
+    let newest = cks.last().expect("a checkpoint");
+    let g = newest.join("generator.safetensors");
+    let bytes = std::fs::read(&g).expect("G");
+    std::fs::write(&g, &bytes[..bytes.len() / 2]).expect("truncate");
+    let png = dir.path().join("s.png");
+    let o = run(&[
+        "sample",
+        "--run",
+        r.to_str().expect("utf8"),
+        "-n",
+        "4",
+        "--out",
+        png.to_str().expect("utf8"),
+    ]);
+    let t = text(&o);
+    assert!(o.status.success() && png.is_file(), "{t}");
+    assert_eq!(t.matches("skipped a damaged checkpoint").count(), 1, "{t}");
+    assert!(t.contains("warning: skipped a damaged checkpoint"), "{t}");
+}
+
+#[test]
+fn the_in_training_fid_works_from_any_directory() {
+    // the shipped classifiers are inside the binary: a run started elsewhere than the
+    // repository root still gets its FID, for the classifier of its data
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let data = common::root().join("data/mnist");
+    let out = elsewhere.path().join("run");
+    let mut args: Vec<String> = TINY.iter().map(|s| s.to_string()).collect();
+    for a in [
+        "--data",
+        data.to_str().expect("utf8"),
+        "--set",
+        "eval_every=1",
+        "--set",
+        "eval_samples=300",
+        "--epochs",
+        "1",
+        "--json",
+        "--out",
+        out.to_str().expect("utf8"),
+    ] {
+        args.push(a.to_string());
+    }
+    let o = Command::new(common::gan_path())
+        .current_dir(elsewhere.path())
+        .args(&args)
+        .output()
+        .expect("gan runs");
+    assert!(o.status.success(), "{}", text(&o));
+    let line: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert!(num(&line["fid"]) > 0.0, "{line}");
+    assert!(num(&line["parzen_ll"]).is_finite(), "{line}");
 }

@@ -276,11 +276,45 @@ fn divergence_stops_with_the_step_and_tensor_or_rolls_back() {
 
 #[test]
 fn same_seed_same_weights_whatever_the_thread_count() {
+    // a model just large enough that every parallel path of the fused engine splits its work
+    // on 2 threads (the tiny model of the other tests stays under every threshold)
+    let (g_hidden, d_units, pieces, m, d) = (128usize, 64usize, 5usize, 100usize, 784usize);
+    let d_rows = 2 * m; // the simultaneous schedule runs D on [real; fake]
+    let checks = [
+        (
+            "momentum update of D's first layer",
+            d * d_units * pieces,
+            gan::fast::UPDATE_PAR_MIN,
+        ),
+        (
+            "momentum update of G's output layer",
+            g_hidden * d,
+            gan::fast::UPDATE_PAR_MIN,
+        ),
+        ("maxout pass", d_rows * d_units * pieces, gan::fast::PAR_MIN),
+        ("G's output activation", m * d, gan::fast::PAR_MIN),
+        (
+            "G's output GEMM",
+            m * d * g_hidden,
+            gan::fast::gemm::PAR_MIN_WORK,
+        ),
+        (
+            // one winner per unit, of which dropout keeps about half: a quarter is a floor
+            "sparse maxout backward (kept winners x width)",
+            d_rows * d_units / 4 * d,
+            gan::fast::sparse::PAR_MIN_WORK,
+        ),
+    ];
+    for (what, size, threshold) in checks {
+        assert!(size >= threshold, "{what}: {size} below {threshold}");
+    }
+    let g = format!("generator.hidden=[{g_hidden}]");
+    let dh = format!("discriminator.hidden=[{d_units}]");
     let dir = tempfile::tempdir().expect("tempdir");
     let mut weights = Vec::new();
     for (name, threads) in [("a", "1"), ("b", "1"), ("c", "2")] {
         let run = dir.path().join(name);
-        let mut args = tiny(&run, "2", &[]);
+        let mut args = tiny(&run, "2", &["--set", &g, "--set", &dh]);
         let at = args
             .iter()
             .position(|a| a == "--threads")

@@ -56,6 +56,68 @@ fn wgan_gp_trains_on_the_burn_engine() {
     assert!(x.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v)));
 }
 
+/// Every float parameter of a module, flattened in visiting order.
+fn params<M: burn::module::Module>(m: &M) -> Vec<f64> {
+    struct Collect(Vec<f64>);
+    impl burn::module::ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(
+            &mut self,
+            p: &burn::module::Param<burn::tensor::Tensor<D>>,
+        ) {
+            let v: Vec<f32> = p.val().into_data().try_into_vec().expect("host");
+            self.0.extend(v.into_iter().map(f64::from));
+        }
+    }
+    let mut c = Collect(Vec::new());
+    m.visit(&mut c);
+    c.0
+}
+
+#[test]
+fn the_gradient_penalty_acts_on_the_critics_update_in_proportion_to_its_weight() {
+    // one Algorithm 1 iteration (k = 1) from the same state and random stream with
+    // gp_weight 0, 10 and 20: the first momentum-SGD update is linear in the gradient, so
+    // D's weights move away from the unpenalised step by an amount proportional to the
+    // weight (a penalty stubbed out, detached from the graph or ignored gives no difference)
+    let real = common::train_subset(100).first_pixels(100);
+    let after = |lambda: f32| {
+        let cfg = TrainConfig::preset(
+            "mnist-fast",
+            &[
+                "loss=\"wgan-gp\"".into(),
+                "engine=\"burn\"".into(),
+                "schedule=\"alternating\"".into(),
+                "k=1".into(),
+                "optimizer.lr=0.01".into(),
+                "generator.hidden=[32]".into(),
+                "discriminator.hidden=[16]".into(),
+                format!("gp_weight={lambda}"),
+            ],
+        )
+        .expect("valid");
+        let mut gan = gan::train::Gan::new(cfg, 784, None, &dev());
+        gan.train_step(std::slice::from_ref(&real)).expect("step");
+        params(&gan.discriminator)
+    };
+    let (w0, w10, w20) = (after(0.0), after(10.0), after(20.0));
+    let d10: Vec<f64> = w10.iter().zip(&w0).map(|(a, b)| a - b).collect();
+    let d20: Vec<f64> = w20.iter().zip(&w0).map(|(a, b)| a - b).collect();
+    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let w_norm = norm(&w0);
+    assert!(
+        norm(&d10) > 1e-6 * w_norm,
+        "the penalty moved D by {} (weights' norm {w_norm})",
+        norm(&d10)
+    );
+    let off: Vec<f64> = d20.iter().zip(&d10).map(|(a, b)| a - 2.0 * b).collect();
+    assert!(
+        norm(&off) < 0.02 * norm(&d10),
+        "doubling the weight doubles its effect: |d20 - 2 d10| = {} vs |d10| = {}",
+        norm(&off),
+        norm(&d10)
+    );
+}
+
 /// Ten 4x4 "digits": class c lights pixel c (plus a little noise elsewhere).
 fn synthetic(n: usize) -> gan::data::ImageSet {
     let mut rng = gan::rng::Rng::new(3);

@@ -155,3 +155,26 @@ fn the_shipped_fashion_classifier_scores_at_least_90_percent() {
     let wrong = accuracy(&digits, &test).expect("accuracy");
     assert!(wrong < 0.5, "the MNIST classifier on Fashion: {wrong}");
 }
+
+#[test]
+fn the_classifier_follows_the_dataset_not_its_directory_name() {
+    use gan::classifier::Shipped;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mnist = common::mnist();
+    assert_eq!(Shipped::for_test_set(&mnist.test), Some(Shipped::Mnist));
+    let dir = root.join("data/fashion-mnist");
+    let fashion = gan::data::load_pair(
+        &dir.join("t10k-images-idx3-ubyte.gz"),
+        &dir.join("t10k-labels-idx1-ubyte.gz"),
+    )
+    .expect("Fashion-MNIST test set");
+    assert_eq!(Shipped::for_test_set(&fashion), Some(Shipped::Fashion));
+    // other data (here: MNIST's test set less one image) gets no shipped classifier
+    let other = mnist.test.subset(0..9_999).expect("subset");
+    assert_eq!(Shipped::for_test_set(&other), None);
+    // and each compiled-in classifier is the one for its data
+    let m = Shipped::Mnist.load_on(&Device::flex()).expect("mnist");
+    let f = Shipped::Fashion.load_on(&Device::flex()).expect("fashion");
+    assert!(accuracy(&m, &mnist.test).expect("acc") >= 0.99);
+    assert!(accuracy(&f, &fashion).expect("acc") >= 0.90);
+}

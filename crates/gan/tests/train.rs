@@ -76,6 +76,41 @@ fn discriminator_learns_to_separate_then_generator_catches_up() {
         e[0].d_real - e[0].d_fake < last.d_real - last.d_fake,
         "D's margin grows: {e:?}"
     );
+    // G's loss follows D's verdict: with D winning, -log D(G(z)) rises above log 2
+    assert!(
+        last.g_loss > e[0].g_loss && last.g_loss > 1.0,
+        "G's non-saturating loss grows as D wins: {e:?}"
+    );
+    // G catches up one step at a time: each G update raises the verdict of the D it was
+    // computed against on G's samples (fixed noise, D without dropout, D frozen before the
+    // step). 20 further steps; every one must move G the right way on average.
+    let mut rng = gan::rng::Rng::new(21);
+    let z = run.gan.noise(1000, &mut rng);
+    let train = common::train_subset(2000);
+    let verdict = |gan: &gan::train::Gan, d: &gan::models::Discriminator| {
+        let x = gan.generate_from(z.clone()).expect("samples");
+        let t = gan::train::tensor_from(x, 1000, 784, &gan.device);
+        let p: Vec<f32> = burn::tensor::activation::sigmoid(d.forward(t, None))
+            .into_data()
+            .try_into_vec()
+            .expect("host");
+        p.iter().map(|&v| v as f64).sum::<f64>() / p.len() as f64
+    };
+    let mut rises = Vec::new();
+    for b in 0..20 {
+        run.gan.sync_modules();
+        let d_before = run.gan.discriminator.clone();
+        let before = verdict(&run.gan, &d_before);
+        run.gan
+            .train_step(&[train.first_pixels(2000)[b * 100 * 784..(b + 1) * 100 * 784].to_vec()])
+            .expect("step");
+        run.gan.sync_modules();
+        rises.push(verdict(&run.gan, &d_before) - before);
+    }
+    assert!(
+        rises.iter().all(|r| *r > 0.0),
+        "D(G(z)) change per G step: {rises:?}"
+    );
     // files a user expects
     for f in [
         files::CONFIG,

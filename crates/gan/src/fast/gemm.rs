@@ -11,6 +11,9 @@ pub enum Trans {
     Yes,
 }
 
+/// Multiply-adds (`m * n * k`) from which a product runs on the thread pool.
+pub const PAR_MIN_WORK: usize = 64 * 64 * 64;
+
 /// `c = a' b'` (or `c += a' b'` when `accumulate`), where `a'` is `m x k` and `b'` is `k x n`
 /// after the requested transposes; every matrix is a dense row-major slice. `a` is stored
 /// `m x k` (or `k x m` when transposed), `b` `k x n` (or `n x k`), `c` `m x n`.
@@ -51,7 +54,7 @@ pub fn matmul(
         Trans::Yes => (1, k as isize),
     };
     let threads = rayon::current_num_threads();
-    let par = if threads > 1 && m * n * k >= 64 * 64 * 64 {
+    let par = if threads > 1 && m * n * k >= PAR_MIN_WORK {
         gemm::Parallelism::Rayon(threads)
     } else {
         gemm::Parallelism::None

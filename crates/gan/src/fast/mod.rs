@@ -159,14 +159,14 @@ impl Dense {
 
     /// `v <- mu v - lr g; theta <- theta + v` (pylearn2 `Momentum`), in place.
     fn update(&mut self, lr: f32, mu: f32) {
-        const CHUNK: usize = 1 << 15;
+        const CHUNK: usize = UPDATE_PAR_MIN / 2;
         let step = |(w, v): (&mut [f32], &mut [f32]), g: &[f32]| {
             for ((w, v), g) in w.iter_mut().zip(v.iter_mut()).zip(g) {
                 *v = mu * *v - lr * g;
                 *w += *v;
             }
         };
-        if self.w.len() >= 2 * CHUNK {
+        if self.w.len() >= UPDATE_PAR_MIN {
             self.w
                 .par_chunks_mut(CHUNK)
                 .zip(self.vw.par_chunks_mut(CHUNK))
@@ -226,7 +226,10 @@ fn resize(v: &mut Vec<f32>, n: usize) {
 type MaxoutRow<'a> = (usize, ((&'a [f32], &'a mut [u8]), &'a mut [f32]));
 
 /// Elementwise passes over at least this many values run on the thread pool.
-const PAR_MIN: usize = 1 << 14;
+pub const PAR_MIN: usize = 1 << 14;
+
+/// Weights per layer from which the momentum update is split across threads.
+pub const UPDATE_PAR_MIN: usize = 1 << 16;
 
 /// `f(o, a)` for matching elements of `out` and `a`, on the pool when large.
 fn apply2(out: &mut [f32], a: &[f32], f: impl Fn(&mut f32, f32) + Sync) {

@@ -175,6 +175,9 @@ impl MaxoutGrad {
     }
 }
 
+/// Multiply-adds (entries times width) from which a sparse product is split across threads.
+pub const PAR_MIN_WORK: usize = 1 << 16;
+
 /// `out[i, :] = sum_{e in start[i]..start[i + 1]} val[e] src[idx[e], :]` for every row `i`
 /// of `out`, all rows `width` wide. Rows are split across the thread pool by entry count;
 /// within a part, a block of columns of every row is done before the next block, so the
@@ -186,7 +189,7 @@ fn combine(out: &mut [f32], start: &[u32], idx: &[u32], val: &[f32], src: &[f32]
     }
     let nnz = start[n] as usize;
     let threads = rayon::current_num_threads();
-    let parts = if threads > 1 && nnz * width >= 1 << 16 {
+    let parts = if threads > 1 && nnz * width >= PAR_MIN_WORK {
         threads * 2
     } else {
         1

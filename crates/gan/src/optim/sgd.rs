@@ -314,6 +314,33 @@ mod tests {
     }
 
     #[test]
+    fn momentum_sgd_matches_hand_computed_updates() {
+        use burn::nn::Linear;
+        // pylearn2's Momentum rule, v <- mu v - lr g, theta <- theta + v, from theta = 1:
+        // (g, mu, lr) = (0.5, 0.5, 0.1): v = -0.05,                 theta = 0.95
+        //               (0.3, 0.7, 0.1): v = 0.7 * -0.05 - 0.03 = -0.065, theta = 0.885
+        //               (-1, 0.5, 0.05): v = 0.5 * -0.065 + 0.05 = 0.0175, theta = 0.9025
+        // (PyTorch's SGD, v <- mu v + g, theta <- theta - lr v, would give 0.95, 0.885, 0.91875
+        // here: the two differ once the learning rate changes)
+        let dev = burn::tensor::Device::flex().autodiff();
+        let mut rng = crate::rng::Rng::new(1);
+        let mut lin: Linear = crate::nn::uniform_linear(1, 1, 0.0, None, &mut rng, &dev);
+        lin.weight = Param::from_tensor(Tensor::<2>::ones([1, 1], &dev));
+        let mut opt = MomentumSgd::new();
+        let mut got = Vec::new();
+        for (g, mu, lr) in [(0.5f32, 0.5, 0.1), (0.3, 0.7, 0.1), (-1.0, 0.5, 0.05)] {
+            let x = Tensor::<2>::ones([1, 1], &dev);
+            let loss = lin.forward(x).mul_scalar(g).sum();
+            let grads = GradientsParams::from_grads(loss.backward(), &lin);
+            lin = opt.step(lin, grads, lr, mu);
+            got.push(lin.weight.val().into_scalar::<f32>() as f64);
+        }
+        for (g, want) in got.iter().zip([0.95, 0.885, 0.9025]) {
+            assert!((g - want).abs() < 1e-6, "{got:?}");
+        }
+    }
+
+    #[test]
     fn schedules_follow_pylearn2() {
         let c = paper();
         assert_eq!(learning_rate_at(&c, 0), 0.1);
