@@ -18,6 +18,12 @@ mean pixel. --init torch keeps PyTorch's default nn.Linear initialisation instea
 Every --every epochs it writes 10,000 samples to OUT/samples-EPOCH.npy; score them with
 `gan eval parzen --samples OUT/samples-EPOCH.npy --json`.
 
+D runs as two calls of 100 rows (real, fake), so G's objective is back-propagated through the
+fake rows only, as `gan` does; `--one-pass` runs D once on the 200 rows [real; fake] (G's
+backward then covers all 200), the form the quality-parity table in the README was trained
+with (the same mathematics; the dropout masks come from the random stream in another
+order).
+
 Run: python torch_twin_mnist_paper.py --epochs 40 --out /tmp/twin --threads 1
 """
 import argparse, gzip, json, math, os, time
@@ -49,6 +55,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--init", choices=["pylearn2", "torch"], default="pylearn2")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--one-pass", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -82,8 +89,11 @@ def main():
             lr = max(1e-6, 0.1 / 1.000004 ** step)
             x = train[order[i * b:(i + 1) * b]]
             fake = g((torch.rand(b, 100) * 2 - 1) * s3)
-            logits = d(torch.cat([x, fake]))
-            real_l, fake_l = logits[:b], logits[b:]
+            if a.one_pass:
+                logits = d(torch.cat([x, fake]))
+                real_l, fake_l = logits[:b], logits[b:]
+            else:
+                real_l, fake_l = d(x), d(fake)
             gl = F.binary_cross_entropy_with_logits(fake_l, ones)
             dl = 0.5 * (F.binary_cross_entropy_with_logits(real_l, ones) +
                         F.binary_cross_entropy_with_logits(fake_l, zeros))

@@ -95,10 +95,11 @@ fn fgsm(a: FgsmArgs) -> Result<i32> {
     {
         bail!("--epsilon values must be in [0, 1], got {:?}", a.epsilon);
     }
-    let splits = load_splits(&a.data, 50_000).context("loading the data")?;
+    let splits = load_splits(&a.data, gan::data::PAPER_TRAIN_END).context("loading the data")?;
     let n = a.n.clamp(1, splits.test.len());
     let x = splits.test.first_pixels(n);
     let y = &splits.test.labels[..n];
+    let d = splits.test.dim();
     let dev = device();
     let mut lines = Vec::new();
     let mut v = json!({ "n": n, "epsilons": a.epsilon });
@@ -106,7 +107,7 @@ fn fgsm(a: FgsmArgs) -> Result<i32> {
         let (gan, ckpt, _) = load_latest(run, &dev)?;
         let fake = gan.sample(n, 0)?;
         let (real_rows, fake_rows) =
-            fgsm_discriminator(&gan.discriminator, &x, &fake, 784, &a.epsilon, &dev)?;
+            fgsm_discriminator(&gan.discriminator, &x, &fake, d, &a.epsilon, &dev)?;
         lines.extend(table(
             &format!(
                 "discriminator of {}: real test images pushed towards 'fake'",
@@ -146,8 +147,8 @@ fn fgsm(a: FgsmArgs) -> Result<i32> {
             let rows: Vec<AdversarialExample> = pick
                 .iter()
                 .map(|&i| AdversarialExample {
-                    original: x[i * 784..(i + 1) * 784].to_vec(),
-                    adversarial: adv[i * 784..(i + 1) * 784].to_vec(),
+                    original: x[i * d..(i + 1) * d].to_vec(),
+                    adversarial: adv[i * d..(i + 1) * d].to_vec(),
                     original_caption: format!("'{}' ({:.1}%)", lo[i], 100.0 * po[i * 10 + lo[i]]),
                     adversarial_caption: format!(
                         "'{}' ({:.1}%)",

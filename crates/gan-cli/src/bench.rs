@@ -5,6 +5,7 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use gan::config::TrainConfig;
+use gan::data::MNIST_DIM;
 use gan::rng::Rng;
 use gan::train::Gan;
 
@@ -87,8 +88,8 @@ fn step(a: StepArgs) -> Result<i32> {
         "k=1".into(),
     ])?;
     let mut rng = Rng::new(0);
-    let x: Vec<f32> = (0..a.batch * 784).map(|_| rng.uniform()).collect();
-    let mut gan = Gan::new(cfg, 784, None, &device());
+    let x: Vec<f32> = (0..a.batch * MNIST_DIM).map(|_| rng.uniform()).collect();
+    let mut gan = Gan::new(cfg, MNIST_DIM, None, &device());
     let mut times = Vec::with_capacity(a.steps);
     for i in 0..a.warmup + a.steps {
         let t = Instant::now();
@@ -115,7 +116,12 @@ fn step(a: StepArgs) -> Result<i32> {
 
 fn sample(a: SampleBench) -> Result<i32> {
     set_threads(Some(a.threads))?;
-    let gan = Gan::new(paper(&["engine=\"burn\"".into()])?, 784, None, &device());
+    let gan = Gan::new(
+        paper(&["engine=\"burn\"".into()])?,
+        MNIST_DIM,
+        None,
+        &device(),
+    );
     let mut rates = Vec::new();
     for r in 0..a.rounds + 1 {
         let t = Instant::now();

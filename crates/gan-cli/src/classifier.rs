@@ -81,7 +81,7 @@ pub fn run(a: ClassifierArgs) -> Result<i32> {
 fn train(a: TrainArgs) -> Result<i32> {
     set_threads(a.threads)?;
     // the full training file (validation images included): the classifier is a fixed tool
-    let splits = load_splits(&a.data, 50_000).context("loading the data")?;
+    let splits = load_splits(&a.data, gan::data::PAPER_TRAIN_END).context("loading the data")?;
     let mut train_set = splits.train.clone();
     train_set.bytes.extend_from_slice(&splits.valid.bytes);
     train_set.labels.extend_from_slice(&splits.valid.labels);
@@ -147,7 +147,7 @@ fn train(a: TrainArgs) -> Result<i32> {
 fn eval(a: EvalArgs) -> Result<i32> {
     set_threads(a.threads)?;
     let (model, _) = gan::classifier::load_spec_on(&a.weights, &burn::tensor::Device::flex())?;
-    let splits = load_splits(&a.data, 50_000).context("loading the data")?;
+    let splits = load_splits(&a.data, gan::data::PAPER_TRAIN_END).context("loading the data")?;
     let acc = accuracy(&model, &splits.test)?;
     if a.json {
         print_json(

@@ -165,12 +165,12 @@ fn modes(a: ModesArgs) -> Result<i32> {
 /// The data directory and split of a run (or the given / bundled data).
 fn data_of(data: &Option<PathBuf>, run: &Option<PathBuf>) -> Result<(PathBuf, usize)> {
     Ok(match (data, run) {
-        (Some(d), _) => (d.clone(), 50_000),
+        (Some(d), _) => (d.clone(), gan::data::PAPER_TRAIN_END),
         (None, Some(r)) => {
             let cfg = read_run_config(r)?;
             (PathBuf::from(cfg.data.dir), cfg.data.train_end)
         }
-        (None, None) => (PathBuf::from("data/mnist"), 50_000),
+        (None, None) => (PathBuf::from("data/mnist"), gan::data::PAPER_TRAIN_END),
     })
 }
 
@@ -288,8 +288,7 @@ fn quality(metric: &str, a: QualityArgs) -> Result<i32> {
             if let Some(y) = &labels {
                 // a conditional run: how often the classifier sees the class asked for
                 let pred = gan::classifier::argmax_rows(&pf);
-                let hits = pred.iter().zip(y).filter(|(p, y)| p == y).count();
-                let acc = hits as f64 / y.len().max(1) as f64;
+                let acc = gan::eval::quality::conditional_accuracy(&pred, y)?;
                 v["conditional_accuracy"] = acc.into();
                 line.push_str(&format!("; conditional accuracy {:.2}%", 100.0 * acc));
             }

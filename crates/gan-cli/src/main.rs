@@ -46,6 +46,11 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    // a mistyped GAN_SIMD must not silently fall back to the detected kernels
+    if let Err(e) = gan::fast::cpu::Simd::from_env() {
+        eprintln!("error: {e}");
+        std::process::exit(2);
+    }
     let result = match cli.command {
         Command::Train(a) => train::run(a),
         Command::Sample(a) => sample::run(a),

@@ -732,3 +732,38 @@ fn the_in_training_fid_works_from_any_directory() {
     assert!(num(&line["fid"]) > 0.0, "{line}");
     assert!(num(&line["parzen_ll"]).is_finite(), "{line}");
 }
+
+#[test]
+fn a_mistyped_simd_setting_is_refused_and_portable_gives_the_same_parzen_numbers() {
+    let o = gan()
+        .env("GAN_SIMD", "avx9000")
+        .args(["bench", "sample", "-n", "10", "--rounds", "1"])
+        .output()
+        .expect("gan runs");
+    let t = text(&o);
+    assert!(
+        !o.status.success() && t.contains("GAN_SIMD") && t.contains("avx9000"),
+        "{t}"
+    );
+    // the same Parzen estimate whichever kernels run (the screen sums the dense form's kernels)
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r = dir.path().join("run");
+    assert!(train_tiny(&r, "1").status.success());
+    let mut lls = Vec::new();
+    for simd in ["auto", "portable"] {
+        let o = gan()
+            .env("GAN_SIMD", simd)
+            .args(["eval", "parzen", "--run", r.to_str().expect("utf8")])
+            .args(["-n", "500", "--json"])
+            .output()
+            .expect("gan runs");
+        assert!(o.status.success(), "{}", text(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+        if simd == "portable" {
+            assert_eq!(v["simd"], "portable", "{v}");
+            assert_eq!(v["test_path"], "Dense", "{v}");
+        }
+        lls.push(num(&v["test_ll"]));
+    }
+    assert!((lls[0] - lls[1]).abs() < 0.01, "{lls:?}");
+}

@@ -326,6 +326,21 @@ pub fn classifier_score(probs: &[f32], classes: usize) -> Result<f64> {
     Ok(kl.exp())
 }
 
+/// Conditional accuracy of a class-conditional generator: the share of samples that the
+/// classifier assigns (`predicted`, argmax classes) to the class they were drawn for
+/// (`asked`).
+pub fn conditional_accuracy(predicted: &[usize], asked: &[usize]) -> Result<f64> {
+    if predicted.len() != asked.len() || asked.is_empty() {
+        return Err(Error::Invalid(format!(
+            "conditional accuracy: {} predictions for {} labels",
+            predicted.len(),
+            asked.len()
+        )));
+    }
+    let hits = predicted.iter().zip(asked).filter(|(p, y)| p == y).count();
+    Ok(hits as f64 / asked.len() as f64)
+}
+
 /// How many rows of `[n, classes]` probabilities fall in each class (argmax).
 pub fn class_histogram(probs: &[f32], classes: usize) -> Vec<usize> {
     let mut h = vec![0; classes];
@@ -343,6 +358,14 @@ pub fn class_histogram(probs: &[f32], classes: usize) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conditional_accuracy_counts_matching_classes() {
+        let acc = conditional_accuracy(&[1, 2, 3, 3], &[1, 2, 0, 3]).expect("acc");
+        assert_eq!(acc, 0.75);
+        assert!(conditional_accuracy(&[1], &[1, 2]).is_err());
+        assert!(conditional_accuracy(&[], &[]).is_err());
+    }
 
     fn gaussian(n: usize, d: usize, shift: f32, scale: f32, seed: u64) -> Vec<f32> {
         let mut rng = Rng::new(seed);
