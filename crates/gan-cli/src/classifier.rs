@@ -4,9 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use gan::classifier::{
-    ClassifierConfig, SHIPPED_MNIST, accuracy, save_classifier, train_classifier,
-};
+use gan::classifier::{ClassifierConfig, accuracy, save_classifier, train_classifier};
 use gan::data::load_splits;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -32,9 +30,14 @@ struct TrainArgs {
     /// MNIST-format data directory.
     #[arg(long, default_value = "data/mnist")]
     data: PathBuf,
-    /// Output weights (safetensors); a `.json` with the provenance is written beside it.
-    #[arg(long, default_value = SHIPPED_MNIST)]
+    /// Output weights (safetensors); a `.json` with the provenance is written beside it. An
+    /// existing file is kept unless --overwrite is given (the shipped classifiers live in
+    /// assets/classifier/).
+    #[arg(long)]
     out: PathBuf,
+    /// Replace --out if it exists.
+    #[arg(long)]
+    overwrite: bool,
     /// Passes over the training images.
     #[arg(long, default_value_t = 5, value_parser = crate::common::positive)]
     epochs: usize,
@@ -80,6 +83,12 @@ pub fn run(a: ClassifierArgs) -> Result<i32> {
 
 fn train(a: TrainArgs) -> Result<i32> {
     set_threads(a.threads)?;
+    if a.out.exists() && !a.overwrite {
+        anyhow::bail!(
+            "--out {} exists; choose another file or add --overwrite to replace it",
+            a.out.display()
+        );
+    }
     // the full training file (validation images included): the classifier is a fixed tool
     let splits = load_splits(&a.data, gan::data::PAPER_TRAIN_END).context("loading the data")?;
     let mut train_set = splits.train.clone();

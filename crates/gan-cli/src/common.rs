@@ -8,6 +8,12 @@ use burn::tensor::Device;
 pub fn set_threads(threads: Option<usize>) -> Result<()> {
     if let Some(t) = threads {
         anyhow::ensure!(t >= 1, "--threads must be at least 1");
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        anyhow::ensure!(
+            t <= cores,
+            "--threads {t}: this machine has {cores} cores (more threads than cores only slow \
+             the work down)"
+        );
         rayon::ThreadPoolBuilder::new()
             .num_threads(t)
             .build_global()
@@ -61,9 +67,9 @@ pub fn out(line: &str) {
 
 /// clap parser for counts that must be at least 1 (steps, rounds, sizes, threads).
 pub fn positive(s: &str) -> std::result::Result<usize, String> {
-    match s.trim().parse::<usize>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(v) => Ok(v),
+    match s.trim().parse::<i128>() {
+        Ok(v) if v < 1 => Err(format!("{v} must be at least 1")),
+        Ok(v) => usize::try_from(v).map_err(|_| format!("{v} is too large")),
         Err(e) => Err(format!("{s:?} is not a whole number ({e})")),
     }
 }

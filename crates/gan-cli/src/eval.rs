@@ -57,10 +57,11 @@ struct ModesArgs {
 /// Where the samples come from, and the shared options of every metric.
 #[derive(Args)]
 struct Source {
-    /// Draw the samples from this run's newest checkpoint.
-    #[arg(long, conflicts_with = "samples", required_unless_present = "samples")]
+    /// Draw the samples from this run's newest checkpoint (or give --samples).
+    #[arg(long, conflicts_with = "samples")]
     run: Option<PathBuf>,
-    /// Take the samples from a float32 [N, 784] .npy file in [0, 1] (any model's, or real data).
+    /// Take the samples from a float32 [N, 784] .npy file in [0, 1] (any model's, or real
+    /// data), or give --run.
     #[arg(long)]
     samples: Option<PathBuf>,
     /// Number of samples drawn from the run.
@@ -185,12 +186,25 @@ fn load_samples(
 ) -> Result<(Vec<f32>, String, Option<Vec<usize>>)> {
     match (run, samples) {
         (Some(r), _) => {
+            // the samples and the metric's working memory (a row of distances to 1,000
+            // points per sample at most) must fit
+            gan::limits::check_fits(
+                gan::limits::bytes(n, d + 1000, 4),
+                &format!("-n {n}: {n} samples of {d} values"),
+            )?;
             let (gan, ckpt, _) = load_latest(r, &device())?;
             let classes = gan.cfg.classes;
             let labels = (classes > 0).then(|| gan::train::grid_labels(n, classes));
             Ok((gan.sample(n, seed)?, ckpt.display().to_string(), labels))
         }
         (None, Some(f)) => {
+            if let Ok(meta) = std::fs::metadata(f) {
+                let rows = meta.len() as usize / (4 * d.max(1));
+                gan::limits::check_fits(
+                    gan::limits::bytes(rows, d + 1000, 4),
+                    &format!("{}: {rows} samples of {d} values", f.display()),
+                )?;
+            }
             let (v, _, cols) = read_npy_f32(f)?;
             if cols != d {
                 bail!(
@@ -198,9 +212,10 @@ fn load_samples(
                     f.display()
                 );
             }
+            gan::npy::check_unit_range(&v, f)?;
             Ok((v, f.display().to_string(), None))
         }
-        (None, None) => bail!("give --run RUN_DIR or --samples FILE.npy"),
+        (None, None) => bail!("give the samples: --run RUN_DIR or --samples FILE.npy"),
     }
 }
 

@@ -51,7 +51,8 @@ struct Common {
     /// Rows of the figure.
     #[arg(long, default_value_t = 6, value_parser = crate::common::positive)]
     rows: usize,
-    /// Images per row (for `samples`, not counting the nearest-neighbour column).
+    /// Images per row: samples (`samples`, plus the nearest-neighbour column), or the steps
+    /// of each interpolation including both ends (`interpolate`).
     #[arg(long, default_value_t = 8, value_parser = crate::common::positive)]
     cols: usize,
     /// Seed of the noise.

@@ -11,7 +11,7 @@ mod theory;
 mod toy;
 mod train;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Generative Adversarial Nets (Goodfellow et al. 2014): train the paper's models, sample
 /// from them, and judge the results.
@@ -28,11 +28,13 @@ enum Command {
     Train(train::TrainArgs),
     /// Draw samples from a trained run into a PNG grid or a .npy array.
     Sample(sample::SampleArgs),
-    /// Evaluate samples (Parzen-window log-likelihood, the paper's Table 1).
+    /// Evaluate samples: Parzen log-likelihood (the paper's Table 1), FID, KID, precision and
+    /// recall, classifier score, 2-D mode statistics.
     Eval(eval::EvalArgs),
     /// Time the training step and sampling on fixed workloads.
     Bench(bench::BenchArgs),
-    /// Make the paper's figures (samples with nearest training images, interpolation).
+    /// Make the paper's figures (samples with nearest training images, interpolation) and
+    /// training curves.
     Figure(figure::FigureArgs),
     /// Train or check the reference classifier behind the sample-quality metrics.
     Classifier(classifier::ClassifierArgs),
@@ -44,8 +46,36 @@ enum Command {
     Theory(theory::TheoryArgs),
 }
 
+/// `cmd` and every subcommand below it taking `-1` as a value, not as a flag, so a negative
+/// number gets its value's error ("must be at least 1") instead of "unexpected argument".
+fn negative_numbers_as_values(cmd: clap::Command) -> clap::Command {
+    cmd.allow_negative_numbers(true)
+        .mut_subcommands(negative_numbers_as_values)
+}
+
+/// The error and its causes on one line, each cause once (a library error that already
+/// quotes its OS error is not followed by the same text again).
+fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 fn main() {
-    let cli = Cli::parse();
+    let matches = negative_numbers_as_values(Cli::command()).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     // a mistyped GAN_SIMD must not silently fall back to the detected kernels
     if let Err(e) = gan::fast::cpu::Simd::from_env() {
         eprintln!("error: {e}");
@@ -65,7 +95,7 @@ fn main() {
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             std::process::exit(1);
         }
     }

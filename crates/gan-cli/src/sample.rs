@@ -2,13 +2,16 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::Args;
-use gan::npy::write_npy_f32;
+use gan::npy::NpyWriter;
 use gan::train::{checkpoint_image_shape, load_latest};
 use gan::viz::save_grid;
 
 use crate::common::{device, print_json, set_threads};
+
+/// Most images in one `.png` grid.
+const MAX_GRID: usize = 10_000;
 
 /// Draw samples from a trained run (generator in evaluation mode).
 ///
@@ -45,9 +48,6 @@ pub struct SampleArgs {
 
 pub fn run(a: SampleArgs) -> Result<i32> {
     set_threads(a.threads)?;
-    if a.n == 0 {
-        bail!("-n must be at least 1");
-    }
     let ext = a
         .out
         .extension()
@@ -59,27 +59,44 @@ pub fn run(a: SampleArgs) -> Result<i32> {
             a.out.display()
         );
     }
+    let png = ext.as_deref() == Some("png");
+    if png && a.n > MAX_GRID {
+        bail!(
+            "-n {}: a .png grid holds at most {MAX_GRID} images; write a .npy for more (it is \
+             written in chunks, so any count that fits on disk works)",
+            a.n
+        );
+    }
     let (gan, ckpt, skipped) = load_latest(&a.run, &device())?;
     for s in skipped {
         eprintln!("warning: {s}");
     }
     let [h, w] = checkpoint_image_shape(&ckpt)?;
-    let started = std::time::Instant::now();
     let classes = gan.cfg.classes;
-    let samples = match a.class {
-        None => gan.sample(a.n, a.seed)?,
+    let label: Box<dyn Fn(usize) -> usize> = match a.class {
+        None if classes > 0 => {
+            let n = a.n;
+            Box::new(move |i| gan::train::grid_label(i, n, classes))
+        }
+        None => Box::new(|_| 0),
         Some(_) if classes == 0 => bail!(
             "--class: {} is not a conditional run (its config has no classes)",
             a.run.display()
         ),
         Some(c) if c >= classes => bail!("--class {c}: the run has classes 0..{}", classes - 1),
-        Some(c) => gan.sample_labelled(a.n, a.seed, &vec![c; a.n])?,
+        Some(c) => Box::new(move |_| c),
     };
-    let secs = started.elapsed().as_secs_f64();
     if let Some(parent) = a.out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
     }
-    if ext.as_deref() == Some("png") {
+    let started = std::time::Instant::now();
+    if png {
+        let mut samples = Vec::with_capacity(a.n * h * w);
+        gan.sample_each(a.n, a.seed, label, |rows| {
+            samples.extend_from_slice(rows);
+            Ok(())
+        })?;
         let cols = a.cols.unwrap_or_else(|| {
             if classes > 0 && a.class.is_none() && a.n.is_multiple_of(classes) {
                 a.n / classes
@@ -89,8 +106,12 @@ pub fn run(a: SampleArgs) -> Result<i32> {
         });
         save_grid(&a.out, &samples, h, w, cols)?;
     } else {
-        write_npy_f32(&a.out, &samples, a.n, h * w)?;
+        // streamed: one chunk of samples in memory at a time, whatever -n is
+        let mut npy = NpyWriter::create(&a.out, a.n, h * w)?;
+        gan.sample_each(a.n, a.seed, label, |rows| npy.write_rows(rows))?;
+        npy.finish()?;
     }
+    let secs = started.elapsed().as_secs_f64();
     if a.json {
         print_json(&serde_json::json!({
             "out": a.out.display().to_string(),

@@ -184,6 +184,14 @@ pub fn run(a: ToyArgs) -> Result<i32> {
 
 /// The mixture a 2-D run directory was trained on (from its config.toml).
 pub fn run_mixture(dir: &Path) -> Result<String> {
+    if gan::train::run_kind(dir)? == gan::train::RunKind::Image {
+        anyhow::bail!(
+            "{} is an image run (gan train): eval modes scores 2-D runs; for an image run use \
+             gan eval fid|kid|pr|score|parzen --run {}",
+            dir.display(),
+            dir.display()
+        );
+    }
     let p = dir.join("config.toml");
     let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
     let cfg = Toy2dConfig::from_toml_str(&text, &[], &p.display().to_string())?;

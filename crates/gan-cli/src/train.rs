@@ -6,9 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use gan::config::{PRESETS, TrainConfig};
+use gan::config::TrainConfig;
 use gan::data::{ImageSet, Splits, load_splits};
-use gan::train::{EpochMetrics, EvalData, Observer, Outcome, Run, StepReport, read_run_config};
+use gan::train::{
+    EpochMetrics, EvalData, Observer, Outcome, Run, StepReport, plural, read_run_config,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::common::{DeviceKind, device_of, print_json, set_threads};
@@ -59,6 +61,9 @@ pub struct TrainArgs {
     #[arg(long)]
     json: bool,
 }
+
+/// Interrupts this close to the first one count as the same request.
+const SAME_REQUEST: std::time::Duration = std::time::Duration::from_secs(2);
 
 struct Cli {
     stop: Arc<AtomicBool>,
@@ -174,7 +179,13 @@ pub fn run(a: TrainArgs) -> Result<i32> {
             .context("loading the training data")?;
         let Splits { train, valid, test } = data;
         let ev = eval_data(valid, test, &cfg)?;
-        let (run, ckpt, skipped) = Run::resume(dir, train, a.epochs, &device)?;
+        let (run, ckpt, skipped) = match Run::resume(dir, train, a.epochs, &device) {
+            Err(gan::Error::NothingToDo(why)) => {
+                eprintln!("{why}");
+                return Ok(0);
+            }
+            r => r?,
+        };
         let run = run.with_eval_data(ev);
         for s in skipped {
             eprintln!("warning: {s}");
@@ -209,29 +220,23 @@ pub fn run(a: TrainArgs) -> Result<i32> {
             .clone()
             .unwrap_or_else(|| PathBuf::from("runs").join(&cfg.name));
         let data = load_splits(std::path::Path::new(&cfg.data.dir), cfg.data.train_end)
-            .with_context(|| {
-                format!(
-                    "loading the training data (presets: {})",
-                    PRESETS.join(", ")
-                )
-            })?;
-        eprintln!(
-            "training {} for {} epochs into {} ({} training images)",
-            cfg.name,
-            cfg.epochs,
-            dir.display(),
-            data.train.len()
-        );
+            .context("loading the training data")?;
         let Splits { train, valid, test } = data;
         let ev = eval_data(valid, test, &cfg)?;
+        let (name, n_train) = (cfg.name.clone(), train.len());
         let run = Run::create(&dir, cfg, train, &device)?.with_eval_data(ev);
+        eprintln!(
+            "training {name} for {} into {} ({n_train} training images)",
+            plural(run.gan.cfg.epochs, "epoch"),
+            dir.display(),
+        );
         (run, dir)
     };
     if run.gan.progress.epoch >= run.gan.cfg.epochs {
         eprintln!(
-            "{}: already trained for {} epochs; nothing to do (raise --epochs)",
+            "{}: already trained for {}; nothing to do (raise --epochs)",
             dir.display(),
-            run.gan.cfg.epochs
+            plural(run.gan.progress.epoch, "epoch")
         );
         return Ok(0);
     }
@@ -239,10 +244,27 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
+        let first: Arc<std::sync::Mutex<Option<std::time::Instant>>> = Arc::default();
         ctrlc::set_handler(move || {
-            if stop.swap(true, Ordering::SeqCst) {
-                eprintln!("\nsecond interrupt: exiting without a checkpoint");
-                std::process::exit(130);
+            // one request can arrive as several signals (`timeout -s INT`, `docker stop` and
+            // job schedulers signal the process and its group): those within SAME_REQUEST of
+            // the first are the same request; a later one exits at once
+            let mut at = first.lock().unwrap_or_else(|p| p.into_inner());
+            match *at {
+                None => {
+                    *at = Some(std::time::Instant::now());
+                    stop.store(true, Ordering::SeqCst);
+                    eprintln!(
+                        "\ninterrupt: saving a checkpoint at the next step (interrupt again \
+                         after {} s to exit without one)",
+                        SAME_REQUEST.as_secs()
+                    );
+                }
+                Some(t) if t.elapsed() < SAME_REQUEST => {}
+                Some(_) => {
+                    eprintln!("\nsecond interrupt: exiting without a checkpoint");
+                    std::process::exit(130);
+                }
             }
         })
         .context("installing the Ctrl-C handler")?;

@@ -200,7 +200,7 @@ fn bad_input_gives_clear_errors_and_nonzero_exit() {
         // counts that cannot be zero are refused by the argument parser, naming the flag
         (
             vec!["bench".into(), "step".into(), "--steps".into(), "0".into()],
-            "--steps <STEPS>': must be at least 1",
+            "--steps <STEPS>': 0 must be at least 1",
         ),
         (
             vec![
@@ -209,7 +209,7 @@ fn bad_input_gives_clear_errors_and_nonzero_exit() {
                 "--rounds".into(),
                 "0".into(),
             ],
-            "--rounds <ROUNDS>': must be at least 1",
+            "--rounds <ROUNDS>': 0 must be at least 1",
         ),
         (
             vec!["eval".into(), "parzen".into(), "--sigma=-1".into()],

@@ -394,11 +394,14 @@ impl TrainConfig {
         if !(self.noise.scale.is_finite() && self.noise.scale > 0.0) {
             return bad(
                 "noise.scale",
-                format!("{} must be positive", self.noise.scale),
+                format!("{} must be finite and above 0", self.noise.scale),
             );
         }
-        if self.generator.hidden.contains(&0) {
-            return bad("generator.hidden", "layer widths must be positive".into());
+        if self.generator.hidden.is_empty() || self.generator.hidden.contains(&0) {
+            return bad(
+                "generator.hidden",
+                "needs at least one positive width".into(),
+            );
         }
         if self.discriminator.hidden.is_empty() || self.discriminator.hidden.contains(&0) {
             return bad(
@@ -428,7 +431,10 @@ impl TrainConfig {
         if let Some(c) = self.discriminator.clip
             && !(c.is_finite() && c > 0.0)
         {
-            return bad("discriminator.clip", format!("{c} must be positive"));
+            return bad(
+                "discriminator.clip",
+                format!("{c} must be finite and above 0"),
+            );
         }
         if self.loss == GanLoss::Wgan && self.discriminator.clip.is_none() {
             return bad(
@@ -437,14 +443,17 @@ impl TrainConfig {
             );
         }
         if !(self.gp_weight.is_finite() && self.gp_weight >= 0.0) {
-            return bad("gp_weight", format!("{} must be >= 0", self.gp_weight));
+            return bad(
+                "gp_weight",
+                format!("{} must be finite and >= 0", self.gp_weight),
+            );
         }
         for (key, v) in [
             ("g_label_scale", self.g_label_scale),
             ("d_label_scale", self.d_label_scale),
         ] {
             if !(v.is_finite() && v > 0.0) {
-                return bad(key, format!("{v} must be positive"));
+                return bad(key, format!("{v} must be finite and above 0"));
             }
         }
         if self.classes > 256 {
@@ -459,13 +468,22 @@ impl TrainConfig {
         }
         let o = &self.optimizer;
         if !(o.lr.is_finite() && o.lr > 0.0) {
-            return bad("optimizer.lr", format!("{} must be positive", o.lr));
+            return bad(
+                "optimizer.lr",
+                format!("{} must be finite and above 0", o.lr),
+            );
         }
         if !(o.lr_decay.is_finite() && o.lr_decay >= 1.0) {
-            return bad("optimizer.lr_decay", format!("{} must be >= 1", o.lr_decay));
+            return bad(
+                "optimizer.lr_decay",
+                format!("{} must be finite and >= 1", o.lr_decay),
+            );
         }
         if !(o.min_lr.is_finite() && o.min_lr >= 0.0) {
-            return bad("optimizer.min_lr", format!("{} must be >= 0", o.min_lr));
+            return bad(
+                "optimizer.min_lr",
+                format!("{} must be finite and >= 0", o.min_lr),
+            );
         }
         for (key, m) in [
             ("optimizer.momentum", o.momentum),
@@ -481,7 +499,10 @@ impl TrainConfig {
             }
         }
         if !(o.eps.is_finite() && o.eps > 0.0) {
-            return bad("optimizer.eps", format!("{} must be positive", o.eps));
+            return bad(
+                "optimizer.eps",
+                format!("{} must be finite and above 0", o.eps),
+            );
         }
         // what the fused engine does not implement
         if self.engine == Engine::Fast {
@@ -537,8 +558,9 @@ impl TrainConfig {
 fn preset_text_or_err(name: &str) -> Result<&'static str> {
     preset_text(name).ok_or_else(|| {
         Error::Config(format!(
-            "unknown preset {name:?}; available: {}",
-            PRESETS.join(", ")
+            "unknown preset {name:?}; available: {} (images), {} (2-D, gan toy)",
+            PRESETS.join(", "),
+            crate::toy2d::TOY_PRESETS.join(", ")
         ))
     })
 }
@@ -604,6 +626,19 @@ const OPTIONAL: &[&str] = &[
     "optimizer.eps",
 ];
 
+/// A TOML value's kind, for error messages.
+fn type_name(v: &toml::Value) -> &'static str {
+    match v {
+        toml::Value::String(_) => "a string",
+        toml::Value::Integer(_) => "an integer",
+        toml::Value::Float(_) => "a number",
+        toml::Value::Boolean(_) => "true or false",
+        toml::Value::Datetime(_) => "a date",
+        toml::Value::Array(_) => "a list",
+        toml::Value::Table(_) => "a section",
+    }
+}
+
 /// Applies one `a.b.c=value` override (keys must exist unless listed in `optional`); the
 /// value is parsed as TOML (number, bool, array, quoted string) and otherwise taken as a bare
 /// string.
@@ -640,6 +675,19 @@ pub(crate) fn apply_override(
     if !table.contains_key(*last) && !optional.contains(&key) {
         return Err(Error::Config(format!("--set {key}: unknown key")));
     }
+    // the value must have the type of the one it replaces (an integer where a float stands
+    // is a float), so the error names the --set, not the preset
+    let value = match (table.get(*last), value) {
+        (Some(toml::Value::Float(_)), toml::Value::Integer(i)) => toml::Value::Float(i as f64),
+        (Some(old), new) if std::mem::discriminant(old) != std::mem::discriminant(&new) => {
+            return Err(Error::Config(format!(
+                "--set {assignment}: {key} takes {} (like {old}), not {}",
+                type_name(old),
+                type_name(&new)
+            )));
+        }
+        (_, new) => new,
+    };
     table.insert((*last).to_string(), value);
     Ok(())
 }

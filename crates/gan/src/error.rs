@@ -47,6 +47,10 @@ pub enum Error {
     /// An argument given by the caller is invalid (wrong shape, empty set, ...).
     #[error("invalid argument: {0}")]
     Invalid(String),
+    /// The request needs no work (a resume to an epoch count already reached); nothing was
+    /// changed.
+    #[error("{0}")]
+    NothingToDo(String),
 }
 
 impl Error {

@@ -29,6 +29,7 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod fast;
+pub mod limits;
 pub mod loss;
 pub mod models;
 pub mod nn;

@@ -13,22 +13,133 @@ pub fn write_npy_f32(path: &Path, data: &[f32], rows: usize, cols: usize) -> Res
             data.len()
         )));
     }
+    let mut w = NpyWriter::create(path, rows, cols)?;
+    w.write_rows(data)?;
+    w.finish()
+}
+
+/// Refuses samples outside [0, 1] (the pixel range every metric here expects), naming the
+/// file, the range found and what is expected: images saved as bytes (0..255) would
+/// otherwise give meaningless FIDs and likelihoods.
+pub fn check_unit_range(values: &[f32], path: &Path) -> Result<()> {
+    let (lo, hi) = values
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
+            (l.min(v), h.max(v))
+        });
+    if lo < 0.0 || hi > 1.0 {
+        let hint = if hi > 1.0 && hi <= 255.0 && lo >= 0.0 {
+            " (bytes? divide by 255 before saving)"
+        } else if lo >= -1.0 && hi <= 1.0 {
+            " (tanh output in [-1, 1]? map it with (x + 1) / 2)"
+        } else {
+            ""
+        };
+        return Err(Error::data(
+            path,
+            format!("values range over [{lo}, {hi}]; samples must be pixels in [0, 1]{hint}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The `.npy` 1.0 header of a C-order float32 `[rows, cols]` array.
+fn header(rows: usize, cols: usize) -> Vec<u8> {
     let mut header =
         format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
     // magic (6) + version (2) + header length (2) + header + '\n' is a multiple of 64.
     let unpadded = 10 + header.len() + 1;
     header.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
     header.push('\n');
-    let mut out = Vec::with_capacity(10 + header.len() + data.len() * 4);
+    let mut out = Vec::with_capacity(10 + header.len());
     out.extend_from_slice(b"\x93NUMPY\x01\x00");
     out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
-    for v in data {
-        out.extend_from_slice(&v.to_le_bytes());
+    out
+}
+
+/// A float32 `[rows, cols]` `.npy` file written a few rows at a time, so arrays larger than
+/// memory can be written. It goes to a temporary file beside `path`, renamed over `path` by
+/// [`NpyWriter::finish`] once every row is there: an earlier file at `path` survives a
+/// failure, and no half-written array is ever left under the name.
+pub struct NpyWriter {
+    out: std::io::BufWriter<std::fs::File>,
+    tmp: std::path::PathBuf,
+    path: std::path::PathBuf,
+    rows: usize,
+    cols: usize,
+    written: usize,
+}
+
+impl NpyWriter {
+    /// Starts the file (header written).
+    pub fn create(path: &Path, rows: usize, cols: usize) -> Result<Self> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = path.with_file_name(format!(".{name}.partial"));
+        let f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, f);
+        out.write_all(&header(rows, cols))
+            .map_err(|e| Error::io(&tmp, e))?;
+        Ok(Self {
+            out,
+            tmp,
+            path: path.to_path_buf(),
+            rows,
+            cols,
+            written: 0,
+        })
     }
-    let mut f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    f.write_all(&out).map_err(|e| Error::io(path, e))?;
-    Ok(())
+
+    /// Appends whole rows (`values.len()` a multiple of `cols`).
+    pub fn write_rows(&mut self, values: &[f32]) -> Result<()> {
+        let cols = self.cols.max(1);
+        if !values.len().is_multiple_of(cols) || self.written + values.len() / cols > self.rows {
+            let _ = std::fs::remove_file(&self.tmp);
+            return Err(Error::Invalid(format!(
+                "npy {}: {} values are not whole rows of {} within the {} declared",
+                self.path.display(),
+                values.len(),
+                self.cols,
+                self.rows
+            )));
+        }
+        let mut buf = Vec::with_capacity(values.len() * 4);
+        for v in values {
+            buf.extend_from_slice(&v.to_le_bytes());
+        }
+        if let Err(e) = self.out.write_all(&buf) {
+            let _ = std::fs::remove_file(&self.tmp);
+            return Err(Error::io(&self.path, e));
+        }
+        self.written += values.len() / cols;
+        Ok(())
+    }
+
+    /// Checks every declared row was written, flushes and moves the file into place.
+    pub fn finish(mut self) -> Result<()> {
+        if self.written != self.rows {
+            let _ = std::fs::remove_file(&self.tmp);
+            return Err(Error::Invalid(format!(
+                "npy {}: {} of {} rows written",
+                self.path.display(),
+                self.written,
+                self.rows
+            )));
+        }
+        let flushed = self
+            .out
+            .flush()
+            .and_then(|_| self.out.get_ref().sync_all())
+            .and_then(|_| std::fs::rename(&self.tmp, &self.path));
+        if let Err(e) = flushed {
+            let _ = std::fs::remove_file(&self.tmp);
+            return Err(Error::io(&self.path, e));
+        }
+        Ok(())
+    }
 }
 
 /// Reads a 2-D float32 (or float64, converted) C-order array; returns `(data, rows, cols)`.

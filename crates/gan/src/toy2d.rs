@@ -182,17 +182,23 @@ impl Toy2dConfig {
     pub fn check(&self) -> Result<()> {
         let bad = |key: &str, why: &str| Err(Error::Config(format!("{key}: {why}")));
         Mixture2d::by_name(&self.data).map_err(|e| Error::Config(format!("data: {e}")))?;
-        if self.batch == 0 || self.k == 0 || self.pieces == 0 || self.steps == 0 {
-            return bad("batch, k, pieces, steps", "must be at least 1");
+        for (key, v) in [
+            ("batch", self.batch),
+            ("k", self.k),
+            ("pieces", self.pieces),
+            ("steps", self.steps),
+        ] {
+            if v == 0 {
+                return bad(key, "must be at least 1");
+            }
         }
-        if self.d_hidden.is_empty() || self.d_hidden.contains(&0) || self.g_hidden.contains(&0) {
-            return bad(
-                "d_hidden / g_hidden",
-                "need positive widths (D at least one layer)",
-            );
+        for (key, widths) in [("g_hidden", &self.g_hidden), ("d_hidden", &self.d_hidden)] {
+            if widths.is_empty() || widths.contains(&0) {
+                return bad(key, "needs at least one positive width");
+            }
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return bad("lr", "must be positive");
+            return bad("lr", "must be finite and above 0");
         }
         if !((0.0..1.0).contains(&self.beta1) && (0.0..1.0).contains(&self.beta2)) {
             return bad("beta1 / beta2", "must be in [0, 1)");
@@ -200,10 +206,10 @@ impl Toy2dConfig {
         if let Some(c) = self.clip
             && !(c.is_finite() && c > 0.0)
         {
-            return bad("clip", "must be positive");
+            return bad("clip", "must be finite and above 0");
         }
         if !(self.gp_weight.is_finite() && self.gp_weight >= 0.0) {
-            return bad("gp_weight", "must be >= 0");
+            return bad("gp_weight", "must be finite and >= 0");
         }
         Ok(())
     }

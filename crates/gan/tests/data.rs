@@ -161,10 +161,25 @@ fn every_broken_input_gets_a_specific_error() {
 
     // configs: unknown key, wrong type, out-of-range values; each message names the key and
     // states the problem
-    let cases: [(&str, &str, &str); 5] = [
+    let cases: [(&str, &str, &str); 8] = [
         ("batch_sise=100", "batch_sise", "unknown key"),
-        ("epochs=\"ten\"", "epochs", "invalid type"),
-        ("optimizer.lr=-1", "optimizer.lr", "-1 must be positive"),
+        ("epochs=\"ten\"", "epochs", "takes an integer"),
+        (
+            "optimizer.lr=-1",
+            "optimizer.lr",
+            "-1 must be finite and above 0",
+        ),
+        (
+            "optimizer.lr=inf",
+            "optimizer.lr",
+            "inf must be finite and above 0",
+        ),
+        ("batch_size=abc", "--set batch_size=abc", "takes an integer"),
+        (
+            "generator.hidden=[]",
+            "generator.hidden",
+            "at least one positive width",
+        ),
         (
             "divergence.lr_factor=2",
             "divergence.lr_factor",

@@ -202,6 +202,8 @@ fn stop_and_resume_equals_an_uninterrupted_run() {
         assert!(skipped.is_empty());
         assert_eq!(run.gan.progress.step, 2);
         run.train(&mut Silent).expect("train");
+        // the run holds its directory's lock until dropped
+        drop(run);
         let (mut run, _, _) = Run::resume(b.path(), data.clone(), Some(2), &dev()).expect("resume");
         assert_eq!(run.gan.progress.epoch, 1);
         run.train(&mut Silent).expect("train");

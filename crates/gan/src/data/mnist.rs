@@ -170,9 +170,34 @@ pub fn load_pair(images: &Path, labels: &Path) -> Result<ImageSet> {
     })
 }
 
-/// Loads an MNIST-format directory and splits its training file at `train_end`
-/// (the paper: 50,000 for training, the remaining 10,000 for validation).
+/// The environment variable naming the root that relative data paths (the presets'
+/// `data/mnist`) are also looked up under.
+pub const ROOT_ENV: &str = "GAN_ROOT";
+
+/// Where a data directory is: `dir` itself when it exists (absolute, or relative to the
+/// current directory); for a relative path that does not exist there, the same path under
+/// `$GAN_ROOT`, then under the source tree this library was built from (where the bundled
+/// `data/` lives, so `cargo install --path crates/gan-cli` runs its presets from any
+/// directory). The first that exists wins; none: `dir` unchanged (the error names it).
+pub fn resolve_dir(dir: &Path) -> PathBuf {
+    if dir.is_absolute() || dir.is_dir() {
+        return dir.to_path_buf();
+    }
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::env::var_os(ROOT_ENV)
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([built_from])
+        .map(|root| root.join(dir))
+        .find(|p| p.is_dir())
+        .unwrap_or_else(|| dir.to_path_buf())
+}
+
+/// Loads an MNIST-format directory (found by [`resolve_dir`]) and splits its training file
+/// at `train_end` (the paper: 50,000 for training, the remaining 10,000 for validation).
 pub fn load_splits(dir: &Path, train_end: usize) -> Result<Splits> {
+    let resolved = resolve_dir(dir);
+    let dir = resolved.as_path();
     let train_all = load_pair(
         &locate(dir, "train-images-idx3-ubyte")?,
         &locate(dir, "train-labels-idx1-ubyte")?,

@@ -4,7 +4,7 @@ pub mod idx;
 pub mod mnist;
 
 pub use idx::{IdxArray, parse_idx, read_idx};
-pub use mnist::{ImageSet, Splits, load_pair, load_splits};
+pub use mnist::{ImageSet, ROOT_ENV, Splits, load_pair, load_splits, resolve_dir};
 
 /// The paper's split of MNIST's 60,000 training images: 0..50000 train, 50000..60000
 /// validation (what every command uses unless a run's config says otherwise).

@@ -179,7 +179,14 @@ pub fn kid(
     seed: u64,
 ) -> Result<(f64, f64)> {
     let (na, nb) = (rows(a, d, "kid")?, rows(b, d, "kid")?);
-    let m = subset_size.min(na).min(nb);
+    if subset_size > na.min(nb) {
+        return Err(Error::Invalid(format!(
+            "KID subsets of {subset_size} rows, but the sets have {na} and {nb} rows: give a \
+             subset size of at most {} (or more samples)",
+            na.min(nb)
+        )));
+    }
+    let m = subset_size;
     if m < 2 || subsets == 0 {
         return Err(Error::Invalid(
             "KID needs at least 2 rows per set and 1 subset".into(),

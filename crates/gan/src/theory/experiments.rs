@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::density::{Grid, Kde, Mixture1d};
 use super::toy::{Noise1d, Optimizer1d, ToyConfig, ToyGan};
-use super::{jensen_shannon, optimal_discriminator, value_quadrature, virtual_criterion};
+use super::{jensen_shannon, optimal_discriminator, value_at_optimum, virtual_criterion};
 use crate::error::Result;
 use crate::loss::{GanLoss, value_function};
 
@@ -290,7 +290,7 @@ pub fn value(opts: &TheoryOptions) -> Result<Value> {
             generator: label,
             jsd,
             criterion,
-            v_optimal_quadrature: value_quadrature(&snap.grid, &p.p_data, &p.p_g, &p.d_star),
+            v_optimal_quadrature: value_at_optimum(&snap.grid, &p.p_data, &p.p_g),
             v_trained_monte_carlo: v_mc,
             gap: v_mc - criterion,
             mean_abs_d_minus_d_star: abs_diff(&p.d, &p.d_star, &mask).1,

@@ -478,21 +478,44 @@ impl Gan {
 
     /// [`Gan::sample`] with one class label per sample (conditional G only; ignored otherwise).
     pub fn sample_labelled(&self, n: usize, seed: u64, labels: &[usize]) -> Result<Vec<f32>> {
-        let mut rng = Rng::new(seed);
         let mut out = Vec::with_capacity(n * self.data_dim);
+        self.sample_each(
+            n,
+            seed,
+            |i| labels.get(i).copied().unwrap_or(0),
+            |rows| {
+                out.extend_from_slice(rows);
+                Ok(())
+            },
+        )?;
+        Ok(out)
+    }
+
+    /// The samples of [`Gan::sample_labelled`] handed to `sink` a chunk of at most 1000 rows
+    /// at a time, so any number of samples can be written out without holding them all
+    /// (`label(i)`: the class of sample `i`, for a conditional G). The same seed gives the
+    /// same values whatever is done with them.
+    pub fn sample_each(
+        &self,
+        n: usize,
+        seed: u64,
+        label: impl Fn(usize) -> usize,
+        mut sink: impl FnMut(&[f32]) -> Result<()>,
+    ) -> Result<()> {
+        let mut rng = Rng::new(seed);
         let mut done = 0;
         while done < n {
             let b = (n - done).min(1000);
             let z = sample_noise(&self.cfg.noise, b, &mut rng, &self.device);
-            let y = if self.cfg.classes > 0 {
-                labels.get(done..done + b).unwrap_or_default()
+            let y: Vec<usize> = if self.cfg.classes > 0 {
+                (done..done + b).map(&label).collect()
             } else {
-                &[]
+                Vec::new()
             };
-            out.extend(self.generate_labelled(z, y)?);
+            sink(&self.generate_labelled(z, &y)?)?;
             done += b;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Labels of the fake batch: uniform over the classes (none, and no draw, when the GAN is
@@ -641,7 +664,12 @@ pub fn grid_labels(n: usize, classes: usize) -> Vec<usize> {
     if classes == 0 {
         return Vec::new();
     }
-    (0..n).map(|i| i * classes / n.max(1)).collect()
+    (0..n).map(|i| grid_label(i, n, classes)).collect()
+}
+
+/// The class of sample `i` of `n` in [`grid_labels`].
+pub fn grid_label(i: usize, n: usize, classes: usize) -> usize {
+    i * classes / n.max(1)
 }
 
 fn stats_from_logits(loss: crate::loss::GanLoss, real: &[f32], fake: &[f32]) -> StepStats {

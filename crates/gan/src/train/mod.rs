@@ -2,10 +2,12 @@
 //! checkpoints and resumption.
 
 mod gan;
+pub mod lock;
 mod run;
 
-pub use gan::{Gan, Progress, StepStats, check_finite, grid_labels, tensor_from};
+pub use gan::{Gan, Progress, StepStats, check_finite, grid_label, grid_labels, tensor_from};
 pub use run::{
-    CheckpointState, EpochMetrics, EvalData, Observer, Outcome, Run, Silent, StepReport,
-    checkpoint_image_shape, files, load_checkpoint, load_latest, read_run_config,
+    CheckpointState, EpochMetrics, EvalData, Observer, Outcome, Run, RunKind, Silent, StepReport,
+    check_image_run, checkpoint_image_shape, files, load_checkpoint, load_latest, plural,
+    read_run_config, run_kind,
 };

@@ -209,12 +209,27 @@ pub struct Run {
     train: ImageSet,
     fixed_noise: Tensor<2>,
     eval: Option<EvalData>,
+    _lock: super::lock::RunLock,
 }
 
 impl Run {
     /// Starts a new run in `dir`. Refuses a directory that already holds checkpoints, so a
     /// previous run is never overwritten (resume it instead).
+    /// The directory is locked while the run is open ([`super::lock::RunLock`]): a second
+    /// process that tries to train it is refused, naming the holder.
     pub fn create(dir: &Path, cfg: TrainConfig, train: ImageSet, device: &Device) -> Result<Self> {
+        check_data(&cfg, &train)?;
+        let lock = super::lock::RunLock::acquire(dir)?;
+        Self::create_locked(dir, cfg, train, device, lock)
+    }
+
+    fn create_locked(
+        dir: &Path,
+        cfg: TrainConfig,
+        train: ImageSet,
+        device: &Device,
+        lock: super::lock::RunLock,
+    ) -> Result<Self> {
         if !list_checkpoints(&dir.join(files::CHECKPOINTS)).is_empty() {
             return Err(Error::Invalid(format!(
                 "{} already holds a run; resume it with --resume or choose another --out",
@@ -229,7 +244,7 @@ impl Run {
         }
         let means = train.pixel_means();
         let gan = Gan::new(cfg, train.dim(), Some(&means), device);
-        let run = Self::assemble(dir, gan, train);
+        let run = Self::assemble(dir, gan, train, lock);
         // the initial state, so that a run killed or diverging in its first epoch can be
         // resumed or rolled back
         run.save_checkpoint()?;
@@ -245,16 +260,16 @@ impl Run {
         epochs: Option<u64>,
         device: &Device,
     ) -> Result<(Self, PathBuf, Vec<String>)> {
-        if list_checkpoints(&dir.join(files::CHECKPOINTS)).is_empty()
-            && dir.join(files::CONFIG).is_file()
-        {
+        check_image_run(dir)?;
+        let lock = super::lock::RunLock::acquire(dir)?;
+        if list_checkpoints(&dir.join(files::CHECKPOINTS)).is_empty() {
             // stopped before its first checkpoint was written: start it again from its config
             let mut cfg = read_run_config(dir)?;
             if let Some(e) = epochs {
                 cfg.epochs = e;
                 cfg.check()?;
             }
-            let run = Self::create(dir, cfg, train, device)?;
+            let run = Self::create_locked(dir, cfg, train, device, lock)?;
             let (_, ckpt) = list_checkpoints(&dir.join(files::CHECKPOINTS))
                 .into_iter()
                 .next()
@@ -263,17 +278,28 @@ impl Run {
             return Ok((run, ckpt, vec![note.to_string()]));
         }
         let (mut gan, ckpt, skipped) = load_latest(dir, device)?;
+        check_data(&gan.cfg, &train)?;
         if let Some(e) = epochs {
+            let done = gan.progress.epoch;
+            if e <= done {
+                // nothing to train: change nothing, and say what the run holds
+                return Err(Error::NothingToDo(format!(
+                    "{} has trained {} (configured total {}); --epochs {e} asks for no more, \
+                     so nothing was changed (give --epochs above {done} to train on)",
+                    dir.display(),
+                    plural(done, "epoch"),
+                    gan.cfg.epochs
+                )));
+            }
             gan.cfg.epochs = e;
             gan.cfg.check()?;
             write_atomic(&dir.join(files::CONFIG), gan.cfg.to_toml()?.as_bytes())?;
         }
-        check_data(&gan.cfg, &train)?;
         truncate_metrics(dir, gan.progress.epoch)?;
-        Ok((Self::assemble(dir, gan, train), ckpt, skipped))
+        Ok((Self::assemble(dir, gan, train, lock), ckpt, skipped))
     }
 
-    fn assemble(dir: &Path, gan: Gan, train: ImageSet) -> Self {
+    fn assemble(dir: &Path, gan: Gan, train: ImageSet, lock: super::lock::RunLock) -> Self {
         let mut grid_rng = Rng::derived(gan.cfg.seed, streams::GRID);
         let fixed_noise = sample_noise(
             &gan.cfg.noise,
@@ -287,6 +313,7 @@ impl Run {
             train,
             fixed_noise,
             eval: None,
+            _lock: lock,
         }
     }
 
@@ -619,8 +646,31 @@ fn truncate_metrics(dir: &Path, epoch: u64) -> Result<()> {
     write_atomic(&dir.join(files::METRICS_CSV), c.as_bytes())
 }
 
-/// Reads the run's config (`config.toml`).
-pub fn read_run_config(dir: &Path) -> Result<TrainConfig> {
+/// `n` and the noun, plural unless `n` is 1 ("1 epoch", "2 epochs").
+pub fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// What trained a run directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunKind {
+    /// `gan train` on images: checkpoints, samples, image metrics.
+    Image,
+    /// The 2-D mode-collapse runs (`gan toy`, `--preset ring8|grid25`).
+    Toy2d,
+}
+
+/// The kind of run in `dir`, from its `config.toml` (an image run's `[data]` is a section, a
+/// 2-D run's `data` names its mixture). A path that does not exist, or is not a run
+/// directory, is an error saying which.
+pub fn run_kind(dir: &Path) -> Result<RunKind> {
+    if !dir.exists() {
+        return Err(Error::Invalid(format!("{} does not exist", dir.display())));
+    }
     let path = dir.join(files::CONFIG);
     if !path.is_file() {
         return Err(Error::Invalid(format!(
@@ -629,12 +679,40 @@ pub fn read_run_config(dir: &Path) -> Result<TrainConfig> {
             files::CONFIG
         )));
     }
-    TrainConfig::from_file(&path, &[])
+    let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| Error::Config(format!("{}: {}", path.display(), e.message().trim())))?;
+    Ok(match table.get("data") {
+        Some(toml::Value::String(_)) => RunKind::Toy2d,
+        _ => RunKind::Image,
+    })
+}
+
+/// Refuses a run directory that is not an image run, saying what it is and which commands
+/// apply to it.
+pub fn check_image_run(dir: &Path) -> Result<()> {
+    match run_kind(dir)? {
+        RunKind::Image => Ok(()),
+        RunKind::Toy2d => Err(Error::Invalid(format!(
+            "{} is a 2-D run (gan toy, or gan train --preset ring8|grid25): score it with \
+             gan eval modes --run {}; train --resume, sample, figure and the image metrics \
+             (fid, kid, pr, score, parzen) apply to image runs",
+            dir.display(),
+            dir.display()
+        ))),
+    }
+}
+
+/// Reads the run's config (`config.toml`).
+pub fn read_run_config(dir: &Path) -> Result<TrainConfig> {
+    check_image_run(dir)?;
+    TrainConfig::from_file(&dir.join(files::CONFIG), &[])
 }
 
 /// Loads the newest checkpoint of run `dir` that verifies; also returns the checkpoint path
 /// and a note for each newer checkpoint that did not verify.
 pub fn load_latest(dir: &Path, device: &Device) -> Result<(Gan, PathBuf, Vec<String>)> {
+    check_image_run(dir)?;
     let ckdir = dir.join(files::CHECKPOINTS);
     let all = list_checkpoints(&ckdir);
     if all.is_empty() {
