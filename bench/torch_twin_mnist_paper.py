@@ -8,12 +8,13 @@ logits and dropout masks; both updates from the same parameters), batch 100 from
 images 0..50000 reshuffled every epoch, noise U(-sqrt 3, sqrt 3)^100, G 100-1200-1200-784
 (ReLU, ReLU, sigmoid), D maxout 240x5, 240x5, sigmoid, dropout keep 0.8 on D's input and 0.5
 on its hidden layers (inverted scaling), pylearn2 momentum (v <- mu v - lr g, theta += v),
-lr 0.1 / 1.000004^step (min 1e-6), momentum 0.5 rising linearly from epoch 1 to 0.7 at
-epoch 250.
+lr 0.1 / 1.000004^step (min 1e-6), momentum 0.5 + 0.2 * e / 249 during epoch e (from 0),
+0.7 from e = 249 on.
 
 --init pylearn2 (default) initialises as the preset and the authors do: weights U(-r, r),
 r = 0.05 in G and 0.005 in D, biases 0, G's output bias the logit of the training images'
-mean pixel. --init torch keeps PyTorch's default nn.Linear initialisation instead.
+mean pixel clipped to [1e-7, 1 - 1e-7] (pylearn2's init_sigmoid_bias_from_marginals).
+--init torch keeps PyTorch's default nn.Linear initialisation instead.
 
 Every --every epochs it writes 10,000 samples to OUT/samples-EPOCH.npy; score them with
 `gan eval parzen --samples OUT/samples-EPOCH.npy --json`.
@@ -74,7 +75,7 @@ def main():
                     if isinstance(m, nn.Linear):
                         m.weight.uniform_(-r, r)
                         m.bias.zero_()
-            p = train.mean(0).clamp(1e-3, 1 - 1e-3)
+            p = train.double().mean(0).clamp(1e-7, 1 - 1e-7)
             g[4].bias.copy_(torch.log(p / (1 - p)))
     params = list(g.parameters()) + list(d.parameters())
     vel = [torch.zeros_like(p) for p in params]
@@ -82,7 +83,9 @@ def main():
     b, s3, step = 100, math.sqrt(3), 0
     ones, zeros = torch.ones(b, 1), torch.zeros(b, 1)
     for epoch in range(a.epochs):
-        mu = 0.5 if epoch < 1 else 0.5 + (0.7 - 0.5) * min(1.0, (epoch - 1) / 249)
+        # pylearn2's MomentumAdjustor also runs before the first epoch: epoch e (from 0)
+        # trains with 0.5 + 0.2 * e / 249, 0.7 from e = 249 on
+        mu = 0.5 + (0.7 - 0.5) * min(1.0, epoch / 249)
         t0, order = time.time(), torch.from_numpy(rng.permutation(50000))
         sums = np.zeros(4)
         for i in range(500):

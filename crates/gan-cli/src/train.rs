@@ -93,8 +93,18 @@ impl Observer for Cli {
             print_json(&serde_json::to_value(m).unwrap_or_default());
             return;
         }
+        let mut quality = String::new();
+        if let Some(v) = m.valid_ll {
+            quality.push_str(&format!("  valid ll {v:.1}"));
+        }
+        if let (Some(ll), Some(se)) = (m.parzen_ll, m.parzen_se) {
+            quality.push_str(&format!("  parzen {ll:.1} ± {se:.1}"));
+        }
+        if let Some(f) = m.fid {
+            quality.push_str(&format!("  fid {f:.2}"));
+        }
         let line = format!(
-            "epoch {:>4}  D(x) {:.3}  D(G(z)) {:.3}  loss D {:.4} G {:.4}  lr {:.4}  mom {:.3}  {:.1}s  -> {}",
+            "epoch {:>4}  D(x) {:.3}  D(G(z)) {:.3}  loss D {:.4} G {:.4}  lr {:.4}  mom {:.3}{quality}  {:.1}s  -> {}",
             m.epoch,
             m.d_real,
             m.d_fake,

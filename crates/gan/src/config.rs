@@ -38,8 +38,9 @@ pub struct NoiseConfig {
 pub enum OutputBiasInit {
     /// All zeros.
     Zero,
-    /// The logit of the training set's per-pixel means, clipped to [1e-3, 1 - 1e-3]
-    /// (pylearn2's `init_sigmoid_bias_from_marginals`, used by the authors).
+    /// The logit of the training set's per-pixel means, clipped to [1e-7, 1 - 1e-7]
+    /// (pylearn2's `init_sigmoid_bias_from_marginals`, used by the authors;
+    /// [`crate::models::data_logit`]).
     DataLogit,
 }
 
@@ -246,6 +247,12 @@ pub struct TrainConfig {
     /// Samples (kernels) drawn for that estimate.
     #[serde(default = "default_eval_samples")]
     pub eval_samples: usize,
+    /// The authors' `monitor_ll` channel (`mnist.yaml`: 100 samples, sigma 0.2): every epoch,
+    /// the mean log-likelihood of the validation images under a Parzen window on 100 of G's
+    /// samples, as `valid_ll` in the metrics, so a run can be selected on validation data
+    /// rather than on the test set.
+    #[serde(default)]
+    pub monitor_ll: bool,
     /// What to do when training diverges (NaN or infinity).
     #[serde(default)]
     pub divergence: DivergenceConfig,
@@ -615,6 +622,7 @@ fn merge_layer(base: &mut toml::Table, layer: toml::Table, prefix: &str, file: &
 
 /// Keys a config may omit (absent from a preset unless set).
 const OPTIONAL: &[&str] = &[
+    "monitor_ll",
     "discriminator.clip",
     "gp_weight",
     "classes",

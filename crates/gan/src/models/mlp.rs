@@ -59,15 +59,9 @@ impl Generator {
             d_in = w;
         }
         let bias = match (cfg.output_bias, pixel_means) {
-            (OutputBiasInit::DataLogit, Some(means)) => Some(
-                means
-                    .iter()
-                    .map(|&p| {
-                        let p = p.clamp(1e-3, 1.0 - 1e-3);
-                        (p / (1.0 - p)).ln()
-                    })
-                    .collect(),
-            ),
+            (OutputBiasInit::DataLogit, Some(means)) => {
+                Some(means.iter().map(|&p| data_logit(p)).collect())
+            }
             _ => None,
         };
         let output = uniform_linear(d_in, data_dim, cfg.init_range, bias, rng, device);
@@ -225,5 +219,35 @@ impl Discriminator {
         let e = Tensor::<2>::from_data(TensorData::new(e, [m, 1]), &real.device()).expand([m, d]);
         let x_hat = real.detach() * e.clone() + fake.detach() * e.neg().add_scalar(1.0);
         crate::loss::gradient_penalty(self.input_gradient(x_hat), lambda)
+    }
+}
+
+/// G's output bias for a pixel of training mean `p`, as the authors' pylearn2
+/// `init_sigmoid_bias_from_marginals` sets it: the inverse sigmoid of the mean clipped to
+/// [1e-7, 1 - 1e-7], so the untrained G's sigmoid outputs average the data (computed in
+/// float64; a pixel that is always 0 gets logit(1e-7) = -16.12).
+pub fn data_logit(p: f32) -> f32 {
+    let p = (p as f64).clamp(1e-7, 1.0 - 1e-7);
+    (p / (1.0 - p)).ln() as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_output_bias_clips_the_pixel_means_as_pylearn2_does() {
+        // np.log(p / (1 - p)) after np.clip(p, 1e-7, 1 - 1e-7)
+        // (python: [math.log(p / (1 - p)) for p in (1e-7, 5e-4, 0.25, 1 - 1e-7)])
+        let cases = [
+            (0.0, -16.118_095_6),
+            (5e-4, -7.600_402_1),
+            (0.25, -1.098_612_3),
+            (1.0, 16.118_095_6),
+        ];
+        for (p, want) in cases {
+            let got = data_logit(p) as f64;
+            assert!((got - want).abs() < 1e-5, "p {p}: {got} vs {want}");
+        }
     }
 }

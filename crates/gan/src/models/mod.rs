@@ -3,4 +3,4 @@
 pub mod lenet;
 mod mlp;
 
-pub use mlp::{DMasks, Discriminator, Generator, noise_values, sample_noise};
+pub use mlp::{DMasks, Discriminator, Generator, data_logit, noise_values, sample_noise};

@@ -13,19 +13,23 @@ pub fn learning_rate_at(cfg: &OptimConfig, step: u64) -> f64 {
     (cfg.lr / cfg.lr_decay.powf(step as f64)).max(cfg.min_lr)
 }
 
-/// Momentum during epoch `epoch` (0-based = epochs seen before it): `momentum` until
-/// `momentum_start`, then linear to `final_momentum` at `momentum_saturate`
-/// (pylearn2 `MomentumAdjustor`).
+/// Momentum during epoch `epoch` (0-based), as pylearn2's `MomentumAdjustor` sets it: the
+/// adjustor runs once before the first epoch and after every epoch, counting its calls, so
+/// epoch `e` trains with the momentum of call `c = e + 1`: `momentum` until `c` reaches
+/// `momentum_start`, then linear in `c` to `final_momentum` at `momentum_saturate`. With the
+/// paper's start 1 and saturate 250: `0.5 + 0.2 * e / 249` during epoch `e`, 0.7 from the
+/// 250th epoch (`e = 249`) on.
 pub fn momentum_at(cfg: &OptimConfig, epoch: u64) -> f64 {
+    let calls = epoch.saturating_add(1);
     let w = cfg.momentum_saturate.saturating_sub(cfg.momentum_start);
     if w == 0 {
-        return if epoch >= cfg.momentum_start {
+        return if calls >= cfg.momentum_start {
             cfg.final_momentum
         } else {
             cfg.momentum
         };
     }
-    let alpha = ((epoch as f64 - cfg.momentum_start as f64) / w as f64).clamp(0.0, 1.0);
+    let alpha = ((calls as f64 - cfg.momentum_start as f64) / w as f64).clamp(0.0, 1.0);
     cfg.momentum * (1.0 - alpha) + alpha * cfg.final_momentum
 }
 
@@ -347,10 +351,15 @@ mod tests {
         // 0.1 / 1.000004^500000 = 0.1 * e^(-1.9999960...) (python: 0.1 / 1.000004**500000)
         assert!((learning_rate_at(&c, 500_000) - 0.013_533_582).abs() < 1e-8);
         assert_eq!(learning_rate_at(&c, u64::MAX / 2), 1e-6);
+        // pylearn2's MomentumAdjustor(start=1, saturate=250, final_momentum=.7) with
+        // init_momentum .5: _count is 1 before epoch 0 and e + 1 during epoch e;
+        // alpha = (count - 1) / 249 (python: [.5 * (1 - a) + .7 * a for a in (0, 1/249,
+        // 124/249, 248/249, 1)])
         assert_eq!(momentum_at(&c, 0), 0.5);
-        assert_eq!(momentum_at(&c, 1), 0.5);
-        assert!((momentum_at(&c, 125) - (0.5 + 0.2 * 124.0 / 249.0)).abs() < 1e-12);
-        assert_eq!(momentum_at(&c, 250), 0.7);
+        assert!((momentum_at(&c, 1) - 0.500_803_212_851_406).abs() < 1e-12);
+        assert!((momentum_at(&c, 124) - 0.599_598_393_574_297).abs() < 1e-12);
+        assert!((momentum_at(&c, 248) - 0.699_196_787_148_594).abs() < 1e-12);
+        assert!((momentum_at(&c, 249) - 0.7).abs() < 1e-15);
         assert_eq!(momentum_at(&c, 1000), 0.7);
     }
 }

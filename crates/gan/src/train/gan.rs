@@ -23,6 +23,10 @@ pub(crate) mod streams {
     pub const TRAIN: u64 = 2;
     /// The fixed noise batch of the per-epoch sample grid.
     pub const GRID: u64 = 3;
+    /// The samples of the in-training Parzen estimate and FID (xor the epoch).
+    pub const EVAL: u64 = 4;
+    /// The samples of the `monitor_ll` channel (xor the epoch).
+    pub const MONITOR: u64 = 5;
     /// Shuffling of epoch `e` uses `SHUFFLE + e`.
     pub const SHUFFLE: u64 = 1 << 32;
 }

@@ -81,7 +81,9 @@ pub struct EpochMetrics {
     pub lr: f64,
     /// Momentum used during the epoch.
     pub momentum: f64,
-    /// Wall-clock seconds of the epoch (in this process; a resumed epoch counts its remainder).
+    /// Wall-clock seconds of the epoch's training iterations (batching and steps, in this
+    /// process; a resumed epoch counts its remainder). The sample grid, the evaluations and
+    /// the checkpoint that follow are not included.
     pub seconds: f64,
     /// Real images consumed per second.
     pub images_per_sec: f64,
@@ -98,14 +100,18 @@ pub struct EpochMetrics {
     /// classifier's features, on epochs where it was computed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fid: Option<f64>,
+    /// The `monitor_ll` channel: mean log-likelihood (nats) of the validation images under a
+    /// Parzen window (sigma 0.2) on 100 samples, when `monitor_ll` is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_ll: Option<f64>,
 }
 
-const CSV_HEADER: &str = "epoch,step,d_loss,g_loss,d_real,d_fake,lr,momentum,seconds,images_per_sec,parzen_ll,parzen_se,parzen_sigma,fid";
+const CSV_HEADER: &str = "epoch,step,d_loss,g_loss,d_real,d_fake,lr,momentum,seconds,images_per_sec,parzen_ll,parzen_se,parzen_sigma,fid,valid_ll";
 
 impl EpochMetrics {
     fn csv(&self) -> String {
         format!(
-            "{},{},{},{},{},{},{},{},{:.3},{:.1},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{:.3},{:.1},{},{},{},{},{}",
             self.epoch,
             self.step,
             self.d_loss,
@@ -119,10 +125,16 @@ impl EpochMetrics {
             opt(self.parzen_ll),
             opt(self.parzen_se),
             opt(self.parzen_sigma),
-            opt(self.fid)
+            opt(self.fid),
+            opt(self.valid_ll)
         )
     }
 }
+
+/// Samples of the `monitor_ll` channel (the authors' `ll_n_samples`).
+const MONITOR_SAMPLES: usize = 100;
+/// Its window width (the authors' `ll_sigma`).
+const MONITOR_SIGMA: f64 = 0.2;
 
 fn opt(v: Option<f64>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
@@ -339,7 +351,7 @@ impl Run {
         }
         let kernels = self.gan.sample(
             self.gan.cfg.eval_samples,
-            Rng::derived(self.gan.cfg.seed, 4).next_u64() ^ epoch,
+            Rng::derived(self.gan.cfg.seed, streams::EVAL).next_u64() ^ epoch,
         )?;
         let d = ev.test.dim();
         let n_valid = ev.valid.len().min(1000);
@@ -363,6 +375,31 @@ impl Run {
             _ => None,
         };
         Ok(Some((parzen, fid)))
+    }
+
+    /// The `monitor_ll` channel for `epoch` (see [`TrainConfig::monitor_ll`]), when on.
+    fn monitor_ll(&self, epoch: u64) -> Result<Option<f64>> {
+        if !self.gan.cfg.monitor_ll {
+            return Ok(None);
+        }
+        let ev = self.eval.as_ref().ok_or_else(|| {
+            Error::Invalid(
+                "monitor_ll needs the validation images: give the run its evaluation data \
+                 (Run::with_eval_data)"
+                    .into(),
+            )
+        })?;
+        let kernels = self.gan.sample(
+            MONITOR_SAMPLES,
+            Rng::derived(self.gan.cfg.seed, streams::MONITOR).next_u64() ^ epoch,
+        )?;
+        let ll = crate::eval::parzen::log_likelihoods(
+            &kernels,
+            &ev.valid.pixels(),
+            ev.valid.dim(),
+            &[MONITOR_SIGMA],
+        )?;
+        Ok(Some(ll[0].iter().sum::<f64>() / ll[0].len().max(1) as f64))
     }
 
     /// Iterations per epoch.
@@ -445,6 +482,7 @@ impl Run {
                 parzen_se: None,
                 parzen_sigma: None,
                 fid: None,
+                valid_ll: None,
             };
             let mut metrics = metrics;
             let p = &mut self.gan.progress;
@@ -454,6 +492,7 @@ impl Run {
             p.epoch_steps = 0;
             self.gan.sync_modules();
             self.write_grid(epoch + 1)?;
+            metrics.valid_ll = self.monitor_ll(epoch + 1)?;
             if let Some((r, fid)) = self.eval_if_due(epoch + 1)? {
                 metrics.parzen_ll = Some(r.test_ll);
                 metrics.parzen_se = Some(r.test_se);
