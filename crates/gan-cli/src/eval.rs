@@ -115,6 +115,10 @@ struct ParzenArgs {
     /// Validation images used to choose sigma.
     #[arg(long, default_value_t = 1_000, value_parser = crate::common::positive)]
     n_valid: usize,
+    /// With --run: repeat the protocol on this many different sets of N samples (seeds S,
+    /// S + 1, ...) from the same checkpoint and report each and their spread.
+    #[arg(long, default_value_t = 1, value_parser = crate::common::positive)]
+    repeats: usize,
 }
 
 pub fn run(a: EvalArgs) -> Result<i32> {
@@ -327,6 +331,12 @@ fn parzen(a: ParzenArgs) -> Result<i32> {
     let splits =
         load_splits(Path::new(&data_dir), train_end).context("loading the evaluation data")?;
     let d = splits.test.dim();
+    if a.repeats > 1 {
+        if a.src.run.is_none() {
+            bail!("--repeats draws new sample sets: it needs --run, not --samples");
+        }
+        return parzen_repeats(&a, &splits, d);
+    }
     let (kernels, source, _) = load_samples(&a.src.run, &a.src.samples, a.src.n, a.src.seed, d)?;
     let n_valid = a.n_valid.min(splits.valid.len());
     let valid = &splits.valid.first_pixels(n_valid);
@@ -352,6 +362,58 @@ fn parzen(a: ParzenArgs) -> Result<i32> {
         out(&format!(
             "Parzen log-likelihood of {} test images: {:.1} ± {:.1} nats (sigma {:.4}, {} kernels from {source}; {:.1} s)",
             r.n_test, r.test_ll, r.test_se, r.sigma, r.n_kernels, secs
+        ));
+    }
+    Ok(0)
+}
+
+/// `gan eval parzen --run R --repeats K`: the protocol on K sample sets from one checkpoint.
+fn parzen_repeats(a: &ParzenArgs, splits: &gan::data::Splits, d: usize) -> Result<i32> {
+    let n_valid = a.n_valid.min(splits.valid.len());
+    let valid = splits.valid.first_pixels(n_valid);
+    let test = splits.test.pixels();
+    let mut rows = Vec::with_capacity(a.repeats);
+    let mut source = String::new();
+    for r in 0..a.repeats {
+        let seed = a.src.seed + r as u64;
+        let (kernels, src, _) = load_samples(&a.src.run, &None, a.src.n, seed, d)?;
+        source = src;
+        let rep = evaluate(&kernels, &valid, &test, d, a.sigma)?;
+        if !a.src.json {
+            out(&format!(
+                "  seed {seed}: {:.1} ± {:.1} nats (sigma {:.4})",
+                rep.test_ll, rep.test_se, rep.sigma
+            ));
+        }
+        rows.push((seed, rep));
+    }
+    let lls: Vec<f64> = rows.iter().map(|(_, r)| r.test_ll).collect();
+    let k = lls.len() as f64;
+    let mean = lls.iter().sum::<f64>() / k;
+    // the spread between sample sets: sample standard deviation over the repeats
+    let std = (lls.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (k - 1.0)).sqrt();
+    let (lo, hi) = lls
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
+            (l.min(v), h.max(v))
+        });
+    if a.src.json {
+        print_json(&serde_json::json!({
+            "source": source,
+            "n_kernels": a.src.n,
+            "repeats": rows.iter().map(|(seed, r)| serde_json::json!({
+                "seed": seed, "test_ll": r.test_ll, "test_se": r.test_se, "sigma": r.sigma,
+            })).collect::<Vec<_>>(),
+            "mean_test_ll": mean,
+            "std_between_sets": std,
+            "min_test_ll": lo,
+            "max_test_ll": hi,
+        }));
+    } else {
+        out(&format!(
+            "Parzen log-likelihood over {} sets of {} samples from {source}: mean {mean:.1} \
+             nats, std between sets {std:.2}, range {lo:.1} .. {hi:.1}",
+            a.repeats, a.src.n
         ));
     }
     Ok(0)

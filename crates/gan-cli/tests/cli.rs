@@ -767,3 +767,54 @@ fn a_mistyped_simd_setting_is_refused_and_portable_gives_the_same_parzen_numbers
     }
     assert!((lls[0] - lls[1]).abs() < 0.01, "{lls:?}");
 }
+
+#[test]
+fn parzen_repeats_report_the_spread_over_sample_sets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r = dir.path().join("run");
+    assert!(train_tiny(&r, "1").status.success());
+    let rs = r.to_str().expect("utf8");
+    let o = run(&[
+        "eval",
+        "parzen",
+        "--run",
+        rs,
+        "-n",
+        "300",
+        "--repeats",
+        "3",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let reps = v["repeats"].as_array().expect("repeats");
+    let lls: Vec<f64> = reps.iter().map(|x| num(&x["test_ll"])).collect();
+    assert_eq!(lls.len(), 3, "{v}");
+    assert!(
+        lls[0] != lls[1] && lls[1] != lls[2],
+        "different sample sets: {lls:?}"
+    );
+    let mean = lls.iter().sum::<f64>() / 3.0;
+    let std = (lls.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
+    assert!((num(&v["mean_test_ll"]) - mean).abs() < 1e-9, "{v}");
+    assert!((num(&v["std_between_sets"]) - std).abs() < 1e-9, "{v}");
+    // the first set is the one a single evaluation with the same seed scores
+    let o = run(&["eval", "parzen", "--run", rs, "-n", "300", "--json"]);
+    let single: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(num(&single["test_ll"]), lls[0]);
+    let npy = dir.path().join("s.npy");
+    gan::npy::write_npy_f32(&npy, &vec![0.5; 784 * 10], 10, 784).expect("npy");
+    let o = run(&[
+        "eval",
+        "parzen",
+        "--samples",
+        npy.to_str().expect("utf8"),
+        "--repeats",
+        "2",
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("needs --run"),
+        "{}",
+        text(&o)
+    );
+}

@@ -114,12 +114,16 @@ pub fn curves_image(metrics: &[EpochMetrics], width: u32, height: u32) -> Result
             .iter()
             .filter_map(|m| m.parzen_ll.map(|v| (m.epoch as f64, v)))
             .collect();
-        panel(
-            &areas[2],
-            "Parzen log-likelihood (nats)",
-            "epoch",
-            &[("test", GREEN, parzen)],
-        )?;
+        let valid: Vec<(f64, f64)> = metrics
+            .iter()
+            .filter_map(|m| m.valid_ll.map(|v| (m.epoch as f64, v)))
+            .collect();
+        let mut series = vec![("test", GREEN, parzen)];
+        if !valid.is_empty() {
+            // the authors' monitor_ll channel: 100 samples, sigma 0.2, validation images
+            series.push(("valid (monitor_ll)", MAGENTA, valid));
+        }
+        panel(&areas[2], "Parzen log-likelihood (nats)", "epoch", &series)?;
         root.present().map_err(err)?;
     }
     image::RgbImage::from_raw(width, height, buf).ok_or_else(|| err("buffer size"))
