@@ -1,11 +1,10 @@
 //! `gan eval`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use clap::{Args, Subcommand};
-use gan::data::load_splits;
 use gan::eval::parzen::evaluate;
 use gan::npy::read_npy_f32;
 use gan::train::{load_latest, read_run_config};
@@ -167,15 +166,12 @@ fn modes(a: ModesArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// The data directory and split of a run (or the given / bundled data).
-fn data_of(data: &Option<PathBuf>, run: &Option<PathBuf>) -> Result<(PathBuf, usize)> {
+/// The data section of a run (or the given / bundled data).
+fn data_of(data: &Option<PathBuf>, run: &Option<PathBuf>) -> Result<gan::config::DataConfig> {
     Ok(match (data, run) {
-        (Some(d), _) => (d.clone(), gan::data::PAPER_TRAIN_END),
-        (None, Some(r)) => {
-            let cfg = read_run_config(r)?;
-            (PathBuf::from(cfg.data.dir), cfg.data.train_end)
-        }
-        (None, None) => (PathBuf::from("data/mnist"), gan::data::PAPER_TRAIN_END),
+        (Some(d), _) => gan::config::DataConfig::new(d.display().to_string()),
+        (None, Some(r)) => read_run_config(r)?.data,
+        (None, None) => gan::config::DataConfig::new("data/mnist"),
     })
 }
 
@@ -230,9 +226,9 @@ fn quality(metric: &str, a: QualityArgs) -> Result<i32> {
     };
     use gan::models::lenet::{CLASSES, FEATURE_DIM};
     set_threads(a.src.threads)?;
-    let (data_dir, train_end) = data_of(&a.src.data, &a.src.run)?;
-    let splits =
-        load_splits(Path::new(&data_dir), train_end).context("loading the evaluation data")?;
+    let data = data_of(&a.src.data, &a.src.run)?;
+    let data_dir = PathBuf::from(&data.dir);
+    let (splits, _) = gan::data::load_data(&data).context("loading the evaluation data")?;
     let d = splits.test.dim();
     let (fake, source, labels) = load_samples(&a.src.run, &a.src.samples, a.src.n, a.src.seed, d)?;
     let (model, extractor_source) = crate::common::classifier_on(
@@ -327,9 +323,8 @@ fn quality(metric: &str, a: QualityArgs) -> Result<i32> {
 
 fn parzen(a: ParzenArgs) -> Result<i32> {
     set_threads(a.src.threads)?;
-    let (data_dir, train_end) = data_of(&a.src.data, &a.src.run)?;
-    let splits =
-        load_splits(Path::new(&data_dir), train_end).context("loading the evaluation data")?;
+    let data = data_of(&a.src.data, &a.src.run)?;
+    let (splits, _) = gan::data::load_data(&data).context("loading the evaluation data")?;
     let d = splits.test.dim();
     if a.repeats > 1 {
         if a.src.run.is_none() {

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use gan::data::load_splits;
 use gan::eval::nearest::nearest;
 use gan::rng::Rng;
 use gan::train::{checkpoint_image_shape, files, load_latest, read_run_config};
@@ -104,7 +103,7 @@ pub fn run(a: FigureArgs) -> Result<i32> {
         if let Some(dd) = &c.data {
             cfg.data.dir = dd.display().to_string();
         }
-        let splits = load_splits(std::path::Path::new(&cfg.data.dir), cfg.data.train_end)
+        let (splits, _) = gan::data::load_data(&cfg.data)
             .context("loading the training images for nearest neighbours")?;
         let samples = gan.generate_from(gan.noise(c.rows * c.cols, &mut rng))?;
         let last: Vec<f32> = samples

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use gan::config::TrainConfig;
-use gan::data::{ImageSet, Splits, load_splits};
+use gan::data::{ImageSet, Splits};
 use gan::train::{
     EpochMetrics, EvalData, Observer, Outcome, Run, StepReport, plural, read_run_config,
 };
@@ -137,6 +137,43 @@ impl Observer for Cli {
     }
 }
 
+/// The run's data, with what an image folder held said once (images, skipped and ignored
+/// files, classes, whether it came from the cache).
+fn load_training_data(cfg: &TrainConfig) -> Result<Splits> {
+    let started = std::time::Instant::now();
+    let (splits, report) = gan::data::load_data(&cfg.data).context("loading the training data")?;
+    if let Some(r) = report {
+        eprintln!(
+            "{}: {} images ({} train, {} validation, {} test), {} classes, {}x{}x{}; {} in {:.1} s",
+            cfg.data.dir,
+            r.images,
+            splits.train.len(),
+            splits.valid.len(),
+            splits.test.len(),
+            r.classes.len(),
+            splits.train.channels,
+            splits.train.rows,
+            splits.train.cols,
+            if r.cached {
+                "from the cache"
+            } else {
+                "decoded"
+            },
+            started.elapsed().as_secs_f64()
+        );
+        if r.ignored > 0 {
+            eprintln!("  {} files that are not PNG or JPEG ignored", r.ignored);
+        }
+        if !r.skipped.is_empty() {
+            eprintln!("  {} broken files skipped:", r.skipped.len());
+            for s in &r.skipped {
+                eprintln!("    {s}");
+            }
+        }
+    }
+    Ok(splits)
+}
+
 /// The evaluation data of a run, with the shipped classifier of its dataset for the
 /// in-training FID; says once, when the run evaluates, that there is no FID and why.
 fn eval_data(valid: ImageSet, test: ImageSet, cfg: &TrainConfig) -> Result<EvalData> {
@@ -185,8 +222,7 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         if let Some(d) = &a.data {
             cfg.data.dir = d.display().to_string();
         }
-        let data = load_splits(std::path::Path::new(&cfg.data.dir), cfg.data.train_end)
-            .context("loading the training data")?;
+        let data = load_training_data(&cfg)?;
         let Splits { train, valid, test } = data;
         let ev = eval_data(valid, test, &cfg)?;
         let (run, ckpt, skipped) = match Run::resume(dir, train, a.epochs, &device) {
@@ -229,8 +265,7 @@ pub fn run(a: TrainArgs) -> Result<i32> {
             .out
             .clone()
             .unwrap_or_else(|| PathBuf::from("runs").join(&cfg.name));
-        let data = load_splits(std::path::Path::new(&cfg.data.dir), cfg.data.train_end)
-            .context("loading the training data")?;
+        let data = load_training_data(&cfg)?;
         let Splits { train, valid, test } = data;
         let ev = eval_data(valid, test, &cfg)?;
         let (name, n_train) = (cfg.name.clone(), train.len());

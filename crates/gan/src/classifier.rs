@@ -47,10 +47,10 @@ fn batch_tensor(set: &ImageSet, idx: &[usize], device: &Device) -> Tensor<2> {
 }
 
 fn check_shape(set: &ImageSet) -> Result<()> {
-    if (set.rows, set.cols) != (28, 28) {
+    if (set.channels, set.rows, set.cols) != (1, 28, 28) {
         return Err(Error::Invalid(format!(
-            "the classifier takes 28x28 images, got {}x{}",
-            set.rows, set.cols
+            "the classifier takes 28x28 grey images, got {}x{} with {} channel(s)",
+            set.rows, set.cols, set.channels
         )));
     }
     Ok(())
@@ -259,7 +259,7 @@ impl Shipped {
     /// by its labels (the canonical MNIST and Fashion-MNIST test sets); `None` for any other
     /// data, whatever its directory is called.
     pub fn for_test_set(test: &ImageSet) -> Option<Shipped> {
-        if (test.rows, test.cols) != (28, 28) {
+        if (test.channels, test.rows, test.cols) != (1, 28, 28) {
             return None;
         }
         match crate::checkpoint::crc32(&test.labels) {

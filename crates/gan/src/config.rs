@@ -184,10 +184,59 @@ impl Default for DivergenceConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
-    /// An MNIST-format directory (relative paths are taken from the working directory).
+    /// An MNIST-format directory or an image folder (PNG / JPEG; see
+    /// [`crate::data::load_data`]); a relative path is found by [`crate::data::resolve_dir`].
     pub dir: String,
-    /// Training images are 0..train_end of the train file; the rest is validation.
+    /// MNIST format: training images are 0..train_end of the train file; the rest is
+    /// validation.
     pub train_end: usize,
+    /// Image folder: side of the square images made from it.
+    #[serde(default = "default_image_size")]
+    pub image_size: usize,
+    /// Image folder: 1 (grey) or 3 (RGB).
+    #[serde(default = "default_channels")]
+    pub channels: usize,
+    /// Image folder: the colour transparent pixels are composited onto.
+    #[serde(default = "default_background")]
+    pub background: [u8; 3],
+    /// Image folder: class labels from the first-level subfolders.
+    #[serde(default = "default_true")]
+    pub labels: bool,
+    /// Image folder: a file that does not decode stops the run (`error`) or is left out and
+    /// reported (`skip`).
+    #[serde(default)]
+    pub on_broken: crate::data::folder::OnBroken,
+}
+
+impl DataConfig {
+    /// `dir` with the paper's split and the default image-folder settings.
+    pub fn new(dir: impl Into<String>) -> Self {
+        Self {
+            dir: dir.into(),
+            train_end: crate::data::PAPER_TRAIN_END,
+            image_size: default_image_size(),
+            channels: default_channels(),
+            background: default_background(),
+            labels: true,
+            on_broken: Default::default(),
+        }
+    }
+}
+
+fn default_image_size() -> usize {
+    28
+}
+
+fn default_channels() -> usize {
+    1
+}
+
+fn default_background() -> [u8; 3] {
+    [255, 255, 255]
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// Everything a training run needs.
@@ -623,6 +672,11 @@ fn merge_layer(base: &mut toml::Table, layer: toml::Table, prefix: &str, file: &
 /// Keys a config may omit (absent from a preset unless set).
 const OPTIONAL: &[&str] = &[
     "monitor_ll",
+    "data.image_size",
+    "data.channels",
+    "data.background",
+    "data.labels",
+    "data.on_broken",
     "discriminator.clip",
     "gp_weight",
     "classes",

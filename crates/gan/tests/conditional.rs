@@ -139,6 +139,7 @@ fn synthetic(n: usize) -> gan::data::ImageSet {
         labels,
         rows: 4,
         cols: 4,
+        channels: 1,
     }
 }
 

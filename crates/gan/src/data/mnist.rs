@@ -6,18 +6,21 @@ use std::path::{Path, PathBuf};
 use super::idx::read_idx;
 use crate::error::{Error, Result};
 
-/// A set of greyscale images, one flattened row per image, with labels. Pixels are kept as
-/// the file's bytes (a quarter of the memory of f32) and read as `byte / 255` in [0, 1].
+/// A set of images, one flattened `[channels, rows, cols]` row per image (channel-major, as
+/// tensors take them), with labels. Pixels are kept as bytes (a quarter of the memory of
+/// f32) and read as `byte / 255` in [0, 1].
 #[derive(Clone, Debug)]
 pub struct ImageSet {
-    /// Row-major pixel bytes, `len() * dim()` values in 0..=255.
+    /// Pixel bytes, `len() * dim()` values in 0..=255.
     pub bytes: Vec<u8>,
-    /// One class label per image.
+    /// One class label per image (0 where the source has none).
     pub labels: Vec<u8>,
     /// Image height.
     pub rows: usize,
     /// Image width.
     pub cols: usize,
+    /// Channels: 1 (grey) or 3 (RGB).
+    pub channels: usize,
 }
 
 impl ImageSet {
@@ -31,9 +34,9 @@ impl ImageSet {
         self.labels.is_empty()
     }
 
-    /// Pixels per image.
+    /// Values per image (`channels * rows * cols`).
     pub fn dim(&self) -> usize {
-        self.rows * self.cols
+        self.channels * self.rows * self.cols
     }
 
     /// The pixels of image `i`, in [0, 1], appended to `out`.
@@ -76,6 +79,7 @@ impl ImageSet {
             labels: self.labels[range.clone()].to_vec(),
             rows: self.rows,
             cols: self.cols,
+            channels: self.channels,
         })
     }
 
@@ -167,6 +171,7 @@ pub fn load_pair(images: &Path, labels: &Path) -> Result<ImageSet> {
         labels: lab.data,
         rows: img.dims[1],
         cols: img.dims[2],
+        channels: 1,
     })
 }
 
@@ -230,6 +235,7 @@ pub fn load_splits(dir: &Path, train_end: usize) -> Result<Splits> {
         labels: train.labels.split_off(train_end),
         rows: train.rows,
         cols: train.cols,
+        channels: train.channels,
     };
     train.bytes.shrink_to_fit();
     train.labels.shrink_to_fit();

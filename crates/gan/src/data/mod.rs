@@ -1,5 +1,6 @@
 //! Datasets: MNIST-format files and the paper's split.
 
+pub mod folder;
 pub mod idx;
 pub mod mnist;
 
@@ -12,3 +13,58 @@ pub const PAPER_TRAIN_END: usize = 50_000;
 
 /// Pixels of a 28 x 28 MNIST-format image (the paper's model's data dimension).
 pub const MNIST_DIM: usize = 28 * 28;
+
+/// Share of an image folder held out for validation, and the same again for test.
+pub const FOLDER_HOLDOUT: f64 = 0.1;
+
+/// The splits a run's data section describes: an MNIST-format directory (the paper's split
+/// at `train_end`), or an image folder ([`folder::load_folder`]) shuffled with a fixed seed
+/// (the same split for every run) into 80% training, 10% validation and 10% test images.
+/// The directory is found by [`resolve_dir`]. The report says what a folder held.
+pub fn load_data(
+    cfg: &crate::config::DataConfig,
+) -> crate::error::Result<(Splits, Option<folder::FolderReport>)> {
+    let dir = resolve_dir(std::path::Path::new(&cfg.dir));
+    if !folder::is_image_folder(&dir) {
+        return Ok((load_splits(&dir, cfg.train_end)?, None));
+    }
+    let opts = folder::FolderOptions {
+        size: cfg.image_size,
+        channels: cfg.channels,
+        background: cfg.background,
+        labels: cfg.labels,
+        on_broken: cfg.on_broken,
+    };
+    let (all, report) = folder::load_folder(&dir, &opts)?;
+    let n = all.len();
+    let hold = ((n as f64) * FOLDER_HOLDOUT).floor() as usize;
+    if hold == 0 {
+        return Err(crate::error::Error::data(
+            &dir,
+            format!("{n} images: too few to hold out validation and test images (at least 10)"),
+        ));
+    }
+    let order = crate::rng::Rng::new(0x5eed_f01d).permutation(n);
+    let pick = |idx: &[usize]| {
+        let d = all.dim();
+        let mut bytes = Vec::with_capacity(idx.len() * d);
+        let mut labels = Vec::with_capacity(idx.len());
+        for &i in idx {
+            bytes.extend_from_slice(&all.bytes[i * d..(i + 1) * d]);
+            labels.push(all.labels[i]);
+        }
+        ImageSet {
+            bytes,
+            labels,
+            rows: all.rows,
+            cols: all.cols,
+            channels: all.channels,
+        }
+    };
+    let splits = Splits {
+        valid: pick(&order[..hold]),
+        test: pick(&order[hold..2 * hold]),
+        train: pick(&order[2 * hold..]),
+    };
+    Ok((splits, Some(report)))
+}

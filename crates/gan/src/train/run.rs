@@ -626,6 +626,13 @@ impl Run {
 }
 
 fn check_data(cfg: &TrainConfig, train: &ImageSet) -> Result<()> {
+    if train.channels != 1 {
+        return Err(Error::Config(format!(
+            "data.channels = {}: the MLP models train on grey images (data.channels = 1); \
+             colour models come with the convolutional GANs",
+            train.channels
+        )));
+    }
     let need = cfg.batch_size
         * match cfg.schedule {
             crate::config::Schedule::Alternating => cfg.k,

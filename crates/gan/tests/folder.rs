@@ -1,0 +1,260 @@
+//! Image folders as datasets: the bundled emoji folder, the cache, and broken folders.
+
+use std::path::{Path, PathBuf};
+
+use gan::data::folder::{FolderOptions, OnBroken, load_folder};
+
+fn emoji() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/emoji-noto-64")
+}
+
+fn png(path: &Path, img: image::DynamicImage) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    img.save(path).expect("save png");
+}
+
+#[test]
+fn the_emoji_folder_loads_with_its_categories_as_classes() {
+    let opts = FolderOptions {
+        size: 64,
+        channels: 3,
+        ..Default::default()
+    };
+    let (set, report) = load_folder(&emoji(), &opts).expect("emoji");
+    assert_eq!(
+        (set.len(), set.channels, set.rows, set.cols),
+        (3786, 3, 64, 64)
+    );
+    assert_eq!(report.images, 3786);
+    assert_eq!(report.ignored, 2, "README.md and index.csv");
+    assert!(report.skipped.is_empty());
+    assert_eq!(report.classes.len(), 10);
+    assert_eq!(report.classes[0], "activities");
+    assert_eq!(report.classes[9], "travel-places");
+    // per-class counts from the folder's README
+    let count = |name: &str| {
+        let k = report
+            .classes
+            .iter()
+            .position(|c| c == name)
+            .expect("class") as u8;
+        set.labels.iter().filter(|&&l| l == k).count()
+    };
+    assert_eq!(
+        (count("people-body"), count("flags"), count("component")),
+        (2261, 270, 5)
+    );
+    // transparent corners are composited onto white (the default background)
+    let d = set.dim();
+    let s = 64 * 64;
+    let white_corners = (0..set.len())
+        .filter(|&i| (0..3).all(|c| set.bytes[i * d + c * s] == 255))
+        .count();
+    assert!(
+        white_corners > 3000,
+        "{white_corners} of 3786 corners white"
+    );
+    // and the picture has colour: some pixel differs between channels
+    assert!((0..s).any(|p| set.bytes[p] != set.bytes[s + p]));
+}
+
+#[test]
+fn a_second_load_comes_from_the_cache_until_the_folder_changes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (i, name) in ["a/1.png", "a/2.png", "b/3.png"].iter().enumerate() {
+        let v = (i * 80) as u8;
+        png(
+            &dir.path().join(name),
+            image::DynamicImage::ImageLuma8(image::GrayImage::from_pixel(8, 8, image::Luma([v]))),
+        );
+    }
+    let opts = FolderOptions {
+        size: 4,
+        ..Default::default()
+    };
+    let (first, r1) = load_folder(dir.path(), &opts).expect("first");
+    assert!(!r1.cached);
+    let (second, r2) = load_folder(dir.path(), &opts).expect("second");
+    assert!(r2.cached);
+    assert_eq!(
+        (first.bytes.clone(), first.labels.clone()),
+        (second.bytes, second.labels)
+    );
+    assert_eq!(first.labels, vec![0, 0, 1]);
+    assert_eq!(&first.bytes[..16], &[0u8; 16]);
+    assert!(first.bytes[32..48].iter().all(|&b| b == 160));
+    // a changed file is decoded again, with its new content
+    png(
+        &dir.path().join("b/3.png"),
+        image::DynamicImage::ImageLuma8(image::GrayImage::from_pixel(9, 9, image::Luma([7]))),
+    );
+    let (third, r3) = load_folder(dir.path(), &opts).expect("third");
+    assert!(!r3.cached);
+    assert!(third.bytes[32..48].iter().all(|&b| b == 7));
+    // other options, another key
+    let grey2 = FolderOptions { size: 2, ..opts };
+    let (small, r4) = load_folder(dir.path(), &grey2).expect("small");
+    assert!(!r4.cached && small.rows == 2);
+}
+
+#[test]
+fn every_kind_of_png_and_jpeg_comes_out_alike() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = |n: &str| dir.path().join("c").join(n);
+    // grey, RGB, RGBA (half transparent), 16-bit grey, a JPEG, of different sizes
+    png(
+        &p("grey.png"),
+        image::DynamicImage::ImageLuma8(image::GrayImage::from_pixel(10, 6, image::Luma([100]))),
+    );
+    png(
+        &p("rgb.png"),
+        image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+            5,
+            5,
+            image::Rgb([100, 100, 100]),
+        )),
+    );
+    png(
+        &p("rgba.png"),
+        image::DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(
+            7,
+            7,
+            image::Rgba([0, 0, 0, 128]),
+        )),
+    );
+    png(
+        &p("wide16.png"),
+        image::DynamicImage::ImageLuma16(image::ImageBuffer::from_pixel(
+            12,
+            4,
+            image::Luma([100u16 * 257]),
+        )),
+    );
+    png(
+        &p("photo.jpg"),
+        image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+            16,
+            16,
+            image::Rgb([100, 100, 100]),
+        )),
+    );
+    let opts = FolderOptions {
+        size: 4,
+        background: [255, 255, 255],
+        ..Default::default()
+    };
+    let (set, report) = load_folder(dir.path(), &opts).expect("mixed");
+    assert_eq!(report.images, 5);
+    let img = |i: usize| &set.bytes[i * 16..(i + 1) * 16];
+    // sorted: grey.png, photo.jpg, rgb.png, rgba.png, wide16.png
+    for i in [0, 2, 4] {
+        assert!(img(i).iter().all(|&b| b == 100), "image {i}: {:?}", img(i));
+    }
+    assert!(
+        img(1).iter().all(|&b| b.abs_diff(100) <= 3),
+        "jpeg: {:?}",
+        img(1)
+    );
+    // black at alpha 128 over white: 255 * (1 - 128/255) = 127
+    assert!(img(3).iter().all(|&b| b == 127), "rgba: {:?}", img(3));
+}
+
+#[test]
+fn broken_folders_get_clear_errors_or_counted_skips() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = FolderOptions {
+        size: 4,
+        ..Default::default()
+    };
+    // empty folder
+    let e = load_folder(dir.path(), &opts)
+        .expect_err("empty")
+        .to_string();
+    assert!(e.contains("no image could be read"), "{e}");
+    // a broken PNG among good ones; a text file
+    let good =
+        image::DynamicImage::ImageLuma8(image::GrayImage::from_pixel(4, 4, image::Luma([9])));
+    png(&dir.path().join("k/good.png"), good.clone());
+    png(&dir.path().join("k/good2.png"), good);
+    std::fs::write(
+        dir.path().join("k/broken.png"),
+        b"\x89PNG\r\n\x1a\nnot really",
+    )
+    .expect("write");
+    std::fs::write(dir.path().join("k/notes.txt"), b"hello").expect("write");
+    let e = load_folder(dir.path(), &opts)
+        .expect_err("broken")
+        .to_string();
+    assert!(
+        e.contains("broken.png") && e.contains("does not decode") && e.contains("on_broken"),
+        "{e}"
+    );
+    let skip = FolderOptions {
+        on_broken: OnBroken::Skip,
+        ..opts.clone()
+    };
+    let (set, report) = load_folder(dir.path(), &skip).expect("skip");
+    assert_eq!((set.len(), report.skipped.len(), report.ignored), (2, 1, 1));
+    assert!(
+        report.skipped[0].contains("does not decode"),
+        "{:?}",
+        report.skipped
+    );
+    // a decompression bomb: a valid PNG header claiming 100,000 x 100,000 pixels
+    let mut bomb = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR".to_vec();
+    let ihdr = [
+        &100_000u32.to_be_bytes()[..],
+        &100_000u32.to_be_bytes()[..],
+        &[8, 0, 0, 0, 0],
+    ]
+    .concat();
+    let crc = {
+        let mut h = flate2::Crc::new();
+        h.update(b"IHDR");
+        h.update(&ihdr);
+        h.sum()
+    };
+    bomb.extend_from_slice(&ihdr);
+    bomb.extend_from_slice(&crc.to_be_bytes());
+    std::fs::write(dir.path().join("k/bomb.png"), &bomb).expect("write");
+    std::fs::remove_file(dir.path().join("k/broken.png")).expect("rm");
+    let e = load_folder(dir.path(), &opts)
+        .expect_err("bomb")
+        .to_string();
+    assert!(
+        e.contains("bomb.png") && e.contains("larger than allowed"),
+        "{e}"
+    );
+    std::fs::remove_file(dir.path().join("k/bomb.png")).expect("rm");
+    // a file outside the class folders, with labels on
+    png(
+        &dir.path().join("loose.png"),
+        image::DynamicImage::ImageLuma8(image::GrayImage::from_pixel(4, 4, image::Luma([1]))),
+    );
+    let e = load_folder(dir.path(), &opts)
+        .expect_err("loose")
+        .to_string();
+    assert!(e.contains("loose.png") && e.contains("subfolders"), "{e}");
+    let unlabelled = FolderOptions {
+        labels: false,
+        ..opts.clone()
+    };
+    assert_eq!(
+        load_folder(dir.path(), &unlabelled)
+            .expect("no labels")
+            .0
+            .len(),
+        3
+    );
+    // bad options
+    let e = load_folder(
+        dir.path(),
+        &FolderOptions {
+            channels: 2,
+            ..opts
+        },
+    )
+    .expect_err("channels")
+    .to_string();
+    assert!(e.contains("data.channels = 2"), "{e}");
+}
