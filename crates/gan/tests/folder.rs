@@ -258,3 +258,82 @@ fn broken_folders_get_clear_errors_or_counted_skips() {
     .to_string();
     assert!(e.contains("data.channels = 2"), "{e}");
 }
+
+/// CIFAR-10 binary files with `per` records each: image i of batch b is a flat colour
+/// (red = 10 * b + i, green = 100, blue = 200) with label (b + i) % 10.
+fn cifar10(dir: &Path, per: usize) {
+    let record = |label: u8, r: u8| {
+        let mut v = vec![label];
+        v.extend(std::iter::repeat_n(r, 1024));
+        v.extend(std::iter::repeat_n(100, 1024));
+        v.extend(std::iter::repeat_n(200, 1024));
+        v
+    };
+    for b in 0..6 {
+        let name = if b < 5 {
+            format!("data_batch_{}.bin", b + 1)
+        } else {
+            "test_batch.bin".to_string()
+        };
+        let bytes: Vec<u8> = (0..per)
+            .flat_map(|i| record(((b + i) % 10) as u8, (10 * b + i) as u8))
+            .collect();
+        std::fs::write(dir.join(name), bytes).expect("write");
+    }
+}
+
+#[test]
+fn cifar_binary_files_load_in_channel_order_and_through_the_data_section() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    cifar10(dir.path(), 4);
+    let rgb = FolderOptions {
+        size: 32,
+        channels: 3,
+        ..Default::default()
+    };
+    let (train, test) = gan::data::cifar::load_cifar(dir.path(), &rgb).expect("cifar");
+    assert_eq!((train.len(), test.len(), train.dim()), (20, 4, 3 * 32 * 32));
+    // file 3 (b = 2), image 1: red 21, then green 100, blue 200, label 3
+    let i = 2 * 4 + 1;
+    let img = &train.bytes[i * 3072..(i + 1) * 3072];
+    assert!(img[..1024].iter().all(|&v| v == 21) && img[1024..2048].iter().all(|&v| v == 100));
+    assert!(img[2048..].iter().all(|&v| v == 200));
+    assert_eq!(train.labels[i], 3);
+    // grey at 28 x 28: Rec. 709 luma of (21, 100, 200) = 0.2126*21 + 0.7152*100 + 0.0722*200
+    let mut cfg = gan::config::DataConfig::new(dir.path().display().to_string());
+    cfg.channels = 1;
+    let (splits, _) = gan::data::load_data(&cfg).expect("through the data section");
+    assert_eq!((splits.train.rows, splits.train.channels), (28, 1));
+    // 20 training images: train_end 50000 is above, so the last 10% (2) are validation
+    assert_eq!(
+        (splits.train.len(), splits.valid.len(), splits.test.len()),
+        (18, 2, 4)
+    );
+    let luma = 0.2126 * 21.0 + 0.7152 * 100.0 + 0.0722 * 200.0;
+    let got = splits.train.bytes[i * 784] as f64;
+    assert!((got - luma).abs() <= 1.5, "{got} vs {luma}");
+    // a truncated file and a bad label name the file and the problem
+    let f = dir.path().join("data_batch_3.bin");
+    let bytes = std::fs::read(&f).expect("read");
+    std::fs::write(&f, &bytes[..bytes.len() - 7]).expect("truncate");
+    let e = gan::data::cifar::load_cifar(dir.path(), &rgb)
+        .expect_err("truncated")
+        .to_string();
+    assert!(
+        e.contains("data_batch_3.bin") && e.contains("3073-byte CIFAR records"),
+        "{e}"
+    );
+    let mut bad = bytes.clone();
+    bad[0] = 12;
+    std::fs::write(&f, &bad).expect("write");
+    let e = gan::data::cifar::load_cifar(dir.path(), &rgb)
+        .expect_err("label")
+        .to_string();
+    assert!(e.contains("label 12") && e.contains("CIFAR-10"), "{e}");
+    std::fs::write(&f, &bytes).expect("restore");
+    std::fs::remove_file(dir.path().join("test_batch.bin")).expect("rm");
+    let e = gan::data::cifar::load_cifar(dir.path(), &rgb)
+        .expect_err("no test")
+        .to_string();
+    assert!(e.contains("test_batch.bin"), "{e}");
+}

@@ -252,7 +252,7 @@ fn class_of(dir: &Path, f: &Path) -> Option<String> {
     Some(first.as_os_str().to_string_lossy().into_owned())
 }
 
-/// One image as `[channels, size, size]` bytes.
+/// One image file as `[channels, size, size]` bytes.
 fn decode(path: &Path, opts: &FolderOptions) -> std::result::Result<Vec<u8>, String> {
     let mut reader = image::ImageReader::open(path)
         .map_err(|e| e.to_string())?
@@ -279,15 +279,28 @@ fn decode(path: &Path, opts: &FolderOptions) -> std::result::Result<Vec<u8>, Str
         let mix = |c: u8, b: f32| (c as f32 * a + b * (1.0 - a)).round().clamp(0.0, 255.0) as u8;
         *o = image::Rgb([mix(p[0], br), mix(p[1], bg), mix(p[2], bb)]);
     }
-    // centre crop to a square, then resize
+    Ok(to_tensor_bytes(rgb, opts))
+}
+
+/// An RGB image centre-cropped to a square, resized to `opts.size` (triangle filter; a
+/// no-op at the same size) and laid out `[channels, size, size]`, grey by Rec. 709 luma:
+/// the one place every image source turns pictures into training bytes.
+pub(crate) fn to_tensor_bytes(rgb: image::RgbImage, opts: &FolderOptions) -> Vec<u8> {
     let (w, h) = rgb.dimensions();
     let side = w.min(h);
-    let cropped =
-        image::imageops::crop_imm(&rgb, (w - side) / 2, (h - side) / 2, side, side).to_image();
     let n = opts.size as u32;
-    let resized = image::imageops::resize(&cropped, n, n, FilterType::Triangle);
+    let square = if w == h {
+        rgb
+    } else {
+        image::imageops::crop_imm(&rgb, (w - side) / 2, (h - side) / 2, side, side).to_image()
+    };
+    let resized = if side == n {
+        square
+    } else {
+        image::imageops::resize(&square, n, n, FilterType::Triangle)
+    };
     let s = opts.size * opts.size;
-    Ok(if opts.channels == 1 {
+    if opts.channels == 1 {
         image::DynamicImage::ImageRgb8(resized)
             .to_luma8()
             .into_raw()
@@ -301,7 +314,7 @@ fn decode(path: &Path, opts: &FolderOptions) -> std::result::Result<Vec<u8>, Str
             }
         }
         out
-    })
+    }
 }
 
 fn cache_key(dir: &Path, files: &[PathBuf], opts: &FolderOptions) -> Result<u64> {

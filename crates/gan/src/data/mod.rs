@@ -1,5 +1,6 @@
 //! Datasets: MNIST-format files and the paper's split.
 
+pub mod cifar;
 pub mod folder;
 pub mod idx;
 pub mod mnist;
@@ -18,16 +19,15 @@ pub const MNIST_DIM: usize = 28 * 28;
 pub const FOLDER_HOLDOUT: f64 = 0.1;
 
 /// The splits a run's data section describes: an MNIST-format directory (the paper's split
-/// at `train_end`), or an image folder ([`folder::load_folder`]) shuffled with a fixed seed
+/// at `train_end`), a CIFAR-10 / CIFAR-100 binary directory ([`cifar`]; its test file, and
+/// its training files split at `train_end`, or 90/10 when that is not below their size),
+/// or an image folder ([`folder::load_folder`]) shuffled with a fixed seed
 /// (the same split for every run) into 80% training, 10% validation and 10% test images.
 /// The directory is found by [`resolve_dir`]. The report says what a folder held.
 pub fn load_data(
     cfg: &crate::config::DataConfig,
 ) -> crate::error::Result<(Splits, Option<folder::FolderReport>)> {
     let dir = resolve_dir(std::path::Path::new(&cfg.dir));
-    if !folder::is_image_folder(&dir) {
-        return Ok((load_splits(&dir, cfg.train_end)?, None));
-    }
     let opts = folder::FolderOptions {
         size: cfg.image_size,
         channels: cfg.channels,
@@ -35,6 +35,29 @@ pub fn load_data(
         labels: cfg.labels,
         on_broken: cfg.on_broken,
     };
+    if cifar::is_cifar(&dir) {
+        // the training files split at train_end; at or above their size, the last 10%
+        // is validation
+        let (mut train, test) = cifar::load_cifar(&dir, &opts)?;
+        let n = train.len();
+        let end = if cfg.train_end < n {
+            cfg.train_end
+        } else {
+            n - ((n as f64) * FOLDER_HOLDOUT).floor() as usize
+        };
+        let d = train.dim();
+        let valid = ImageSet {
+            bytes: train.bytes.split_off(end * d),
+            labels: train.labels.split_off(end),
+            rows: train.rows,
+            cols: train.cols,
+            channels: train.channels,
+        };
+        return Ok((Splits { train, valid, test }, None));
+    }
+    if !folder::is_image_folder(&dir) {
+        return Ok((load_splits(&dir, cfg.train_end)?, None));
+    }
     let (all, report) = folder::load_folder(&dir, &opts)?;
     let n = all.len();
     let hold = ((n as f64) * FOLDER_HOLDOUT).floor() as usize;
