@@ -149,8 +149,33 @@ pub fn read_npy_f32(path: &Path) -> Result<(Vec<f32>, usize, usize)> {
     parse_npy_f32(&bytes, path)
 }
 
-/// Parses `.npy` bytes; `path` only names the source in errors.
-pub fn parse_npy_f32(bytes: &[u8], path: &Path) -> Result<(Vec<f32>, usize, usize)> {
+/// An `.npy` array of any rank: its shape and values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NpyArray {
+    /// The shape, C order.
+    pub shape: Vec<usize>,
+    /// The values.
+    pub data: NpyData,
+}
+
+/// The values of an [`NpyArray`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum NpyData {
+    /// `|u1` (uint8).
+    U8(Vec<u8>),
+    /// `<f4`, or `<f8` converted.
+    F32(Vec<f32>),
+}
+
+/// Reads an `.npy` array of any rank, uint8 or float32 / float64 (converted to float32),
+/// C order. Float values must be finite.
+pub fn read_npy(path: &Path) -> Result<NpyArray> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    parse_npy(&bytes, path)
+}
+
+/// Parses `.npy` bytes of any rank ([`read_npy`]); `path` only names the source in errors.
+pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<NpyArray> {
     let bad = |why: String| Error::data(path, why);
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(bad("not a .npy file (bad magic)".into()));
@@ -177,9 +202,11 @@ pub fn parse_npy_f32(bytes: &[u8], path: &Path) -> Result<(Vec<f32>, usize, usiz
         4
     } else if descr.starts_with("'<f8'") {
         8
+    } else if descr.starts_with("'|u1'") || descr.starts_with("'<u1'") {
+        1
     } else {
         return Err(bad(format!(
-            "dtype {} is not supported (need '<f4' or '<f8')",
+            "dtype {} is not supported (need '<f4', '<f8' or '|u1')",
             descr.split(',').next().unwrap_or("")
         )));
     };
@@ -191,7 +218,7 @@ pub fn parse_npy_f32(bytes: &[u8], path: &Path) -> Result<(Vec<f32>, usize, usiz
         .strip_prefix('(')
         .and_then(|s| s.split(')').next())
         .ok_or_else(|| bad(format!("unreadable shape {shape_txt}")))?;
-    let dims: Vec<usize> = inner
+    let shape: Vec<usize> = inner
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -200,41 +227,78 @@ pub fn parse_npy_f32(bytes: &[u8], path: &Path) -> Result<(Vec<f32>, usize, usiz
                 .map_err(|_| bad(format!("unreadable shape ({inner})")))
         })
         .collect::<Result<_>>()?;
-    let (rows, cols) = match dims[..] {
-        [r, c] => (r, c),
-        _ => {
-            return Err(bad(format!(
-                "expected a 2-D array [n, d], found shape {dims:?}"
-            )));
-        }
-    };
     let body = &bytes[start + hlen..];
-    let need = rows
-        .checked_mul(cols)
-        .and_then(|n| n.checked_mul(width))
+    let need = shape
+        .iter()
+        .try_fold(width, |a: usize, &d| a.checked_mul(d))
         .ok_or_else(|| bad("shape overflows".into()))?;
     if body.len() != need {
         return Err(bad(format!(
-            "shape ({rows}, {cols}) needs {need} data bytes, file has {}",
+            "shape {} needs {need} data bytes, file has {}",
+            shape_text(&shape),
             body.len()
         )));
     }
-    let data: Vec<f32> = if width == 4 {
-        body.chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect()
-    } else {
-        body.chunks_exact(8)
-            .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32)
-            .collect()
+    let data = match width {
+        1 => NpyData::U8(body.to_vec()),
+        4 => NpyData::F32(
+            body.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        ),
+        _ => NpyData::F32(
+            body.chunks_exact(8)
+                .map(|c| {
+                    f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32
+                })
+                .collect(),
+        ),
     };
-    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+    if let NpyData::F32(v) = &data
+        && let Some(i) = v.iter().position(|v| !v.is_finite())
+    {
+        let row = shape.iter().skip(1).product::<usize>().max(1);
         return Err(bad(format!(
             "non-finite value (NaN or Inf) in row {}",
-            i / cols.max(1)
+            i / row
         )));
     }
-    Ok((data, rows, cols))
+    Ok(NpyArray { shape, data })
+}
+
+/// A shape as NumPy prints it: `(2, 2)`, `(5,)`.
+fn shape_text(shape: &[usize]) -> String {
+    match shape {
+        [one] => format!("({one},)"),
+        s => format!(
+            "({})",
+            s.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Parses a 2-D float `.npy` (samples `[n, d]`); `path` only names the source in errors.
+pub fn parse_npy_f32(bytes: &[u8], path: &Path) -> Result<(Vec<f32>, usize, usize)> {
+    let a = parse_npy(bytes, path)?;
+    let (rows, cols) = match a.shape[..] {
+        [r, c] => (r, c),
+        _ => {
+            return Err(Error::data(
+                path,
+                format!("expected a 2-D array [n, d], found shape {:?}", a.shape),
+            ));
+        }
+    };
+    match a.data {
+        NpyData::F32(v) => Ok((v, rows, cols)),
+        NpyData::U8(_) => Err(Error::data(
+            path,
+            "dtype '|u1' (uint8): samples must be float32 or float64 pixels in [0, 1]",
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -337,3 +337,76 @@ fn cifar_binary_files_load_in_channel_order_and_through_the_data_section() {
         .to_string();
     assert!(e.contains("test_batch.bin"), "{e}");
 }
+
+/// A `.npy` file of uint8 values with the given shape (written by hand: the project's writer
+/// writes float32 only).
+fn npy_u8(path: &Path, shape: &[usize], data: &[u8]) {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let mut header = format!(
+        "{{'descr': '|u1', 'fortran_order': False, 'shape': ({}), }}",
+        dims.join(", ")
+    );
+    let unpadded = 10 + header.len() + 1;
+    header.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(data);
+    std::fs::write(path, out).expect("write npy");
+}
+
+#[test]
+fn npy_image_arrays_load_in_any_of_the_three_layouts() {
+    use gan::data::npy_images::load_npy_images;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rgb = FolderOptions {
+        size: 2,
+        channels: 3,
+        ..Default::default()
+    };
+    // 2 images of 2 x 2; image k, pixel p, channel c holds 100 k + 10 p + c
+    let value = |k: usize, p: usize, c: usize| (100 * k + 10 * p + c) as u8;
+    let hwc: Vec<u8> = (0..2)
+        .flat_map(|k| (0..4).flat_map(move |p| (0..3).map(move |c| value(k, p, c))))
+        .collect();
+    let chw: Vec<u8> = (0..2)
+        .flat_map(|k| (0..3).flat_map(move |c| (0..4).map(move |p| value(k, p, c))))
+        .collect();
+    let (a, b) = (dir.path().join("hwc.npy"), dir.path().join("chw.npy"));
+    npy_u8(&a, &[2, 2, 2, 3], &hwc);
+    npy_u8(&b, &[2, 3, 2, 2], &chw);
+    let from_hwc = load_npy_images(&a, &rgb).expect("hwc");
+    let from_chw = load_npy_images(&b, &rgb).expect("chw");
+    assert_eq!(from_hwc.bytes, chw, "stored channel-major");
+    assert_eq!(from_chw.bytes, chw);
+    // grey [n, h, w] and float in [0, 1]
+    let g = dir.path().join("grey.npy");
+    gan::npy::write_npy_f32(&g, &[0.0, 1.0, 0.5, 0.25, 1.0, 1.0, 0.0, 0.0], 2, 4).expect("npy");
+    let e = load_npy_images(&g, &rgb).expect_err("2-D").to_string();
+    assert!(e.contains("expected [n, h, w]"), "{e}");
+    npy_u8(&g, &[2, 2, 2], &[0, 255, 128, 64, 255, 255, 0, 0]);
+    let grey = load_npy_images(
+        &g,
+        &FolderOptions {
+            size: 2,
+            ..Default::default()
+        },
+    )
+    .expect("grey");
+    assert_eq!(grey.bytes, vec![0, 255, 128, 64, 255, 255, 0, 0]);
+    // a shape that could be either layout, and floats outside [0, 1]
+    let amb = dir.path().join("amb.npy");
+    npy_u8(&amb, &[1, 3, 4, 3], &[0; 36]);
+    let e = load_npy_images(&amb, &rgb)
+        .expect_err("ambiguous")
+        .to_string();
+    assert!(e.contains("cannot tell the channel axis"), "{e}");
+    // through the data section: a .npy path, split 80/10/10
+    let many = dir.path().join("many.npy");
+    npy_u8(&many, &[50, 4, 4], &vec![7u8; 50 * 16]);
+    let mut cfg = gan::config::DataConfig::new(many.display().to_string());
+    cfg.image_size = 4;
+    let (s, _) = gan::data::load_data(&cfg).expect("npy data");
+    assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (40, 5, 5));
+}

@@ -185,7 +185,7 @@ pub const ROOT_ENV: &str = "GAN_ROOT";
 /// `data/` lives, so `cargo install --path crates/gan-cli` runs its presets from any
 /// directory). The first that exists wins; none: `dir` unchanged (the error names it).
 pub fn resolve_dir(dir: &Path) -> PathBuf {
-    if dir.is_absolute() || dir.is_dir() {
+    if dir.is_absolute() || dir.exists() {
         return dir.to_path_buf();
     }
     let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -194,7 +194,7 @@ pub fn resolve_dir(dir: &Path) -> PathBuf {
         .into_iter()
         .chain([built_from])
         .map(|root| root.join(dir))
-        .find(|p| p.is_dir())
+        .find(|p| p.exists())
         .unwrap_or_else(|| dir.to_path_buf())
 }
 

@@ -4,6 +4,7 @@ pub mod cifar;
 pub mod folder;
 pub mod idx;
 pub mod mnist;
+pub mod npy_images;
 
 pub use idx::{IdxArray, parse_idx, read_idx};
 pub use mnist::{ImageSet, ROOT_ENV, Splits, load_pair, load_splits, resolve_dir};
@@ -21,13 +22,17 @@ pub const FOLDER_HOLDOUT: f64 = 0.1;
 /// The splits a run's data section describes: an MNIST-format directory (the paper's split
 /// at `train_end`), a CIFAR-10 / CIFAR-100 binary directory ([`cifar`]; its test file, and
 /// its training files split at `train_end`, or 90/10 when that is not below their size),
-/// or an image folder ([`folder::load_folder`]) shuffled with a fixed seed
-/// (the same split for every run) into 80% training, 10% validation and 10% test images.
+/// an `.npy` array of images ([`npy_images`]), or an image folder ([`folder::load_folder`]) shuffled with a fixed seed
+/// (the same split for every run) into 80% training, 10% validation and 10% test images,
+/// as is an `.npy` array.
 /// The directory is found by [`resolve_dir`]. The report says what a folder held.
 pub fn load_data(
     cfg: &crate::config::DataConfig,
 ) -> crate::error::Result<(Splits, Option<folder::FolderReport>)> {
     let dir = resolve_dir(std::path::Path::new(&cfg.dir));
+    let is_npy = dir
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
     let opts = folder::FolderOptions {
         size: cfg.image_size,
         channels: cfg.channels,
@@ -55,10 +60,14 @@ pub fn load_data(
         };
         return Ok((Splits { train, valid, test }, None));
     }
-    if !folder::is_image_folder(&dir) {
+    let (all, report) = if is_npy {
+        (npy_images::load_npy_images(&dir, &opts)?, None)
+    } else if folder::is_image_folder(&dir) {
+        let (all, report) = folder::load_folder(&dir, &opts)?;
+        (all, Some(report))
+    } else {
         return Ok((load_splits(&dir, cfg.train_end)?, None));
-    }
-    let (all, report) = folder::load_folder(&dir, &opts)?;
+    };
     let n = all.len();
     let hold = ((n as f64) * FOLDER_HOLDOUT).floor() as usize;
     if hold == 0 {
@@ -89,5 +98,5 @@ pub fn load_data(
         test: pick(&order[hold..2 * hold]),
         train: pick(&order[2 * hold..]),
     };
-    Ok((splits, Some(report)))
+    Ok((splits, report))
 }

@@ -1,0 +1,103 @@
+//! A `.npy` array of images as a dataset: `[n, h, w]` (grey), `[n, h, w, c]` or
+//! `[n, c, h, w]` (c = 1 or 3; 4 = RGBA in the channels-last form), uint8 (0..255) or float
+//! (pixels in [0, 1]). The layout is read from the shape: a last axis of 1, 3 or 4 is
+//! channels-last, otherwise a second axis of 1 or 3 is channels-first; a shape that fits
+//! both (or neither) is an error asking for the other layout. Each image goes through the
+//! same crop / resize / grey step as an image folder's ([`super::folder`]).
+
+use std::path::Path;
+
+use super::ImageSet;
+use super::folder::{FolderOptions, to_tensor_bytes};
+use crate::error::{Error, Result};
+use crate::npy::{NpyData, read_npy};
+
+/// The images of `path`, labelled 0.
+pub fn load_npy_images(path: &Path, opts: &FolderOptions) -> Result<ImageSet> {
+    let a = read_npy(path)?;
+    let bad = |why: String| Error::data(path, why);
+    // (n, h, w, c, channels_last)
+    let (n, h, w, c, last) = match a.shape[..] {
+        [n, h, w] => (n, h, w, 1, true),
+        [n, d1, d2, d3] => {
+            let last = matches!(d3, 1 | 3 | 4);
+            let first = matches!(d1, 1 | 3);
+            match (last, first) {
+                (true, false) => (n, d1, d2, d3, true),
+                (false, true) => (n, d2, d3, d1, false),
+                _ => {
+                    return Err(bad(format!(
+                        "shape {:?}: cannot tell the channel axis (expected [n, h, w, c] with c \
+                         in 1, 3, 4 or [n, c, h, w] with c in 1, 3)",
+                        a.shape
+                    )));
+                }
+            }
+        }
+        _ => {
+            return Err(bad(format!(
+                "shape {:?}: expected [n, h, w], [n, h, w, c] or [n, c, h, w]",
+                a.shape
+            )));
+        }
+    };
+    if n == 0 || h == 0 || w == 0 {
+        return Err(bad(format!("shape {:?} holds no image", a.shape)));
+    }
+    let bytes: Vec<u8> = match a.data {
+        NpyData::U8(v) => v,
+        NpyData::F32(v) => {
+            if let Some(x) = v.iter().find(|x| !(0.0..=1.0).contains(*x)) {
+                return Err(bad(format!(
+                    "float pixels must be in [0, 1] (found {x}); store bytes as uint8"
+                )));
+            }
+            v.iter().map(|x| (x * 255.0).round() as u8).collect()
+        }
+    };
+    let per = h * w * c;
+    let mut out = ImageSet {
+        bytes: Vec::with_capacity(n * opts.channels * opts.size * opts.size),
+        labels: vec![0; n],
+        rows: opts.size,
+        cols: opts.size,
+        channels: opts.channels,
+    };
+    for img in bytes.chunks_exact(per) {
+        let at = |y: usize, x: usize, ch: usize| {
+            if last {
+                img[(y * w + x) * c + ch]
+            } else {
+                img[ch * h * w + y * w + x]
+            }
+        };
+        let mut rgb = image::RgbImage::new(w as u32, h as u32);
+        for (i, p) in rgb.pixels_mut().enumerate() {
+            let (y, x) = (i / w, i % w);
+            *p = if c == 1 {
+                let v = at(y, x, 0);
+                image::Rgb([v, v, v])
+            } else {
+                let px = [at(y, x, 0), at(y, x, 1), at(y, x, 2)];
+                if c == 4 {
+                    // alpha onto the background
+                    let a = at(y, x, 3) as f32 / 255.0;
+                    let mix = |v: u8, b: u8| {
+                        (v as f32 * a + b as f32 * (1.0 - a))
+                            .round()
+                            .clamp(0.0, 255.0) as u8
+                    };
+                    image::Rgb([
+                        mix(px[0], opts.background[0]),
+                        mix(px[1], opts.background[1]),
+                        mix(px[2], opts.background[2]),
+                    ])
+                } else {
+                    image::Rgb(px)
+                }
+            };
+        }
+        out.bytes.extend_from_slice(&to_tensor_bytes(rgb, opts));
+    }
+    Ok(out)
+}
