@@ -89,7 +89,7 @@ fn step(a: StepArgs) -> Result<i32> {
     ])?;
     let mut rng = Rng::new(0);
     let x: Vec<f32> = (0..a.batch * MNIST_DIM).map(|_| rng.uniform()).collect();
-    let mut gan = Gan::new(cfg, MNIST_DIM, None, &device());
+    let mut gan = Gan::new(cfg, MNIST_DIM, None, &device())?;
     let mut times = Vec::with_capacity(a.steps);
     for i in 0..a.warmup + a.steps {
         let t = Instant::now();
@@ -121,7 +121,7 @@ fn sample(a: SampleBench) -> Result<i32> {
         MNIST_DIM,
         None,
         &device(),
-    );
+    )?;
     let mut rates = Vec::new();
     for r in 0..a.rounds + 1 {
         let t = Instant::now();

@@ -95,7 +95,7 @@ fn the_gradient_penalty_acts_on_the_critics_update_in_proportion_to_its_weight()
             ],
         )
         .expect("valid");
-        let mut gan = gan::train::Gan::new(cfg, 784, None, &dev());
+        let mut gan = gan::train::Gan::new(cfg, 784, None, &dev()).expect("valid");
         gan.train_step(std::slice::from_ref(&real)).expect("step");
         params(&gan.discriminator)
     };
@@ -220,4 +220,33 @@ fn a_short_mnist_cgan_run_draws_the_requested_digits() {
         sd > 0.02,
         "each class collapsed to one image (pixel std {sd})"
     );
+}
+
+#[test]
+fn a_config_built_in_code_is_checked_where_the_players_are_built() {
+    // settings the fused engine cannot honour, set in code rather than TOML, are refused by
+    // Gan::new (they used to panic inside the engine or be ignored)
+    let base = TrainConfig::preset("mnist-fast", &[]).expect("preset");
+    let mut conditional = base.clone();
+    conditional.classes = 10;
+    let mut gp = base.clone();
+    gp.loss = gan::loss::GanLoss::WganGp;
+    let mut adam = base.clone();
+    adam.optimizer.kind = gan::config::OptimKind::Adam;
+    for (cfg, want) in [
+        (conditional, "classes"),
+        (gp, "loss"),
+        (adam, "optimizer.kind"),
+    ] {
+        let e = gan::train::Gan::new(cfg, 784, None, &dev())
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(e.contains(want) && e.contains("burn engine"), "{e}");
+    }
+    let e = gan::train::Gan::new(base, 784, Some(&[0.5; 10]), &dev())
+        .err()
+        .expect("wrong means")
+        .to_string();
+    assert!(e.contains("10 pixel means for 784"), "{e}");
 }

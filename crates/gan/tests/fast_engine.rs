@@ -43,7 +43,7 @@ fn max_rel_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f64 {
 fn run(cfg: &TrainConfig, steps: usize) -> (Vec<gan::train::StepStats>, Gan) {
     let data = common::train_subset(2000);
     let device = Device::flex().autodiff();
-    let mut gan = Gan::new(cfg.clone(), 784, Some(&data.pixel_means()), &device);
+    let mut gan = Gan::new(cfg.clone(), 784, Some(&data.pixel_means()), &device).expect("valid");
     let m = cfg.batch_size;
     let per = gan.batches_per_step();
     let mut stats = Vec::new();

@@ -91,12 +91,27 @@ pub struct Gan {
 impl Gan {
     /// Fresh players initialised from the config's seed. `pixel_means` (of the training set)
     /// sets G's output bias when the config asks for it. `device` should have autodiff.
+    ///
+    /// The config is checked here ([`TrainConfig::check`]) whatever built it (TOML, `--set`,
+    /// code, a checkpoint), so a setting the engine cannot honour is refused, never ignored.
     pub fn new(
         cfg: TrainConfig,
         data_dim: usize,
         pixel_means: Option<&[f32]>,
         device: &Device,
-    ) -> Self {
+    ) -> Result<Self> {
+        cfg.check()?;
+        if data_dim == 0 {
+            return Err(Error::Invalid("the data has 0 values per image".into()));
+        }
+        if let Some(m) = pixel_means
+            && m.len() != data_dim
+        {
+            return Err(Error::Invalid(format!(
+                "{} pixel means for {data_dim} values per image",
+                m.len()
+            )));
+        }
         let mut init = Rng::derived(cfg.seed, streams::INIT);
         // a conditional GAN (Mirza & Osindero 2014) sees the one-hot label concatenated to
         // the input of both players
@@ -136,7 +151,7 @@ impl Gan {
             engine: None,
         };
         gan.reload_engine();
-        gan
+        Ok(gan)
     }
 
     /// Rebuilds the fast engine (when configured) from the modules and optimizer states,

@@ -255,7 +255,7 @@ impl Run {
             let _ = fs::remove_file(dir.join(f));
         }
         let means = train.pixel_means();
-        let gan = Gan::new(cfg, train.dim(), Some(&means), device);
+        let gan = Gan::new(cfg, train.dim(), Some(&means), device)?;
         let run = Self::assemble(dir, gan, train, lock);
         // the initial state, so that a run killed or diverging in its first epoch can be
         // resumed or rolled back
@@ -801,7 +801,7 @@ pub fn load_checkpoint(ckpt: &Path, device: &Device) -> Result<Gan> {
             })
     };
     let [rows, cols] = state.image_shape;
-    let mut gan = Gan::new(cfg, rows * cols, None, device);
+    let mut gan = Gan::new(cfg, rows * cols, None, device)?;
     let read = |name: &str| read_verified(ckpt, name, crc(name)?);
     module_from_bytes(
         &mut gan.generator,
