@@ -149,3 +149,27 @@ fn fast_engine_matches_burn_autodiff() {
         );
     }
 }
+
+#[test]
+fn sampling_after_fused_steps_sees_the_trained_weights_without_a_sync() {
+    let device = Device::flex().autodiff();
+    let cfg = gan::config::TrainConfig::preset(
+        "mnist-fast",
+        &[
+            "generator.hidden=[32]".into(),
+            "discriminator.hidden=[16]".into(),
+        ],
+    )
+    .expect("preset");
+    let data = common::train_subset(200);
+    let mut gan = Gan::new(cfg, 784, Some(&data.pixel_means()), &device).expect("valid");
+    let before = gan.sample(8, 3).expect("sample");
+    for b in 0..2 {
+        gan.train_step(&[data.first_pixels(200)[b * 100 * 784..(b + 1) * 100 * 784].to_vec()])
+            .expect("step");
+    }
+    let unsynced = gan.sample(8, 3).expect("sample");
+    assert!(unsynced != before, "the steps changed G");
+    gan.sync_modules();
+    assert_eq!(gan.sample(8, 3).expect("sample"), unsynced);
+}

@@ -498,6 +498,17 @@ impl Engine {
 
     /// Writes weights back into the modules (keeping their parameter ids) and the velocities
     /// into the optimizers' state maps.
+    /// Writes the engine's generator weights into `g` (not its velocities): what sampling
+    /// from a module needs between two [`Engine::write_modules`].
+    pub fn write_generator(&self, g: &mut Generator) {
+        let mut scratch = burn::optim::GradientsParams::new();
+        let n = g.hidden.len();
+        for (l, s) in g.hidden.iter_mut().zip(&self.g) {
+            write_dense(l, s, &mut scratch);
+        }
+        write_dense(&mut g.output, &self.g[n], &mut scratch);
+    }
+
     pub fn write_modules(
         &self,
         g: &mut Generator,

@@ -86,6 +86,9 @@ pub struct Gan {
     /// The fast engine, when the config selects it; it then holds the current weights and
     /// velocities, and [`Gan::sync_modules`] copies them into the modules and optimizers.
     engine: Option<Engine>,
+    /// Whether the fast engine has trained past the modules' copy of the weights (sampling
+    /// then reads the engine's generator).
+    modules_stale: bool,
 }
 
 impl Gan {
@@ -149,6 +152,7 @@ impl Gan {
             progress,
             data_dim,
             engine: None,
+            modules_stale: false,
         };
         gan.reload_engine();
         Ok(gan)
@@ -157,6 +161,7 @@ impl Gan {
     /// Rebuilds the fast engine (when configured) from the modules and optimizer states,
     /// e.g. after loading a checkpoint into them.
     pub fn reload_engine(&mut self) {
+        self.modules_stale = false;
         self.engine = (self.cfg.engine == EngineKind::Fast).then(|| {
             let mut e = Engine::from_modules(
                 &self.generator,
@@ -170,8 +175,10 @@ impl Gan {
     }
 
     /// Copies the fast engine's weights and velocities into the modules and optimizer states
-    /// (a no-op on the burn engine). Call before sampling from the modules or saving them.
+    /// (a no-op on the burn engine). Call before reading the modules directly or saving
+    /// them; [`Gan::sample`] and [`Gan::generate`] see the trained weights without it.
     pub fn sync_modules(&mut self) {
+        self.modules_stale = false;
         if let Some(e) = &self.engine {
             e.write_modules(
                 &mut self.generator,
@@ -273,6 +280,7 @@ impl Gan {
 
     fn fast_step(&mut self, real: &[Vec<f32>], momentum: f64) -> Result<StepStats> {
         let d = self.data_dim;
+        self.modules_stale = true;
         let Some(engine) = self.engine.as_mut() else {
             return Err(Error::Invalid("fast step without a fast engine".into()));
         };
@@ -480,7 +488,18 @@ impl Gan {
                 "a conditional generator needs {n} labels below {classes}"
             )));
         }
-        let out = self.generator.valid().forward(
+        // after fused steps, the engine holds the trained weights: sample from them
+        let synced;
+        let generator = match &self.engine {
+            Some(e) if self.modules_stale => {
+                let mut g = self.generator.clone();
+                e.write_generator(&mut g);
+                synced = g;
+                &synced
+            }
+            _ => &self.generator,
+        };
+        let out = generator.valid().forward(
             self.condition_g(Tensor::from_inner(z.inner()), labels)
                 .inner(),
         );
