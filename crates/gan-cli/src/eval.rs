@@ -336,15 +336,15 @@ fn parzen(a: ParzenArgs) -> Result<i32> {
     let n_valid = a.n_valid.min(splits.valid.len());
     let valid = &splits.valid.first_pixels(n_valid);
     let started = std::time::Instant::now();
-    let r = evaluate(&kernels, valid, &splits.test.pixels(), d, a.sigma)?;
+    let test = splits.test.pixels();
+    let r = evaluate(&kernels, valid, &test, d, a.sigma)?;
     let secs = started.elapsed().as_secs_f64();
     if a.src.json {
         let mut v = serde_json::to_value(&r)?;
         v["source"] = source.into();
         v["seconds"] = secs.into();
         // which distance computation the test pass took, and the SIMD kernels allowed
-        let test_path =
-            gan::eval::parzen::chosen_path(&kernels, &splits.test.first_pixels(1), &[r.sigma]);
+        let test_path = gan::eval::parzen::chosen_path(&kernels, &test, &[r.sigma]);
         v["test_path"] = format!("{test_path:?}").into();
         v["simd"] = gan::fast::cpu::Simd::active().name().into();
         print_json(&v);

@@ -78,35 +78,44 @@ fn large_requests_stream_or_are_refused_with_their_size() {
     );
 }
 
-#[test]
-fn a_run_directory_has_one_writer_and_a_killed_one_does_not_block_it() {
-    // 2: a second `gan train` on a directory being trained is refused, naming the holder; once
-    // the first is killed (-9: no chance to clean up), the run resumes
-    let dir = tempfile::tempdir().expect("tempdir");
-    let r = dir.path().join("run");
+/// A long `gan train` of the tiny model into `r`, started in the background, returned once
+/// its first checkpoint is written and training is under way; `piped` keeps its output.
+fn training_in_background(r: &Path, piped: bool) -> std::process::Child {
     let mut args: Vec<&str> = TINY.to_vec();
     args.extend([
         "--set",
         "data.train_end=50000",
         "--out",
-        s(&r),
+        s(r),
         "--epochs",
         "50",
         "--json",
         "--threads",
         "1",
     ]);
-    let mut child = gan()
+    let out = || if piped { Stdio::piped() } else { Stdio::null() };
+    let child = gan()
         .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(out())
+        .stderr(out())
         .spawn()
         .expect("spawn");
     let start = Instant::now();
     while !r.join("checkpoints").is_dir() && start.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::thread::sleep(Duration::from_millis(300));
+    // past start-up: the interrupt handler is installed once the run is created
+    std::thread::sleep(Duration::from_millis(500));
+    child
+}
+
+#[test]
+fn a_run_directory_has_one_writer_and_a_killed_one_does_not_block_it() {
+    // 2: a second `gan train` on a directory being trained is refused, naming the holder; once
+    // the first is killed (-9: no chance to clean up), the run resumes
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r = dir.path().join("run");
+    let mut child = training_in_background(&r, false);
     let pid = child.id().to_string();
     let t = fails(
         &["train", "--resume", s(&r), "--threads", "1"],
@@ -129,29 +138,7 @@ fn one_interrupt_delivered_twice_is_one_request() {
     // in quick succession save a checkpoint and exit 0, like one
     let dir = tempfile::tempdir().expect("tempdir");
     let r = dir.path().join("run");
-    let mut args: Vec<&str> = TINY.to_vec();
-    args.extend([
-        "--set",
-        "data.train_end=50000",
-        "--out",
-        s(&r),
-        "--epochs",
-        "50",
-        "--json",
-        "--threads",
-        "1",
-    ]);
-    let child = gan()
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let start = Instant::now();
-    while !r.join("checkpoints").is_dir() && start.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(500));
+    let child = training_in_background(&r, true);
     let pid = child.id().to_string();
     for _ in 0..2 {
         assert!(

@@ -408,21 +408,20 @@ impl TrainConfig {
                 ));
             }
         };
-        for o in overrides {
-            apply_override(&mut table, o, OPTIONAL)?;
-        }
-        let cfg = parse_config(&table, &source)?;
-        cfg.check()?;
-        Ok(cfg)
+        Self::from_table(table, overrides, &source)
     }
 
     /// Parses TOML, applies `key.path=value` overrides, and checks the result.
     pub fn from_toml_str(text: &str, overrides: &[String], source: &str) -> Result<Self> {
-        let mut value = parse_table(text, source)?;
+        Self::from_table(parse_table(text, source)?, overrides, source)
+    }
+
+    /// `table` with the overrides applied, parsed and checked.
+    fn from_table(mut table: toml::Table, overrides: &[String], source: &str) -> Result<Self> {
         for o in overrides {
-            apply_override(&mut value, o, OPTIONAL)?;
+            apply_override(&mut table, o, OPTIONAL)?;
         }
-        let cfg = parse_config(&value, source)?;
+        let cfg = parse_config(&table, source)?;
         cfg.check()?;
         Ok(cfg)
     }

@@ -270,16 +270,23 @@ fn decode(path: &Path, opts: &FolderOptions) -> std::result::Result<Vec<u8>, Str
         ),
         e => format!("does not decode as an image: {e}"),
     })?;
-    // composite onto the background, in 8-bit RGB
-    let rgba = img.to_rgba8();
-    let [br, bg, bb] = opts.background.map(f32::from);
+    Ok(to_tensor_bytes(
+        composite(&img.to_rgba8(), opts.background),
+        opts,
+    ))
+}
+
+/// `rgba` composited onto `background` (`c a + b (1 - a)` per channel, rounded), in 8-bit
+/// RGB.
+pub(crate) fn composite(rgba: &image::RgbaImage, background: [u8; 3]) -> image::RgbImage {
+    let [br, bg, bb] = background.map(f32::from);
     let mut rgb = image::RgbImage::new(rgba.width(), rgba.height());
     for (o, p) in rgb.pixels_mut().zip(rgba.pixels()) {
         let a = p[3] as f32 / 255.0;
         let mix = |c: u8, b: f32| (c as f32 * a + b * (1.0 - a)).round().clamp(0.0, 255.0) as u8;
         *o = image::Rgb([mix(p[0], br), mix(p[1], bg), mix(p[2], bb)]);
     }
-    Ok(to_tensor_bytes(rgb, opts))
+    rgb
 }
 
 /// An RGB image centre-cropped to a square, resized to `opts.size` (triangle filter; a

@@ -83,6 +83,41 @@ impl ImageSet {
         })
     }
 
+    /// Keeps images `0..at` and returns the rest as a set of their own (no copy of the kept
+    /// part).
+    ///
+    /// # Panics
+    /// When `at > len()` (a programming error).
+    pub fn split_off(&mut self, at: usize) -> ImageSet {
+        let d = self.dim();
+        ImageSet {
+            bytes: self.bytes.split_off(at * d),
+            labels: self.labels.split_off(at),
+            rows: self.rows,
+            cols: self.cols,
+            channels: self.channels,
+        }
+    }
+
+    /// A copy of the images at `indices`, in that order.
+    ///
+    /// # Panics
+    /// When an index is out of range (a programming error).
+    pub fn select(&self, indices: &[usize]) -> ImageSet {
+        let d = self.dim();
+        let mut bytes = Vec::with_capacity(indices.len() * d);
+        for &i in indices {
+            bytes.extend_from_slice(&self.bytes[i * d..(i + 1) * d]);
+        }
+        ImageSet {
+            bytes,
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+            rows: self.rows,
+            cols: self.cols,
+            channels: self.channels,
+        }
+    }
+
     /// Per-pixel mean over the set.
     pub fn pixel_means(&self) -> Vec<f32> {
         let d = self.dim();
@@ -229,14 +264,7 @@ pub fn load_splits(dir: &Path, train_end: usize) -> Result<Splits> {
     }
     // Split in place: MNIST's train file is never held twice.
     let mut train = train_all;
-    let d = train.dim();
-    let valid = ImageSet {
-        bytes: train.bytes.split_off(train_end * d),
-        labels: train.labels.split_off(train_end),
-        rows: train.rows,
-        cols: train.cols,
-        channels: train.channels,
-    };
+    let valid = train.split_off(train_end);
     train.bytes.shrink_to_fit();
     train.labels.shrink_to_fit();
     Ok(Splits { train, valid, test })

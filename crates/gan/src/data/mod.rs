@@ -50,14 +50,7 @@ pub fn load_data(
         } else {
             n - ((n as f64) * FOLDER_HOLDOUT).floor() as usize
         };
-        let d = train.dim();
-        let valid = ImageSet {
-            bytes: train.bytes.split_off(end * d),
-            labels: train.labels.split_off(end),
-            rows: train.rows,
-            cols: train.cols,
-            channels: train.channels,
-        };
+        let valid = train.split_off(end);
         return Ok((Splits { train, valid, test }, None));
     }
     let (all, report) = if is_npy {
@@ -77,26 +70,10 @@ pub fn load_data(
         ));
     }
     let order = crate::rng::Rng::new(0x5eed_f01d).permutation(n);
-    let pick = |idx: &[usize]| {
-        let d = all.dim();
-        let mut bytes = Vec::with_capacity(idx.len() * d);
-        let mut labels = Vec::with_capacity(idx.len());
-        for &i in idx {
-            bytes.extend_from_slice(&all.bytes[i * d..(i + 1) * d]);
-            labels.push(all.labels[i]);
-        }
-        ImageSet {
-            bytes,
-            labels,
-            rows: all.rows,
-            cols: all.cols,
-            channels: all.channels,
-        }
-    };
     let splits = Splits {
-        valid: pick(&order[..hold]),
-        test: pick(&order[hold..2 * hold]),
-        train: pick(&order[2 * hold..]),
+        valid: all.select(&order[..hold]),
+        test: all.select(&order[hold..2 * hold]),
+        train: all.select(&order[2 * hold..]),
     };
     Ok((splits, report))
 }

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use super::ImageSet;
-use super::folder::{FolderOptions, to_tensor_bytes};
+use super::folder::{FolderOptions, composite, to_tensor_bytes};
 use crate::error::{Error, Result};
 use crate::npy::{NpyData, read_npy};
 
@@ -71,32 +71,20 @@ pub fn load_npy_images(path: &Path, opts: &FolderOptions) -> Result<ImageSet> {
                 img[ch * h * w + y * w + x]
             }
         };
-        let mut rgb = image::RgbImage::new(w as u32, h as u32);
-        for (i, p) in rgb.pixels_mut().enumerate() {
+        // grey and RGB as opaque RGBA, so every layout goes through the same compositing
+        let mut rgba = image::RgbaImage::new(w as u32, h as u32);
+        for (i, p) in rgba.pixels_mut().enumerate() {
             let (y, x) = (i / w, i % w);
-            *p = if c == 1 {
-                let v = at(y, x, 0);
-                image::Rgb([v, v, v])
-            } else {
-                let px = [at(y, x, 0), at(y, x, 1), at(y, x, 2)];
-                if c == 4 {
-                    // alpha onto the background
-                    let a = at(y, x, 3) as f32 / 255.0;
-                    let mix = |v: u8, b: u8| {
-                        (v as f32 * a + b as f32 * (1.0 - a))
-                            .round()
-                            .clamp(0.0, 255.0) as u8
-                    };
-                    image::Rgb([
-                        mix(px[0], opts.background[0]),
-                        mix(px[1], opts.background[1]),
-                        mix(px[2], opts.background[2]),
-                    ])
-                } else {
-                    image::Rgb(px)
+            *p = match c {
+                1 => {
+                    let v = at(y, x, 0);
+                    image::Rgba([v, v, v, 255])
                 }
+                3 => image::Rgba([at(y, x, 0), at(y, x, 1), at(y, x, 2), 255]),
+                _ => image::Rgba([at(y, x, 0), at(y, x, 1), at(y, x, 2), at(y, x, 3)]),
             };
         }
+        let rgb = composite(&rgba, opts.background);
         out.bytes.extend_from_slice(&to_tensor_bytes(rgb, opts));
     }
     Ok(out)

@@ -87,12 +87,18 @@ pub fn log_likelihoods(
     d: usize,
     sigmas: &[f64],
 ) -> Result<Vec<Vec<f64>>> {
-    log_likelihoods_with(chosen_path(kernels, x, sigmas), kernels, x, d, sigmas)
+    check(kernels, x, d, sigmas)?;
+    if int8::available()
+        && let Ok((bytes, window)) = screen_inputs(kernels, x, sigmas)
+    {
+        return screened(Kernel::Vnni, kernels, x, &bytes, d, sigmas, window);
+    }
+    log_likelihoods_dense(kernels, x, d, sigmas)
 }
 
 /// The path [`log_likelihoods`] would take here, for reports and benchmarks.
 pub fn chosen_path(kernels: &[f32], x: &[f32], sigmas: &[f64]) -> ParzenPath {
-    if int8::available() && screenable(kernels, x, sigmas) {
+    if int8::available() && screen_inputs(kernels, x, sigmas).is_ok() {
         ParzenPath::Screened(Kernel::Vnni)
     } else {
         ParzenPath::Dense
@@ -118,32 +124,33 @@ pub fn log_likelihoods_with(
                     "parzen: the {kernel:?} screening kernel cannot run on this CPU"
                 )));
             }
-            let widest = sigmas.iter().fold(0f64, |a, &s| a.max(s));
-            let window = SKIP * 2.0 * widest * widest;
-            if window > SCREEN_WINDOW || !kernels.iter().all(|v| v.is_finite()) {
-                return Err(Error::Invalid(format!(
-                    "parzen: the screened path needs finite kernels and sigma <= {:.3} \
-                     (widest given: {widest})",
-                    (SCREEN_WINDOW / (2.0 * SKIP)).sqrt()
-                )));
-            }
-            let Some(bytes) = as_bytes(x) else {
-                return Err(Error::Invalid(
-                    "parzen: the screened path needs points stored as bytes / 255".into(),
-                ));
-            };
+            let (bytes, window) = screen_inputs(kernels, x, sigmas).map_err(Error::Invalid)?;
             screened(kernel, kernels, x, &bytes, d, sigmas, window)
         }
     }
 }
 
-/// Whether the screened path applies: a window of at most [`SCREEN_WINDOW`], finite kernels
-/// and byte points.
-fn screenable(kernels: &[f32], x: &[f32], sigmas: &[f64]) -> bool {
+/// What the screened path needs, or why it cannot apply: the points' bytes and the e^-40
+/// cut of the widest sigma as a squared distance (at most [`SCREEN_WINDOW`]), with finite
+/// kernels.
+fn screen_inputs(
+    kernels: &[f32],
+    x: &[f32],
+    sigmas: &[f64],
+) -> std::result::Result<(Vec<u8>, f64), String> {
     let widest = sigmas.iter().fold(0f64, |a, &s| a.max(s));
-    SKIP * 2.0 * widest * widest <= SCREEN_WINDOW
-        && kernels.iter().all(|v| v.is_finite())
-        && as_bytes(x).is_some()
+    let window = SKIP * 2.0 * widest * widest;
+    if window > SCREEN_WINDOW || !kernels.iter().all(|v| v.is_finite()) {
+        return Err(format!(
+            "parzen: the screened path needs finite kernels and sigma <= {:.3} \
+             (widest given: {widest})",
+            (SCREEN_WINDOW / (2.0 * SKIP)).sqrt()
+        ));
+    }
+    let bytes = as_bytes(x).ok_or_else(|| {
+        "parzen: the screened path needs points stored as bytes / 255".to_string()
+    })?;
+    Ok((bytes, window))
 }
 
 /// [`log_likelihoods`] by one float32 GEMM over every (point, kernel) pair: the reference

@@ -28,16 +28,6 @@ pub enum Kernel {
 }
 
 impl Kernel {
-    /// The VNNI kernel where this process may use it ([`crate::fast::cpu::Simd::active`]),
-    /// else the portable one.
-    pub fn best() -> Kernel {
-        if available() {
-            Kernel::Vnni
-        } else {
-            Kernel::Portable
-        }
-    }
-
     /// Whether this CPU can run the kernel.
     pub fn runs_here(self) -> bool {
         match self {

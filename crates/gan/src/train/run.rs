@@ -227,6 +227,7 @@ pub struct Run {
 impl Run {
     /// Starts a new run in `dir`. Refuses a directory that already holds checkpoints, so a
     /// previous run is never overwritten (resume it instead).
+    ///
     /// The directory is locked while the run is open ([`super::lock::RunLock`]): a second
     /// process that tries to train it is refused, naming the holder.
     pub fn create(dir: &Path, cfg: TrainConfig, train: ImageSet, device: &Device) -> Result<Self> {
@@ -235,6 +236,7 @@ impl Run {
         Self::create_locked(dir, cfg, train, device, lock)
     }
 
+    /// [`Run::create`] once the lock is held and the data checked.
     fn create_locked(
         dir: &Path,
         cfg: TrainConfig,
@@ -248,7 +250,6 @@ impl Run {
                 dir.display()
             )));
         }
-        check_data(&cfg, &train)?;
         fs::create_dir_all(dir.join(files::SAMPLES)).map_err(|e| Error::io(dir, e))?;
         write_atomic(&dir.join(files::CONFIG), cfg.to_toml()?.as_bytes())?;
         for f in [files::METRICS_JSONL, files::METRICS_CSV] {
@@ -281,6 +282,7 @@ impl Run {
                 cfg.epochs = e;
                 cfg.check()?;
             }
+            check_data(&cfg, &train)?;
             let run = Self::create_locked(dir, cfg, train, device, lock)?;
             let (_, ckpt) = list_checkpoints(&dir.join(files::CHECKPOINTS))
                 .into_iter()
