@@ -292,8 +292,9 @@ fn ctrl_c_saves_a_checkpoint_and_the_run_resumes() {
             "data.train_end=50000",
             "--out",
             r.to_str().expect("utf8"),
+            // far more epochs than the signal can wait for, on any machine
             "--epochs",
-            "3",
+            "1000",
             "--json",
             "--threads",
             "1",
@@ -323,16 +324,35 @@ fn ctrl_c_saves_a_checkpoint_and_the_run_resumes() {
             o.status.code()
         );
         assert!(t.contains("interrupted: checkpoint saved"), "{signal}: {t}");
+        // the epochs finished before the signal, from the JSON lines; the resumed run is
+        // asked for one epoch more (it finishes the interrupted one, or trains the next)
+        let done = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| v["epoch"].as_u64())
+            .max()
+            .unwrap_or(0);
+        assert!(
+            done < 1000,
+            "{signal}: the run finished before the signal: {t}"
+        );
+        let total = (done + 1).to_string();
         let o = run(&[
             "train",
             "--resume",
             r.to_str().expect("utf8"),
             "--epochs",
-            "1",
+            &total,
             "--json",
         ]);
         assert!(o.status.success(), "{}", text(&o));
         assert!(text(&o).contains("resuming"), "{}", text(&o));
+        let resumed = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| v["epoch"].as_u64())
+            .max();
+        assert_eq!(resumed, Some(done + 1), "{signal}: {}", text(&o));
     }
 }
 

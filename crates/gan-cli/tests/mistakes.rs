@@ -127,7 +127,17 @@ fn a_run_directory_has_one_writer_and_a_killed_one_does_not_block_it() {
     fails(&same, &["in use by another gan process"]);
     child.kill().expect("kill -9");
     child.wait().expect("reaped");
-    let o = run(&["train", "--resume", s(&r), "--epochs", "1", "--json"]);
+    // metrics.jsonl is appended before each epoch's checkpoint: one epoch more than it
+    // records is always something left to train, however far the killed run got
+    let done = std::fs::read_to_string(r.join("metrics.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["epoch"].as_u64())
+        .max()
+        .unwrap_or(0);
+    let total = (done + 1).to_string();
+    let o = run(&["train", "--resume", s(&r), "--epochs", &total, "--json"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("resuming"), "{}", text(&o));
 }
