@@ -5,7 +5,7 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use gan::config::TrainConfig;
-use gan::data::MNIST_DIM;
+use gan::data::{MNIST_DIM, MNIST_SHAPE};
 use gan::rng::Rng;
 use gan::train::Gan;
 
@@ -89,7 +89,7 @@ fn step(a: StepArgs) -> Result<i32> {
     ])?;
     let mut rng = Rng::new(0);
     let x: Vec<f32> = (0..a.batch * MNIST_DIM).map(|_| rng.uniform()).collect();
-    let mut gan = Gan::new(cfg, MNIST_DIM, None, &device())?;
+    let mut gan = Gan::new(cfg, MNIST_SHAPE, None, &device())?;
     let mut times = Vec::with_capacity(a.steps);
     for i in 0..a.warmup + a.steps {
         let t = Instant::now();
@@ -118,7 +118,7 @@ fn sample(a: SampleBench) -> Result<i32> {
     set_threads(Some(a.threads))?;
     let gan = Gan::new(
         paper(&["engine=\"burn\"".into()])?,
-        MNIST_DIM,
+        MNIST_SHAPE,
         None,
         &device(),
     )?;

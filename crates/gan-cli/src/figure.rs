@@ -80,8 +80,8 @@ pub fn run(a: FigureArgs) -> Result<i32> {
         bail!("--rows must be at least 1 and --cols at least 2");
     }
     let (gan, ckpt, _) = load_latest(&c.run, &device())?;
-    let [h, w] = checkpoint_image_shape(&ckpt)?;
-    let d = h * w;
+    let shape = checkpoint_image_shape(&ckpt)?;
+    let d = shape.len();
     let mut rng = Rng::new(c.seed);
     let images = if interpolate {
         let dim = gan.cfg.noise.dim;
@@ -119,7 +119,7 @@ pub fn run(a: FigureArgs) -> Result<i32> {
         out
     };
     let cols = if interpolate { c.cols } else { c.cols + 1 };
-    save_grid(&c.out, &images, h, w, cols)?;
+    save_grid(&c.out, &images, shape, cols)?;
     eprintln!(
         "wrote {} ({} rows from {})",
         c.out.display(),

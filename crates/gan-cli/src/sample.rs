@@ -71,7 +71,7 @@ pub fn run(a: SampleArgs) -> Result<i32> {
     for s in skipped {
         eprintln!("warning: {s}");
     }
-    let [h, w] = checkpoint_image_shape(&ckpt)?;
+    let shape = checkpoint_image_shape(&ckpt)?;
     let classes = gan.cfg.classes;
     let label: Box<dyn Fn(usize) -> usize> = match a.class {
         None if classes > 0 => {
@@ -92,7 +92,7 @@ pub fn run(a: SampleArgs) -> Result<i32> {
     }
     let started = std::time::Instant::now();
     if png {
-        let mut samples = Vec::with_capacity(a.n * h * w);
+        let mut samples = Vec::with_capacity(a.n * shape.len());
         gan.sample_each(a.n, a.seed, label, |rows| {
             samples.extend_from_slice(rows);
             Ok(())
@@ -104,11 +104,20 @@ pub fn run(a: SampleArgs) -> Result<i32> {
                 (a.n as f64).sqrt().ceil() as usize
             }
         });
-        save_grid(&a.out, &samples, h, w, cols)?;
+        save_grid(&a.out, &samples, shape, cols)?;
     } else {
         // streamed: one chunk of samples in memory at a time, whatever -n is
-        let mut npy = NpyWriter::create(&a.out, a.n, h * w)?;
-        gan.sample_each(a.n, a.seed, label, |rows| npy.write_rows(rows))?;
+        // grey: [n, h * w] as always; colour: [n, h, w, c] (channels last, as NumPy holds
+        // images)
+        let [c, h, w] = shape.dims();
+        let mut npy = if c == 1 {
+            NpyWriter::create(&a.out, a.n, h * w)?
+        } else {
+            NpyWriter::create_shaped(&a.out, a.n, &[h, w, c])?
+        };
+        gan.sample_each(a.n, a.seed, label, |rows| {
+            npy.write_rows(&shape.channels_last(rows))
+        })?;
         npy.finish()?;
     }
     let secs = started.elapsed().as_secs_f64();
@@ -116,7 +125,8 @@ pub fn run(a: SampleArgs) -> Result<i32> {
         print_json(&serde_json::json!({
             "out": a.out.display().to_string(),
             "n": a.n,
-            "dim": h * w,
+            "dim": shape.len(),
+            "shape": shape.dims(),
             "checkpoint": ckpt.display().to_string(),
             "epoch": gan.progress.epoch,
             "class": a.class,

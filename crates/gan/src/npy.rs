@@ -43,10 +43,15 @@ pub fn check_unit_range(values: &[f32], path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The `.npy` 1.0 header of a C-order float32 `[rows, cols]` array.
-fn header(rows: usize, cols: usize) -> Vec<u8> {
-    let mut header =
-        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+/// The `.npy` 1.0 header of a C-order float32 array of `shape`.
+fn header(shape: &[usize]) -> Vec<u8> {
+    let dims: String = shape.iter().map(|d| format!("{d}, ")).collect();
+    let dims = if shape.len() == 1 {
+        dims.trim_end().to_string()
+    } else {
+        dims.trim_end_matches(", ").to_string()
+    };
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({dims}), }}");
     // magic (6) + version (2) + header length (2) + header + '\n' is a multiple of 64.
     let unpadded = 10 + header.len() + 1;
     header.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
@@ -58,7 +63,7 @@ fn header(rows: usize, cols: usize) -> Vec<u8> {
     out
 }
 
-/// A float32 `[rows, cols]` `.npy` file written a few rows at a time, so arrays larger than
+/// A float32 `[rows, cols]` (or `[rows, ..row_shape]`) `.npy` file written a few rows at a time, so arrays larger than
 /// memory can be written. It goes to a temporary file beside `path`, renamed over `path` by
 /// [`NpyWriter::finish`] once every row is there: an earlier file at `path` survives a
 /// failure, and no half-written array is ever left under the name.
@@ -72,8 +77,18 @@ pub struct NpyWriter {
 }
 
 impl NpyWriter {
-    /// Starts the file (header written).
+    /// Starts a `[rows, cols]` file (header written).
     pub fn create(path: &Path, rows: usize, cols: usize) -> Result<Self> {
+        Self::create_shaped(path, rows, &[cols])
+    }
+
+    /// Starts a `[rows, ..row_shape]` file, e.g. `[n, h, w, c]` images (header written);
+    /// rows are then `row_shape`'s product of values each.
+    pub fn create_shaped(path: &Path, rows: usize, row_shape: &[usize]) -> Result<Self> {
+        let cols = row_shape.iter().product();
+        let shape: Vec<usize> = std::iter::once(rows)
+            .chain(row_shape.iter().copied())
+            .collect();
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -81,7 +96,7 @@ impl NpyWriter {
         let tmp = path.with_file_name(format!(".{name}.partial"));
         let f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let mut out = std::io::BufWriter::with_capacity(1 << 20, f);
-        out.write_all(&header(rows, cols))
+        out.write_all(&header(&shape))
             .map_err(|e| Error::io(&tmp, e))?;
         Ok(Self {
             out,

@@ -15,7 +15,7 @@ use crate::config::{DiscriminatorConfig, GeneratorConfig, OutputBiasInit};
 use crate::error::{Error, Result};
 use crate::eval::modes::{Mixture2d, ModeReport, mode_report};
 use crate::loss::GanLoss;
-use crate::models::{Discriminator, Generator};
+use crate::models::{ImageShape, MlpDiscriminator, MlpGenerator};
 use crate::nn::{Maxout, uniform_linear};
 use crate::rng::Rng;
 
@@ -225,7 +225,7 @@ fn parse_table<T: serde::de::DeserializeOwned>(table: &toml::Table, source: &str
 #[derive(Module, Debug)]
 pub struct ToyGenerator {
     /// Linear layers.
-    pub net: Generator,
+    pub net: MlpGenerator,
     /// Batch-norm scales.
     pub gamma: Vec<Param<Tensor<1>>>,
     /// Batch-norm shifts.
@@ -271,7 +271,7 @@ pub struct Toy2d {
     /// The generator.
     pub g: ToyGenerator,
     /// The discriminator.
-    pub d: Discriminator,
+    pub d: MlpDiscriminator,
     /// The settings.
     pub cfg: Toy2dConfig,
     /// The data.
@@ -308,7 +308,7 @@ impl Toy2d {
             let b = (0..d_out).map(|_| rng.uniform_range(-r, r)).collect();
             uniform_linear(d_in, d_out, r, Some(b), rng, &device)
         };
-        let mut g = Generator::new(&gcfg, 2, 2, None, &mut rng, &device);
+        let mut g = MlpGenerator::new(&gcfg, 2, ImageShape::new(2, 1, 1)?, None, &mut rng, &device);
         let mut d_in = 2;
         for (i, &w) in cfg.g_hidden.iter().enumerate() {
             g.hidden[i] = layer(d_in, w, &mut rng);
@@ -331,7 +331,7 @@ impl Toy2d {
                 .map(|&w| Param::from_tensor(Tensor::zeros([w], &device)))
                 .collect(),
         };
-        let mut d = Discriminator::new(&dcfg, 2, &mut rng, &device);
+        let mut d = MlpDiscriminator::new(&dcfg, 2, &mut rng, &device);
         let mut d_in = 2;
         for (i, &u) in cfg.d_hidden.iter().enumerate() {
             d.hidden[i] = Maxout {
@@ -418,9 +418,12 @@ impl Toy2d {
                     logits.slice([m..2 * m, 0..1]),
                 );
                 if loss == GanLoss::WganGp {
-                    l = l + self
-                        .d
-                        .gradient_penalty(real, fake, self.cfg.gp_weight, &mut self.rng);
+                    l = l + self.d.gradient_penalty_rows(
+                        real,
+                        fake,
+                        self.cfg.gp_weight,
+                        &mut self.rng,
+                    );
                 }
                 if !l.clone().into_scalar::<f32>().is_finite() {
                     return Err(Error::Diverged {

@@ -95,7 +95,8 @@ fn the_gradient_penalty_acts_on_the_critics_update_in_proportion_to_its_weight()
             ],
         )
         .expect("valid");
-        let mut gan = gan::train::Gan::new(cfg, 784, None, &dev()).expect("valid");
+        let mut gan =
+            gan::train::Gan::new(cfg, gan::data::MNIST_SHAPE, None, &dev()).expect("valid");
         gan.train_step(std::slice::from_ref(&real)).expect("step");
         params(&gan.discriminator)
     };
@@ -238,15 +239,18 @@ fn a_config_built_in_code_is_checked_where_the_players_are_built() {
         (gp, "loss"),
         (adam, "optimizer.kind"),
     ] {
-        let e = gan::train::Gan::new(cfg, 784, None, &dev())
+        let e = gan::train::Gan::new(cfg, gan::data::MNIST_SHAPE, None, &dev())
             .err()
             .expect("refused")
             .to_string();
         assert!(e.contains(want) && e.contains("burn engine"), "{e}");
     }
-    let e = gan::train::Gan::new(base, 784, Some(&[0.5; 10]), &dev())
+    let e = gan::train::Gan::new(base, gan::data::MNIST_SHAPE, Some(&[0.5; 10]), &dev())
         .err()
         .expect("wrong means")
         .to_string();
-    assert!(e.contains("10 pixel means for 784"), "{e}");
+    assert!(
+        e.contains("10 pixel means for images of [1, 28, 28]"),
+        "{e}"
+    );
 }

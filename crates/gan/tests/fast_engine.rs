@@ -43,7 +43,13 @@ fn max_rel_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f64 {
 fn run(cfg: &TrainConfig, steps: usize) -> (Vec<gan::train::StepStats>, Gan) {
     let data = common::train_subset(2000);
     let device = Device::flex().autodiff();
-    let mut gan = Gan::new(cfg.clone(), 784, Some(&data.pixel_means()), &device).expect("valid");
+    let mut gan = Gan::new(
+        cfg.clone(),
+        gan::data::MNIST_SHAPE,
+        Some(&data.pixel_means()),
+        &device,
+    )
+    .expect("valid");
     let m = cfg.batch_size;
     let per = gan.batches_per_step();
     let mut stats = Vec::new();
@@ -162,7 +168,13 @@ fn sampling_after_fused_steps_sees_the_trained_weights_without_a_sync() {
     )
     .expect("preset");
     let data = common::train_subset(200);
-    let mut gan = Gan::new(cfg, 784, Some(&data.pixel_means()), &device).expect("valid");
+    let mut gan = Gan::new(
+        cfg,
+        gan::data::MNIST_SHAPE,
+        Some(&data.pixel_means()),
+        &device,
+    )
+    .expect("valid");
     let before = gan.sample(8, 3).expect("sample");
     for b in 0..2 {
         gan.train_step(&[data.first_pixels(200)[b * 100 * 784..(b + 1) * 100 * 784].to_vec()])

@@ -6,7 +6,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use gan::config::{DiscriminatorConfig, GeneratorConfig, OutputBiasInit};
 use gan::loss::{GanLoss, discriminator_loss, softplus};
-use gan::models::{DMasks, Discriminator, Generator};
+use gan::models::{DMasks, Discriminator as _, MlpDiscriminator, MlpGenerator};
 use gan::rng::Rng;
 
 fn dev() -> Device {
@@ -101,7 +101,7 @@ fn softplus_is_stable_for_large_logits() {
     assert!((g[0] + 1.0).abs() < 1e-6, "{g:?}");
 }
 
-fn tiny() -> (Generator, Discriminator, DiscriminatorConfig) {
+fn tiny() -> (MlpGenerator, MlpDiscriminator, DiscriminatorConfig) {
     let mut rng = Rng::new(11);
     let gcfg = GeneratorConfig {
         hidden: vec![5],
@@ -116,8 +116,15 @@ fn tiny() -> (Generator, Discriminator, DiscriminatorConfig) {
         hidden_keep: 0.5,
         clip: None,
     };
-    let g = Generator::new(&gcfg, 3, 6, None, &mut rng, &dev());
-    let d = Discriminator::new(&dcfg, 6, &mut rng, &dev());
+    let g = MlpGenerator::new(
+        &gcfg,
+        3,
+        gan::models::ImageShape::new(6, 1, 1).expect("shape"),
+        None,
+        &mut rng,
+        &dev(),
+    );
+    let d = MlpDiscriminator::new(&dcfg, 6, &mut rng, &dev());
     (g, d, dcfg)
 }
 
@@ -163,14 +170,14 @@ fn check_weight(name: &str, w: &Tensor<2>, analytic: &[f32], mut f: impl FnMut(T
 
 #[test]
 fn discriminator_gradients_match_finite_differences() {
-    let (_, d, dcfg) = tiny();
+    let (_, d, _) = tiny();
     let mut rng = Rng::new(5);
     let real = t2(&(0..24).map(|_| rng.uniform()).collect::<Vec<_>>(), 4, 6);
     let fake = t2(&(0..24).map(|_| rng.uniform()).collect::<Vec<_>>(), 4, 6);
-    let masks: DMasks = d.sample_masks(&dcfg, 8, 6, &mut rng, &dev());
+    let masks: DMasks = d.draw(8, &mut rng, &dev());
     let x = Tensor::cat(vec![real, fake], 0);
     for loss in ALL_LOSSES {
-        let loss_of = |d: &Discriminator| {
+        let loss_of = |d: &MlpDiscriminator| {
             let l = d.forward(x.clone(), Some(&masks));
             loss.discriminator_loss(l.clone().slice([0..4, 0..1]), l.slice([4..8, 0..1]))
         };
@@ -207,7 +214,7 @@ fn discriminator_gradients_match_finite_differences() {
 
 #[test]
 fn generator_gradients_through_a_frozen_discriminator_match_finite_differences() {
-    let (g, d, dcfg) = tiny();
+    let (g, d, _) = tiny();
     let mut rng = Rng::new(9);
     let z = t2(
         &(0..12)
@@ -216,11 +223,12 @@ fn generator_gradients_through_a_frozen_discriminator_match_finite_differences()
         4,
         3,
     );
-    let masks = d.sample_masks(&dcfg, 4, 6, &mut rng, &dev());
+    let masks = d.draw(4, &mut rng, &dev());
     for loss in ALL_LOSSES {
         let frozen = d.clone().no_grad();
-        let loss_of =
-            |g: &Generator| loss.generator_loss(frozen.forward(g.forward(z.clone()), Some(&masks)));
+        let loss_of = |g: &MlpGenerator| {
+            loss.generator_loss(frozen.forward(g.forward(z.clone()), Some(&masks)))
+        };
         let mut grads = loss_of(&g).backward();
         let gp = GradientsParams::from_module(&mut grads, &g);
         // the frozen D gets no gradient from the generator's objective
@@ -254,7 +262,7 @@ fn generator_gradients_through_a_frozen_discriminator_match_finite_differences()
 }
 
 /// D's logit at one input row, in f64 (no dropout), for finite differences in x.
-fn logit_at(d: &Discriminator, row: &[f32]) -> f64 {
+fn logit_at(d: &MlpDiscriminator, row: &[f32]) -> f64 {
     let l = d.valid().forward(
         Tensor::<2>::from_data(
             TensorData::new(row.to_vec(), [1, row.len()]),
@@ -336,7 +344,7 @@ fn wgan_gp_penalty_value_and_its_weight_gradients_match_finite_differences() {
     );
     // its gradient with respect to every weight matrix of D
     let penalty_of =
-        |d: &Discriminator| gan::loss::gradient_penalty(d.input_gradient(xt.clone()), 10.0);
+        |d: &MlpDiscriminator| gan::loss::gradient_penalty(d.input_gradient(xt.clone()), 10.0);
     let mut grads = penalty_of(&d).backward();
     let gp = GradientsParams::from_module(&mut grads, &d);
     let mut nonzero = 0;

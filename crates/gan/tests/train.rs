@@ -87,7 +87,7 @@ fn discriminator_learns_to_separate_then_generator_catches_up() {
     let mut rng = gan::rng::Rng::new(21);
     let z = run.gan.noise(1000, &mut rng);
     let train = common::train_subset(2000);
-    let verdict = |gan: &gan::train::Gan, d: &gan::models::Discriminator| {
+    let verdict = |gan: &gan::train::Gan, d: &gan::models::MlpDiscriminator| {
         let x = gan.generate_from(z.clone()).expect("samples");
         let t = gan::train::tensor_from(x, 1000, 784, &gan.device);
         let p: Vec<f32> = burn::tensor::activation::sigmoid(d.forward(t, None))

@@ -39,6 +39,11 @@ impl ImageSet {
         self.channels * self.rows * self.cols
     }
 
+    /// The shape of one image, `[channels, rows, cols]`.
+    pub fn shape(&self) -> crate::error::Result<crate::models::ImageShape> {
+        crate::models::ImageShape::new(self.channels, self.rows, self.cols)
+    }
+
     /// The pixels of image `i`, in [0, 1], appended to `out`.
     pub fn push_image(&self, i: usize, out: &mut Vec<f32>) {
         let d = self.dim();

@@ -16,6 +16,13 @@ pub const PAPER_TRAIN_END: usize = 50_000;
 /// Pixels of a 28 x 28 MNIST-format image (the paper's model's data dimension).
 pub const MNIST_DIM: usize = 28 * 28;
 
+/// The shape of an MNIST image: grey, 28 x 28.
+pub const MNIST_SHAPE: crate::models::ImageShape = crate::models::ImageShape {
+    channels: 1,
+    height: 28,
+    width: 28,
+};
+
 /// Share of an image folder held out for validation, and the same again for test.
 pub const FOLDER_HOLDOUT: f64 = 0.1;
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::loss::softplus;
-use crate::models::Discriminator;
+use crate::models::MlpDiscriminator;
 use crate::models::lenet::LeNet;
 
 fn host(t: Tensor<2>) -> Result<Vec<f32>> {
@@ -136,7 +136,7 @@ pub fn fgsm_classifier(
 /// -log(1 - D(x))); "accuracy" is the fraction D still gets right (D > 1/2 on real, < 1/2 on
 /// fake). Returns one table per set.
 pub fn fgsm_discriminator(
-    d: &Discriminator,
+    d: &MlpDiscriminator,
     real: &[f32],
     fake: &[f32],
     dim: usize,

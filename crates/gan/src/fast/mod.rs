@@ -27,7 +27,7 @@ use sparse::MaxoutGrad;
 use crate::config::{DiscriminatorConfig, NoiseConfig};
 use crate::loss::GanLoss;
 use crate::loss::sigmoid_f64;
-use crate::models::{Discriminator, Generator, noise_values};
+use crate::models::{MlpDiscriminator, MlpGenerator, noise_values};
 use crate::nn::dropout_fill;
 use crate::rng::Rng;
 
@@ -467,8 +467,8 @@ impl Engine {
     /// Copies the players' weights (and, when given, the optimizers' velocities, keyed by
     /// parameter id) into dense buffers.
     pub fn from_modules(
-        g: &Generator,
-        d: &Discriminator,
+        g: &MlpGenerator,
+        d: &MlpDiscriminator,
         vel_g: Option<&burn::optim::GradientsParams>,
         vel_d: Option<&burn::optim::GradientsParams>,
     ) -> Self {
@@ -500,7 +500,7 @@ impl Engine {
     /// into the optimizers' state maps.
     /// Writes the engine's generator weights into `g` (not its velocities): what sampling
     /// from a module needs between two [`Engine::write_modules`].
-    pub fn write_generator(&self, g: &mut Generator) {
+    pub fn write_generator(&self, g: &mut MlpGenerator) {
         let mut scratch = burn::optim::GradientsParams::new();
         let n = g.hidden.len();
         for (l, s) in g.hidden.iter_mut().zip(&self.g) {
@@ -511,8 +511,8 @@ impl Engine {
 
     pub fn write_modules(
         &self,
-        g: &mut Generator,
-        d: &mut Discriminator,
+        g: &mut MlpGenerator,
+        d: &mut MlpDiscriminator,
         vel_g: &mut burn::optim::GradientsParams,
         vel_d: &mut burn::optim::GradientsParams,
     ) {

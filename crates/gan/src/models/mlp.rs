@@ -6,7 +6,9 @@ use burn::nn::Linear;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 
+use super::base::{Discriminator, Draw, Generator, ImageShape};
 use crate::config::{DiscriminatorConfig, GeneratorConfig, NoiseConfig, NoiseKind, OutputBiasInit};
+use crate::error::Result;
 use crate::nn::{DropoutMask, Maxout, dropout_mask, uniform_linear};
 use crate::rng::Rng;
 
@@ -32,26 +34,36 @@ pub fn sample_noise(noise: &NoiseConfig, m: usize, rng: &mut Rng, device: &Devic
     )
 }
 
-/// G(z): noise -> ReLU layers -> sigmoid image in [0, 1].
+/// The paper's G(z): noise -> ReLU layers -> sigmoid image in [0, 1] (a conditional G sees
+/// the one-hot label appended to its noise).
 #[derive(Module, Debug)]
-pub struct Generator {
+pub struct MlpGenerator {
     /// Hidden ReLU layers.
     pub hidden: Vec<Linear>,
-    /// Output layer (pre-sigmoid).
+    /// Output layer (pre-sigmoid), `c * h * w` units.
     pub output: Linear,
+    /// Channels of the images it makes.
+    pub channels: usize,
+    /// Their height.
+    pub height: usize,
+    /// Their width.
+    pub width: usize,
 }
 
-impl Generator {
-    /// Builds G with the config's initialisation; `pixel_means` sets the output bias when the
-    /// config asks for the data's logits.
+impl MlpGenerator {
+    /// Builds G with the config's initialisation for images of `shape` from inputs of
+    /// `input_dim` (noise, plus the classes of a conditional GAN); `pixel_means` sets the
+    /// output bias when the config asks for the data's logits.
     pub fn new(
         cfg: &GeneratorConfig,
-        noise_dim: usize,
-        data_dim: usize,
+        input_dim: usize,
+        shape: ImageShape,
         pixel_means: Option<&[f32]>,
         rng: &mut Rng,
         device: &Device,
     ) -> Self {
+        let noise_dim = input_dim;
+        let data_dim = shape.len();
         let mut d_in = noise_dim;
         let mut hidden = Vec::with_capacity(cfg.hidden.len());
         for &w in &cfg.hidden {
@@ -65,7 +77,22 @@ impl Generator {
             _ => None,
         };
         let output = uniform_linear(d_in, data_dim, cfg.init_range, bias, rng, device);
-        Self { hidden, output }
+        Self {
+            hidden,
+            output,
+            channels: shape.channels,
+            height: shape.height,
+            width: shape.width,
+        }
+    }
+
+    /// The shape of the images it makes.
+    pub fn shape(&self) -> ImageShape {
+        ImageShape {
+            channels: self.channels,
+            height: self.height,
+            width: self.width,
+        }
     }
 
     /// Pre-sigmoid output.
@@ -111,17 +138,29 @@ impl DMasks {
     }
 }
 
-/// D(x): maxout hidden layers -> linear logit; D(x) = sigmoid(logit).
+impl Draw for DMasks {
+    fn rows(&self, start: usize, end: usize) -> Self {
+        DMasks::rows(self, start, end)
+    }
+}
+
+/// The paper's D(x): maxout hidden layers with dropout -> linear logit; D(x) =
+/// sigmoid(logit). A conditional D sees the one-hot label appended to the flattened image.
 #[derive(Module, Debug)]
-pub struct Discriminator {
+pub struct MlpDiscriminator {
     /// Maxout hidden layers.
     pub hidden: Vec<Maxout>,
     /// Output layer, one logit.
     pub output: Linear,
+    /// Probability of keeping an input value in training (dropout; 1: none).
+    pub input_keep: f32,
+    /// Probability of keeping a hidden unit in training.
+    pub hidden_keep: f32,
 }
 
-impl Discriminator {
-    /// Builds D with the config's initialisation.
+impl MlpDiscriminator {
+    /// Builds D with the config's initialisation for inputs of `data_dim` values (the
+    /// flattened image, plus the classes of a conditional GAN).
     pub fn new(cfg: &DiscriminatorConfig, data_dim: usize, rng: &mut Rng, device: &Device) -> Self {
         let mut d_in = data_dim;
         let mut hidden = Vec::with_capacity(cfg.hidden.len());
@@ -137,23 +176,20 @@ impl Discriminator {
             d_in = u;
         }
         let output = uniform_linear(d_in, 1, cfg.init_range, None, rng, device);
-        Self { hidden, output }
+        Self {
+            hidden,
+            output,
+            input_keep: cfg.input_keep,
+            hidden_keep: cfg.hidden_keep,
+        }
     }
 
-    /// Draws training-time dropout masks for a batch of `m` examples.
-    pub fn sample_masks(
-        &self,
-        cfg: &DiscriminatorConfig,
-        m: usize,
-        data_dim: usize,
-        rng: &mut Rng,
-        device: &Device,
-    ) -> DMasks {
-        let mut masks = vec![dropout_mask(m, data_dim, cfg.input_keep, rng, device)];
-        for layer in &self.hidden {
-            masks.push(dropout_mask(m, layer.units, cfg.hidden_keep, rng, device));
+    /// Values per input row (the flattened image and the one-hot label, if any).
+    pub fn input_dim(&self) -> usize {
+        match self.hidden.first() {
+            Some(l) => l.linear.weight.dims()[0],
+            None => self.output.weight.dims()[0],
         }
-        DMasks(masks)
     }
 
     /// The logit l(x), with dropout masks in training and `None` in evaluation.
@@ -207,7 +243,7 @@ impl Discriminator {
     ///
     /// # Shapes
     /// `real`, `fake`: `[m, data_dim]`; result `[1]`.
-    pub fn gradient_penalty(
+    pub fn gradient_penalty_rows(
         &self,
         real: Tensor<2>,
         fake: Tensor<2>,
@@ -219,6 +255,67 @@ impl Discriminator {
         let e = Tensor::<2>::from_data(TensorData::new(e, [m, 1]), &real.device()).expand([m, d]);
         let x_hat = real.detach() * e.clone() + fake.detach() * e.neg().add_scalar(1.0);
         crate::loss::gradient_penalty(self.input_gradient(x_hat), lambda)
+    }
+}
+
+impl Generator for MlpGenerator {
+    fn images(&self, z: Tensor<2>, labels: Option<Tensor<2>>) -> Tensor<4> {
+        let input = match labels {
+            Some(y) => Tensor::cat(vec![z, y], 1),
+            None => z,
+        };
+        let [n, _] = input.dims();
+        self.forward(input)
+            .reshape([n, self.channels, self.height, self.width])
+    }
+}
+
+/// Rows of flattened images, with the one-hot labels appended when given.
+fn flat_input(x: Tensor<4>, labels: Option<Tensor<2>>) -> Tensor<2> {
+    let [n, c, h, w] = x.dims();
+    let x = x.reshape([n, c * h * w]);
+    match labels {
+        Some(y) => Tensor::cat(vec![x, y], 1),
+        None => x,
+    }
+}
+
+impl Discriminator for MlpDiscriminator {
+    type Draw = DMasks;
+
+    /// One dropout mask per layer input (the image and label, then each hidden layer's
+    /// output), in that order from `rng`.
+    fn draw(&self, n: usize, rng: &mut Rng, device: &Device) -> DMasks {
+        let mut masks = vec![dropout_mask(
+            n,
+            self.input_dim(),
+            self.input_keep,
+            rng,
+            device,
+        )];
+        for layer in &self.hidden {
+            masks.push(dropout_mask(n, layer.units, self.hidden_keep, rng, device));
+        }
+        DMasks(masks)
+    }
+
+    fn logits(&self, x: Tensor<4>, labels: Option<Tensor<2>>, draw: Option<&DMasks>) -> Tensor<2> {
+        self.forward(flat_input(x, labels), draw)
+    }
+
+    fn gradient_penalty(
+        &self,
+        real: (Tensor<4>, Option<Tensor<2>>),
+        fake: (Tensor<4>, Option<Tensor<2>>),
+        lambda: f32,
+        rng: &mut Rng,
+    ) -> Result<Tensor<1>> {
+        Ok(self.gradient_penalty_rows(
+            flat_input(real.0, real.1),
+            flat_input(fake.0, fake.1),
+            lambda,
+            rng,
+        ))
     }
 }
 

@@ -1,6 +1,8 @@
-//! Generator and discriminator architectures.
+//! Generator and discriminator architectures, behind the traits of [`base`].
 
+pub mod base;
 pub mod lenet;
 mod mlp;
 
-pub use mlp::{DMasks, Discriminator, Generator, data_logit, noise_values, sample_noise};
+pub use base::{Discriminator, Draw, Generator, ImageShape, one_hot};
+pub use mlp::{DMasks, MlpDiscriminator, MlpGenerator, data_logit, noise_values, sample_noise};

@@ -1,6 +1,8 @@
 //! The two players, their optimizers and one training iteration (Algorithm 1, or the
 //! authors' simultaneous schedule).
 
+use std::any::Any;
+
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -11,7 +13,10 @@ use crate::config::{Engine as EngineKind, Schedule, TrainConfig};
 use crate::error::{Error, Result};
 use crate::fast::Engine;
 use crate::loss::sigmoid_f64;
-use crate::models::{Discriminator, Generator, sample_noise};
+use crate::models::{
+    Discriminator, Draw, Generator, ImageShape, MlpDiscriminator, MlpGenerator, one_hot,
+    sample_noise,
+};
 use crate::optim::{Adaptive, MomentumSgd, learning_rate_at, momentum_at};
 use crate::rng::Rng;
 
@@ -65,24 +70,31 @@ pub struct Progress {
     pub epoch_steps: u64,
 }
 
-/// A generator, a discriminator and their optimizer states, ready to train.
-pub struct Gan {
+/// A generator, a discriminator and their optimizer states, ready to train: the one
+/// training step of every run, over the [`Generator`] and [`Discriminator`] traits.
+///
+/// `Gan` (no type arguments) is the paper's MLP pair, built from a config by [`Gan::new`];
+/// any other pair of modules comes in through [`Gan::from_models`]. The paper's pair trains
+/// by default on the fused CPU engine (`engine = "fast"`, [`crate::fast`]), a specialisation
+/// behind the same methods; every other pair, and the MLP pair with `engine = "burn"`, trains
+/// by burn's autodiff.
+pub struct Gan<G: Generator = MlpGenerator, D: Discriminator = MlpDiscriminator> {
     /// The run's configuration (checked).
     pub cfg: TrainConfig,
     /// The autodiff device the players live on.
     pub device: Device,
     /// G.
-    pub generator: Generator,
+    pub generator: G,
     /// D.
-    pub discriminator: Discriminator,
-    /// G's momentum state.
+    pub discriminator: D,
+    /// G's optimizer state.
     pub opt_g: MomentumSgd,
-    /// D's momentum state.
+    /// D's optimizer state.
     pub opt_d: MomentumSgd,
     /// Counters and the random stream.
     pub progress: Progress,
-    /// Pixels per data point.
-    pub data_dim: usize,
+    /// The shape of one image.
+    shape: ImageShape,
     /// The fast engine, when the config selects it; it then holds the current weights and
     /// velocities, and [`Gan::sync_modules`] copies them into the modules and optimizers.
     engine: Option<Engine>,
@@ -92,46 +104,94 @@ pub struct Gan {
 }
 
 impl Gan {
-    /// Fresh players initialised from the config's seed. `pixel_means` (of the training set)
-    /// sets G's output bias when the config asks for it. `device` should have autodiff.
+    /// The paper's players, initialised from the config's seed, for images of `shape`.
+    /// `pixel_means` (of the training set) sets G's output bias when the config asks for it.
+    /// `device` should have autodiff.
     ///
     /// The config is checked here ([`TrainConfig::check`]) whatever built it (TOML, `--set`,
     /// code, a checkpoint), so a setting the engine cannot honour is refused, never ignored.
     pub fn new(
         cfg: TrainConfig,
-        data_dim: usize,
+        shape: ImageShape,
         pixel_means: Option<&[f32]>,
         device: &Device,
     ) -> Result<Self> {
         cfg.check()?;
-        if data_dim == 0 {
-            return Err(Error::Invalid("the data has 0 values per image".into()));
-        }
+        let data_dim = shape.len();
         if let Some(m) = pixel_means
             && m.len() != data_dim
         {
             return Err(Error::Invalid(format!(
-                "{} pixel means for {data_dim} values per image",
+                "{} pixel means for images of {shape} ({data_dim} values)",
                 m.len()
             )));
         }
         let mut init = Rng::derived(cfg.seed, streams::INIT);
         // a conditional GAN (Mirza & Osindero 2014) sees the one-hot label concatenated to
         // the input of both players
-        let generator = Generator::new(
+        let generator = MlpGenerator::new(
             &cfg.generator,
             cfg.noise.dim + cfg.classes,
-            data_dim,
+            shape,
             pixel_means,
             &mut init,
             device,
         );
-        let discriminator = Discriminator::new(
+        let discriminator = MlpDiscriminator::new(
             &cfg.discriminator,
             data_dim + cfg.classes,
             &mut init,
             device,
         );
+        Self::from_models(cfg, shape, generator, discriminator, device)
+    }
+}
+
+/// The paper's pair inside a generic `Gan`, when that is what it holds (the fused engine's
+/// specialisation).
+fn as_mlp<'a, G: Generator, D: Discriminator>(
+    g: &'a G,
+    d: &'a D,
+) -> Option<(&'a MlpGenerator, &'a MlpDiscriminator)> {
+    let g = (g as &dyn Any).downcast_ref::<MlpGenerator>()?;
+    let d = (d as &dyn Any).downcast_ref::<MlpDiscriminator>()?;
+    Some((g, d))
+}
+
+/// [`as_mlp`], mutable.
+fn as_mlp_mut<'a, G: Generator, D: Discriminator>(
+    g: &'a mut G,
+    d: &'a mut D,
+) -> Option<(&'a mut MlpGenerator, &'a mut MlpDiscriminator)> {
+    let g = (g as &mut dyn Any).downcast_mut::<MlpGenerator>()?;
+    let d = (d as &mut dyn Any).downcast_mut::<MlpDiscriminator>()?;
+    Some((g, d))
+}
+
+impl<G: Generator, D: Discriminator> Gan<G, D> {
+    /// Any pair of players for images of `shape`, with fresh optimizer states and counters.
+    /// The config is checked ([`TrainConfig::check`]); its `generator` and `discriminator`
+    /// sections describe the MLP pair and are not read for other models. `engine = "fast"`
+    /// needs the paper's MLP pair ([`MlpGenerator`], [`MlpDiscriminator`]); other models
+    /// train with `engine = "burn"`.
+    pub fn from_models(
+        cfg: TrainConfig,
+        shape: ImageShape,
+        generator: G,
+        discriminator: D,
+        device: &Device,
+    ) -> Result<Self> {
+        cfg.check()?;
+        if shape.is_empty() {
+            return Err(Error::Invalid("the data has 0 values per image".into()));
+        }
+        if cfg.engine == EngineKind::Fast && as_mlp(&generator, &discriminator).is_none() {
+            return Err(Error::Config(
+                "engine = \"fast\" is the fused engine of the paper's MLP pair; train other \
+                 models with engine = \"burn\""
+                    .into(),
+            ));
+        }
         let progress = Progress {
             epoch: 0,
             batch: 0,
@@ -150,7 +210,7 @@ impl Gan {
             opt_g: MomentumSgd::new(),
             opt_d: MomentumSgd::new(),
             progress,
-            data_dim,
+            shape,
             engine: None,
             modules_stale: false,
         };
@@ -158,34 +218,45 @@ impl Gan {
         Ok(gan)
     }
 
+    /// The shape of one image.
+    pub fn shape(&self) -> ImageShape {
+        self.shape
+    }
+
+    /// Values per image (`c * h * w`).
+    pub fn data_dim(&self) -> usize {
+        self.shape.len()
+    }
+
     /// Rebuilds the fast engine (when configured) from the modules and optimizer states,
     /// e.g. after loading a checkpoint into them.
     pub fn reload_engine(&mut self) {
         self.modules_stale = false;
-        self.engine = (self.cfg.engine == EngineKind::Fast).then(|| {
+        self.engine = None;
+        if self.cfg.engine != EngineKind::Fast {
+            return;
+        }
+        if let Some((g, d)) = as_mlp(&self.generator, &self.discriminator) {
             let mut e = Engine::from_modules(
-                &self.generator,
-                &self.discriminator,
+                g,
+                d,
                 Some(self.opt_g.velocity()),
                 Some(self.opt_d.velocity()),
             );
             e.d_clip = self.cfg.discriminator.clip;
-            e
-        });
+            self.engine = Some(e);
+        }
     }
 
     /// Copies the fast engine's weights and velocities into the modules and optimizer states
-    /// (a no-op on the burn engine). Call before reading the modules directly or saving
-    /// them; [`Gan::sample`] and [`Gan::generate`] see the trained weights without it.
+    /// (a no-op on the burn engine). Sampling ([`Gan::sample`], [`Gan::generate`]) sees the
+    /// trained weights without it; call it before reading the modules' weights directly.
     pub fn sync_modules(&mut self) {
         self.modules_stale = false;
-        if let Some(e) = &self.engine {
-            e.write_modules(
-                &mut self.generator,
-                &mut self.discriminator,
-                self.opt_g.velocity_mut(),
-                self.opt_d.velocity_mut(),
-            );
+        if let Some(e) = &self.engine
+            && let Some((g, d)) = as_mlp_mut(&mut self.generator, &mut self.discriminator)
+        {
+            e.write_modules(g, d, self.opt_g.velocity_mut(), self.opt_d.velocity_mut());
         }
     }
 
@@ -198,7 +269,7 @@ impl Gan {
     }
 
     /// One training iteration on `real` minibatches (exactly [`Gan::batches_per_step`] of them,
-    /// each `m * data_dim` values) of an unconditional GAN.
+    /// each `m` images of `c * h * w` values, channels first) of an unconditional GAN.
     pub fn train_step(&mut self, real: &[Vec<f32>]) -> Result<StepStats> {
         self.train_step_labelled(real, &[])
     }
@@ -217,14 +288,15 @@ impl Gan {
                 real.len()
             )));
         }
-        let d = self.data_dim;
+        let d = self.data_dim();
         if let Some(bad) = real
             .iter()
             .find(|b| b.is_empty() || !b.len().is_multiple_of(d))
         {
             return Err(Error::Invalid(format!(
-                "a minibatch of {} values is not rows of {d}",
-                bad.len()
+                "a minibatch of {} values is not images of {} ({d} values)",
+                bad.len(),
+                self.shape
             )));
         }
         let classes = self.cfg.classes;
@@ -253,7 +325,8 @@ impl Gan {
             self.fast_step(real, momentum)?
         } else {
             let device = self.device.clone();
-            let t = |b: &Vec<f32>| tensor_from(b.clone(), b.len() / d, d, &device);
+            let shape = self.shape;
+            let t = |b: &Vec<f32>| images_from(b.clone(), shape, &device);
             match self.cfg.schedule {
                 Schedule::Simultaneous => {
                     self.simultaneous_step(t(&real[0]), &label_rows(0), momentum)?
@@ -279,7 +352,7 @@ impl Gan {
     }
 
     fn fast_step(&mut self, real: &[Vec<f32>], momentum: f64) -> Result<StepStats> {
-        let d = self.data_dim;
+        let d = self.data_dim();
         self.modules_stale = true;
         let Some(engine) = self.engine.as_mut() else {
             return Err(Error::Invalid("fast step without a fast engine".into()));
@@ -356,45 +429,58 @@ impl Gan {
         learning_rate_at(&self.cfg.optimizer, self.progress.g_updates)
     }
 
+    /// G's images for noise `z` (autodiff), checked against the data's shape (a user's G
+    /// that makes other images is an error naming both shapes).
+    fn fake_images(&self, z: Tensor<2>, labels: &[usize]) -> Result<Tensor<4>> {
+        let [m, _] = z.dims();
+        let fake = self.generator.images(z, self.labels_g(labels));
+        self.check_shape(fake.dims(), m)?;
+        Ok(fake)
+    }
+
+    fn check_shape(&self, dims: [usize; 4], m: usize) -> Result<()> {
+        if dims != self.shape.batch(m) {
+            return Err(Error::Invalid(format!(
+                "the generator made a batch of {dims:?}; the data need {:?}",
+                self.shape.batch(m)
+            )));
+        }
+        Ok(())
+    }
+
     /// The authors' schedule: G(z) once; D on [real; fake] with dropout; the D objective on
     /// both halves and the G objective on the fake half with the same dropout masks; both
     /// updates computed from the same parameters.
     fn simultaneous_step(
         &mut self,
-        x: Tensor<2>,
+        x: Tensor<4>,
         real_labels: &[usize],
         momentum: f64,
     ) -> Result<StepStats> {
-        let [m, _] = x.dims();
+        let [m, ..] = x.dims();
         let z = sample_noise(&self.cfg.noise, m, &mut self.progress.rng, &self.device);
         let fake_labels = self.fake_labels(m);
-        let fake = self.generator.forward(self.condition_g(z, &fake_labels));
-        let masks = self.discriminator.sample_masks(
-            &self.cfg.discriminator,
-            2 * m,
-            self.d_input_dim(),
-            &mut self.progress.rng,
-            &self.device,
-        );
-        let (x, fake_in) = (
-            self.condition(x, real_labels),
-            self.condition(fake.clone(), &fake_labels),
-        );
-        let logits = self.discriminator.forward(
-            Tensor::cat(vec![x.clone(), fake_in.clone().detach()], 0),
-            Some(&masks),
+        let fake = self.fake_images(z, &fake_labels)?;
+        let draw = self
+            .discriminator
+            .draw(2 * m, &mut self.progress.rng, &self.device);
+        let (yr, yf) = (self.labels_d(real_labels), self.labels_d(&fake_labels));
+        let logits = self.discriminator.logits(
+            Tensor::cat(vec![x.clone(), fake.clone().detach()], 0),
+            cat_labels(&yr, &yf),
+            Some(&draw),
         );
         let host = logits_to_host(&logits, self.progress.step, "discriminator logits")?;
         let d_loss = self.cfg.loss.discriminator_loss(
             logits.clone().slice([0..m, 0..1]),
             logits.slice([m..2 * m, 0..1]),
         );
-        let d_loss = self.with_penalty(d_loss, x, fake_in.clone());
+        let d_loss = self.with_penalty(d_loss, (x, yr), (fake.clone(), yf.clone()))?;
         let mut grads = d_loss.backward();
         let grads_d = GradientsParams::from_module(&mut grads, &self.discriminator);
 
         let frozen = self.discriminator.clone().no_grad();
-        let fake_logits = frozen.forward(fake_in, Some(&masks.rows(m, 2 * m)));
+        let fake_logits = frozen.logits(fake, yf, Some(&draw.rows(m, 2 * m)));
         let g_loss = self.cfg.loss.generator_loss(fake_logits);
         let mut grads = g_loss.backward();
         let grads_g = GradientsParams::from_module(&mut grads, &self.generator);
@@ -409,35 +495,34 @@ impl Gan {
     /// Algorithm 1's inner loop body: one D update on a real batch and a fresh fake batch.
     fn discriminator_step(
         &mut self,
-        x: Tensor<2>,
+        x: Tensor<4>,
         real_labels: &[usize],
         momentum: f64,
     ) -> Result<StepStats> {
-        let [m, _] = x.dims();
+        let [m, ..] = x.dims();
         let z = sample_noise(&self.cfg.noise, m, &mut self.progress.rng, &self.device);
         let fake_labels = self.fake_labels(m);
-        let fake = self
-            .generator
-            .valid()
-            .forward(self.condition_g(z, &fake_labels).inner());
-        let masks = self.discriminator.sample_masks(
-            &self.cfg.discriminator,
-            2 * m,
-            self.d_input_dim(),
-            &mut self.progress.rng,
-            &self.device,
-        );
-        let fake = self.condition(Tensor::from_inner(fake), &fake_labels);
-        let x = self.condition(x, real_labels);
-        let logits = self
+        let fake = Tensor::from_inner(images_of(
+            &self.generator.valid(),
+            z.inner(),
+            self.labels_g(&fake_labels).map(Tensor::inner),
+        ));
+        self.check_shape(fake.dims(), m)?;
+        let draw = self
             .discriminator
-            .forward(Tensor::cat(vec![x.clone(), fake.clone()], 0), Some(&masks));
+            .draw(2 * m, &mut self.progress.rng, &self.device);
+        let (yr, yf) = (self.labels_d(real_labels), self.labels_d(&fake_labels));
+        let logits = self.discriminator.logits(
+            Tensor::cat(vec![x.clone(), fake.clone()], 0),
+            cat_labels(&yr, &yf),
+            Some(&draw),
+        );
         let host = logits_to_host(&logits, self.progress.step, "discriminator logits")?;
         let d_loss = self.cfg.loss.discriminator_loss(
             logits.clone().slice([0..m, 0..1]),
             logits.slice([m..2 * m, 0..1]),
         );
-        let d_loss = self.with_penalty(d_loss, x, fake);
+        let d_loss = self.with_penalty(d_loss, (x, yr), (fake, yf))?;
         let mut grads = d_loss.backward();
         let grads_d = GradientsParams::from_module(&mut grads, &self.discriminator);
         self.update_discriminator(grads_d, momentum);
@@ -448,16 +533,12 @@ impl Gan {
     fn generator_step(&mut self, m: usize, momentum: f64) -> Result<f64> {
         let z = sample_noise(&self.cfg.noise, m, &mut self.progress.rng, &self.device);
         let labels = self.fake_labels(m);
-        let fake = self.generator.forward(self.condition_g(z, &labels));
-        let masks = self.discriminator.sample_masks(
-            &self.cfg.discriminator,
-            m,
-            self.d_input_dim(),
-            &mut self.progress.rng,
-            &self.device,
-        );
+        let fake = self.fake_images(z, &labels)?;
+        let draw = self
+            .discriminator
+            .draw(m, &mut self.progress.rng, &self.device);
         let frozen = self.discriminator.clone().no_grad();
-        let logits = frozen.forward(self.condition(fake, &labels), Some(&masks));
+        let logits = frozen.logits(fake, self.labels_d(&labels), Some(&draw));
         let host = logits_to_host(&logits, self.progress.step, "generator-step logits")?;
         let g_loss = self.cfg.loss.generator_loss(logits);
         let mut grads = g_loss.backward();
@@ -470,7 +551,7 @@ impl Gan {
     /// conditional G gets the labels of [`grid_labels`] (rows of one class).
     ///
     /// # Shapes
-    /// `z`: `[n, noise_dim]` -> `n * data_dim` values.
+    /// `z`: `[n, noise_dim]` -> `n * c * h * w` values, each image channels first.
     pub fn generate(&self, z: Tensor<2>) -> Result<Vec<f32>> {
         let [n, _] = z.dims();
         self.generate_labelled(z, &grid_labels(n, self.cfg.classes))
@@ -479,7 +560,7 @@ impl Gan {
     /// G(z, y) for the given noise and class labels (ignored by an unconditional G).
     ///
     /// # Shapes
-    /// `z`: `[n, noise_dim]`, `labels`: `n` values -> `n * data_dim` values.
+    /// `z`: `[n, noise_dim]`, `labels`: `n` values -> `n * c * h * w` values.
     pub fn generate_labelled(&self, z: Tensor<2>, labels: &[usize]) -> Result<Vec<f32>> {
         let [n, _] = z.dims();
         let classes = self.cfg.classes;
@@ -488,21 +569,21 @@ impl Gan {
                 "a conditional generator needs {n} labels below {classes}"
             )));
         }
+        let z = z.inner();
+        let y = self.labels_g(labels).map(Tensor::inner);
         // after fused steps, the engine holds the trained weights: sample from them
-        let synced;
-        let generator = match &self.engine {
-            Some(e) if self.modules_stale => {
-                let mut g = self.generator.clone();
+        let out = match (&self.engine, self.modules_stale) {
+            (Some(e), true) => {
+                let mut g = (&self.generator as &dyn Any)
+                    .downcast_ref::<MlpGenerator>()
+                    .ok_or_else(|| Error::Invalid("a fast engine without the MLP G".into()))?
+                    .clone();
                 e.write_generator(&mut g);
-                synced = g;
-                &synced
+                images_of(&g.valid(), z, y)
             }
-            _ => &self.generator,
+            _ => images_of(&self.generator.valid(), z, y),
         };
-        let out = generator.valid().forward(
-            self.condition_g(Tensor::from_inner(z.inner()), labels)
-                .inner(),
-        );
+        self.check_shape(out.dims(), n)?;
         out.into_data()
             .try_into_vec::<f32>()
             .map_err(|e| Error::Invalid(format!("reading generated samples: {e:?}")))
@@ -516,7 +597,7 @@ impl Gan {
 
     /// [`Gan::sample`] with one class label per sample (conditional G only; ignored otherwise).
     pub fn sample_labelled(&self, n: usize, seed: u64, labels: &[usize]) -> Result<Vec<f32>> {
-        let mut out = Vec::with_capacity(n * self.data_dim);
+        let mut out = Vec::with_capacity(n * self.data_dim());
         self.sample_each(
             n,
             seed,
@@ -566,34 +647,30 @@ impl Gan {
         (0..m).map(|_| self.progress.rng.below(classes)).collect()
     }
 
-    /// G's input: noise with the label appended (hot value `g_label_scale`).
-    fn condition_g(&self, z: Tensor<2>, labels: &[usize]) -> Tensor<2> {
-        self.condition_scaled(z, labels, self.cfg.g_label_scale)
+    /// G's label input: one-hot rows with hot value `g_label_scale` (none when
+    /// unconditional).
+    fn labels_g(&self, labels: &[usize]) -> Option<Tensor<2>> {
+        (self.cfg.classes > 0).then(|| {
+            one_hot(
+                labels,
+                self.cfg.classes,
+                self.cfg.g_label_scale,
+                &self.device,
+            )
+        })
     }
 
-    /// D's input: data with the label appended (hot value `d_label_scale`).
-    fn condition(&self, x: Tensor<2>, labels: &[usize]) -> Tensor<2> {
-        self.condition_scaled(x, labels, self.cfg.d_label_scale)
-    }
-
-    /// `x` with the one-hot labels appended as columns (unchanged when unconditional).
-    fn condition_scaled(&self, x: Tensor<2>, labels: &[usize], scale: f32) -> Tensor<2> {
-        let classes = self.cfg.classes;
-        if classes == 0 {
-            return x;
-        }
-        let [n, _] = x.dims();
-        let mut hot = vec![0f32; n * classes];
-        for (i, &y) in labels.iter().enumerate().take(n) {
-            hot[i * classes + y] = scale;
-        }
-        let hot = tensor_from(hot, n, classes, &x.device());
-        Tensor::cat(vec![x, hot], 1)
-    }
-
-    /// Columns of D's input: the data, then the one-hot label of a conditional GAN.
-    pub fn d_input_dim(&self) -> usize {
-        self.data_dim + self.cfg.classes
+    /// D's label input: one-hot rows with hot value `d_label_scale` (none when
+    /// unconditional).
+    fn labels_d(&self, labels: &[usize]) -> Option<Tensor<2>> {
+        (self.cfg.classes > 0).then(|| {
+            one_hot(
+                labels,
+                self.cfg.classes,
+                self.cfg.d_label_scale,
+                &self.device,
+            )
+        })
     }
 
     /// The configured adaptive rule (`None`: momentum SGD).
@@ -616,17 +693,22 @@ impl Gan {
     /// `d_loss` plus WGAN-GP's gradient penalty on interpolates of the two batches
     /// (unchanged for every other loss); the interpolation weights come from the training
     /// stream.
-    fn with_penalty(&mut self, d_loss: Tensor<1>, real: Tensor<2>, fake: Tensor<2>) -> Tensor<1> {
+    fn with_penalty(
+        &mut self,
+        d_loss: Tensor<1>,
+        real: (Tensor<4>, Option<Tensor<2>>),
+        fake: (Tensor<4>, Option<Tensor<2>>),
+    ) -> Result<Tensor<1>> {
         if self.cfg.loss != crate::loss::GanLoss::WganGp {
-            return d_loss;
+            return Ok(d_loss);
         }
-        d_loss
+        Ok(d_loss
             + self.discriminator.gradient_penalty(
                 real,
                 fake,
                 self.cfg.gp_weight,
                 &mut self.progress.rng,
-            )
+            )?)
     }
 
     /// One update of D (momentum SGD or the adaptive rule, then WGAN's clipping) with its
@@ -677,6 +759,26 @@ impl Gan {
             momentum_at(&self.cfg.optimizer, self.progress.epoch),
         )
     }
+}
+
+/// G's images (a free function so that the fused engine's synced copy and the module itself
+/// go through the same call).
+fn images_of<G: Generator>(g: &G, z: Tensor<2>, labels: Option<Tensor<2>>) -> Tensor<4> {
+    g.images(z, labels)
+}
+
+/// The label inputs of a [real; fake] batch, stacked like the images.
+fn cat_labels(real: &Option<Tensor<2>>, fake: &Option<Tensor<2>>) -> Option<Tensor<2>> {
+    match (real, fake) {
+        (Some(r), Some(f)) => Some(Tensor::cat(vec![r.clone(), f.clone()], 0)),
+        _ => None,
+    }
+}
+
+/// A `[n, c, h, w]` batch from host values (images channels first, one after another).
+pub fn images_from(values: Vec<f32>, shape: ImageShape, device: &Device) -> Tensor<4> {
+    let n = values.len() / shape.len().max(1);
+    Tensor::from_data(TensorData::new(values, shape.batch(n)), device)
 }
 
 /// One update of `module` by momentum SGD (`rule == None`) or an adaptive rule (update `t`).
@@ -782,7 +884,7 @@ pub fn check_finite<M: Module>(module: &M, name: &str, step: u64) -> Result<()> 
     }
 }
 
-impl Gan {
+impl<G: Generator, D: Discriminator> Gan<G, D> {
     /// G(z) for noise vectors given on the host (`n * noise_dim` values).
     pub fn generate_from(&self, z: Vec<f32>) -> Result<Vec<f32>> {
         let dim = self.cfg.noise.dim;

@@ -17,7 +17,9 @@ use crate::checkpoint::{
 use crate::config::{DivergenceAction, TrainConfig};
 use crate::data::ImageSet;
 use crate::error::{Error, Result};
-use crate::models::sample_noise;
+use crate::models::{
+    Discriminator, Generator, ImageShape, MlpDiscriminator, MlpGenerator, sample_noise,
+};
 use crate::rng::Rng;
 use crate::viz::save_grid;
 
@@ -54,8 +56,9 @@ pub struct CheckpointState {
     pub format: u32,
     /// Counters and random stream.
     pub progress: Progress,
-    /// Image height and width of the data the model was trained on.
-    pub image_shape: [usize; 2],
+    /// The shape of the data's images, `[channels, height, width]` (checkpoints written
+    /// before colour data record `[height, width]`, grey).
+    pub image_shape: Vec<usize>,
     /// The run's configuration, as TOML.
     pub config: String,
     /// CRC-32 of each weight file.
@@ -212,12 +215,31 @@ pub enum Outcome {
     Stopped(PathBuf),
 }
 
-/// A run directory and the model being trained in it.
-pub struct Run {
+impl CheckpointState {
+    /// [`CheckpointState::image_shape`] as a shape (`[h, w]`: grey).
+    pub fn shape(&self, path: &Path) -> Result<ImageShape> {
+        let bad = || {
+            Error::checkpoint(
+                path,
+                format!("unreadable image shape {:?}", self.image_shape),
+            )
+        };
+        match self.image_shape[..] {
+            [h, w] => ImageShape::grey(h, w).map_err(|_| bad()),
+            [c, h, w] => ImageShape::new(c, h, w).map_err(|_| bad()),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// A run directory and the model being trained in it: the one training loop (epochs,
+/// shuffling, metrics, sample grids, evaluation, checkpoints, exact resume, the divergence
+/// guard) for every pair of players.
+pub struct Run<G: Generator = MlpGenerator, D: Discriminator = MlpDiscriminator> {
     /// The run directory.
     pub dir: PathBuf,
     /// Players, optimizers and progress.
-    pub gan: Gan,
+    pub gan: Gan<G, D>,
     train: ImageSet,
     fixed_noise: Tensor<2>,
     eval: Option<EvalData>,
@@ -225,8 +247,8 @@ pub struct Run {
 }
 
 impl Run {
-    /// Starts a new run in `dir`. Refuses a directory that already holds checkpoints, so a
-    /// previous run is never overwritten (resume it instead).
+    /// Starts a new run of the paper's MLP pair in `dir`. Refuses a directory that already
+    /// holds checkpoints, so a previous run is never overwritten (resume it instead).
     ///
     /// The directory is locked while the run is open ([`super::lock::RunLock`]): a second
     /// process that tries to train it is refused, naming the holder.
@@ -244,24 +266,10 @@ impl Run {
         device: &Device,
         lock: super::lock::RunLock,
     ) -> Result<Self> {
-        if !list_checkpoints(&dir.join(files::CHECKPOINTS)).is_empty() {
-            return Err(Error::Invalid(format!(
-                "{} already holds a run; resume it with --resume or choose another --out",
-                dir.display()
-            )));
-        }
-        fs::create_dir_all(dir.join(files::SAMPLES)).map_err(|e| Error::io(dir, e))?;
-        write_atomic(&dir.join(files::CONFIG), cfg.to_toml()?.as_bytes())?;
-        for f in [files::METRICS_JSONL, files::METRICS_CSV] {
-            let _ = fs::remove_file(dir.join(f));
-        }
+        refuse_existing(dir)?;
         let means = train.pixel_means();
-        let gan = Gan::new(cfg, train.dim(), Some(&means), device)?;
-        let run = Self::assemble(dir, gan, train, lock);
-        // the initial state, so that a run killed or diverging in its first epoch can be
-        // resumed or rolled back
-        run.save_checkpoint()?;
-        Ok(run)
+        let gan = Gan::new(cfg, train.shape()?, Some(&means), device)?;
+        Self::start(dir, gan, train, lock)
     }
 
     /// Reopens the run in `dir` at its newest checkpoint that verifies. `epochs` replaces the
@@ -291,8 +299,82 @@ impl Run {
             let note = "the run had no checkpoint yet: started it again from its config.toml";
             return Ok((run, ckpt, vec![note.to_string()]));
         }
-        let (mut gan, ckpt, skipped) = load_latest(dir, device)?;
+        let (gan, ckpt, skipped) = load_latest(dir, device)?;
+        let run = Self::reopen(dir, gan, train, epochs, lock)?;
+        Ok((run, ckpt, skipped))
+    }
+}
+
+/// Refuses to start a run in a directory that already holds one.
+fn refuse_existing(dir: &Path) -> Result<()> {
+    if !list_checkpoints(&dir.join(files::CHECKPOINTS)).is_empty() {
+        return Err(Error::Invalid(format!(
+            "{} already holds a run; resume it with --resume or choose another --out",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+impl<G: Generator, D: Discriminator> Run<G, D> {
+    /// Starts a new run in `dir` with players built by the caller (any [`Generator`] and
+    /// [`Discriminator`]; `gan.cfg` supplies the schedule, loss, optimizer, epochs and
+    /// outputs). Refuses a directory that already holds checkpoints, and data that do not
+    /// fit the players' image shape.
+    pub fn create_with(dir: &Path, gan: Gan<G, D>, train: ImageSet) -> Result<Self> {
         check_data(&gan.cfg, &train)?;
+        check_shape(&gan, &train)?;
+        let lock = super::lock::RunLock::acquire(dir)?;
+        refuse_existing(dir)?;
+        Self::start(dir, gan, train, lock)
+    }
+
+    /// Reopens the run in `dir` at its newest checkpoint that verifies, loaded into `gan`
+    /// (fresh players of the same architecture as the run's); `epochs` replaces the
+    /// configured total when given. Returns the run, the checkpoint used and the
+    /// checkpoints skipped as damaged.
+    pub fn resume_with(
+        dir: &Path,
+        mut gan: Gan<G, D>,
+        train: ImageSet,
+        epochs: Option<u64>,
+    ) -> Result<(Self, PathBuf, Vec<String>)> {
+        check_image_run(dir)?;
+        let lock = super::lock::RunLock::acquire(dir)?;
+        let (ckpt, skipped) = load_latest_into(dir, &mut gan)?;
+        let run = Self::reopen(dir, gan, train, epochs, lock)?;
+        Ok((run, ckpt, skipped))
+    }
+
+    /// Writes the config, clears old metrics and saves the initial checkpoint.
+    fn start(
+        dir: &Path,
+        gan: Gan<G, D>,
+        train: ImageSet,
+        lock: super::lock::RunLock,
+    ) -> Result<Self> {
+        fs::create_dir_all(dir.join(files::SAMPLES)).map_err(|e| Error::io(dir, e))?;
+        write_atomic(&dir.join(files::CONFIG), gan.cfg.to_toml()?.as_bytes())?;
+        for f in [files::METRICS_JSONL, files::METRICS_CSV] {
+            let _ = fs::remove_file(dir.join(f));
+        }
+        let run = Self::assemble(dir, gan, train, lock);
+        // the initial state, so that a run killed or diverging in its first epoch can be
+        // resumed or rolled back
+        run.save_checkpoint()?;
+        Ok(run)
+    }
+
+    /// A loaded run made ready to train on: data checked, `epochs` applied.
+    fn reopen(
+        dir: &Path,
+        mut gan: Gan<G, D>,
+        train: ImageSet,
+        epochs: Option<u64>,
+        lock: super::lock::RunLock,
+    ) -> Result<Self> {
+        check_data(&gan.cfg, &train)?;
+        check_shape(&gan, &train)?;
         if let Some(e) = epochs {
             let done = gan.progress.epoch;
             if e <= done {
@@ -310,10 +392,10 @@ impl Run {
             write_atomic(&dir.join(files::CONFIG), gan.cfg.to_toml()?.as_bytes())?;
         }
         truncate_metrics(dir, gan.progress.epoch)?;
-        Ok((Self::assemble(dir, gan, train, lock), ckpt, skipped))
+        Ok(Self::assemble(dir, gan, train, lock))
     }
 
-    fn assemble(dir: &Path, gan: Gan, train: ImageSet, lock: super::lock::RunLock) -> Self {
+    fn assemble(dir: &Path, gan: Gan<G, D>, train: ImageSet, lock: super::lock::RunLock) -> Self {
         let mut grid_rng = Rng::derived(gan.cfg.seed, streams::GRID);
         let fixed_noise = sample_noise(
             &gan.cfg.noise,
@@ -539,14 +621,15 @@ impl Run {
             return Err(diverged());
         }
         *rollbacks += 1;
-        let (mut gan, ckpt, _) = load_latest(&self.dir, &self.gan.device)?;
+        let epochs = self.gan.cfg.epochs;
         let lr = self.gan.cfg.optimizer.lr * guard.lr_factor;
+        let (ckpt, _) = load_latest_into(&self.dir, &mut self.gan)?;
+        let gan = &mut self.gan;
         gan.cfg.optimizer.lr = lr;
-        gan.cfg.epochs = self.gan.cfg.epochs;
+        gan.cfg.epochs = epochs;
         gan.reload_engine();
         write_atomic(&self.dir.join(files::CONFIG), gan.cfg.to_toml()?.as_bytes())?;
         truncate_metrics(&self.dir, gan.progress.epoch)?;
-        self.gan = gan;
         observer.on_rollback(step, what, &ckpt, lr);
         Ok(())
     }
@@ -559,7 +642,7 @@ impl Run {
             .dir
             .join(files::SAMPLES)
             .join(format!("epoch-{epoch:04}.png"));
-        save_grid(&path, &images, self.train.rows, self.train.cols, cols)
+        save_grid(&path, &images, self.gan.shape(), cols)
     }
 
     fn append_metrics(&self, m: &EpochMetrics) -> Result<()> {
@@ -611,7 +694,7 @@ impl Run {
             let s = CheckpointState {
                 format: 1,
                 progress: gan.progress.clone(),
-                image_shape: [self.train.rows, self.train.cols],
+                image_shape: gan.shape().dims().to_vec(),
                 config: gan.cfg.to_toml()?,
                 files: sums,
             };
@@ -627,14 +710,19 @@ impl Run {
     }
 }
 
-fn check_data(cfg: &TrainConfig, train: &ImageSet) -> Result<()> {
-    if train.channels != 1 {
+/// The players must make images of the training data's shape.
+fn check_shape<G: Generator, D: Discriminator>(gan: &Gan<G, D>, train: &ImageSet) -> Result<()> {
+    let data = train.shape()?;
+    if gan.shape() != data {
         return Err(Error::Config(format!(
-            "data.channels = {}: the MLP models train on grey images (data.channels = 1); \
-             colour models come with the convolutional GANs",
-            train.channels
+            "the model makes images of {} (channels, height, width); the training data are {data}",
+            gan.shape()
         )));
     }
+    Ok(())
+}
+
+fn check_data(cfg: &TrainConfig, train: &ImageSet) -> Result<()> {
     let need = cfg.batch_size
         * match cfg.schedule {
             crate::config::Schedule::Alternating => cfg.k,
@@ -757,30 +845,55 @@ pub fn read_run_config(dir: &Path) -> Result<TrainConfig> {
     TrainConfig::from_file(&dir.join(files::CONFIG), &[])
 }
 
-/// Loads the newest checkpoint of run `dir` that verifies; also returns the checkpoint path
-/// and a note for each newer checkpoint that did not verify.
+/// Loads the newest checkpoint of run `dir` that verifies (the paper's MLP pair); also
+/// returns the checkpoint path and a note for each newer checkpoint that did not verify.
 pub fn load_latest(dir: &Path, device: &Device) -> Result<(Gan, PathBuf, Vec<String>)> {
     check_image_run(dir)?;
-    let ckdir = dir.join(files::CHECKPOINTS);
-    let all = list_checkpoints(&ckdir);
-    if all.is_empty() {
-        return Err(Error::checkpoint(&ckdir, "no checkpoint found in this run"));
-    }
     let mut skipped = Vec::new();
-    for (_, path) in all {
+    for path in checkpoints_of(dir)? {
         match load_checkpoint(&path, device) {
             Ok(gan) => return Ok((gan, path, skipped)),
             Err(e) => skipped.push(format!("skipped a damaged checkpoint: {e}")),
         }
     }
-    Err(Error::checkpoint(
-        &ckdir,
-        format!("no checkpoint verifies: {}", skipped.join("; ")),
-    ))
+    Err(none_verifies(dir, &skipped))
 }
 
-/// Loads one checkpoint directory, verifying every file.
-pub fn load_checkpoint(ckpt: &Path, device: &Device) -> Result<Gan> {
+/// [`load_latest`] into players built by the caller (any architecture, the run's own):
+/// returns the checkpoint used and the notes on newer damaged ones.
+pub fn load_latest_into<G: Generator, D: Discriminator>(
+    dir: &Path,
+    gan: &mut Gan<G, D>,
+) -> Result<(PathBuf, Vec<String>)> {
+    check_image_run(dir)?;
+    let mut skipped = Vec::new();
+    for path in checkpoints_of(dir)? {
+        match load_checkpoint_into(&path, gan) {
+            Ok(()) => return Ok((path, skipped)),
+            Err(e) => skipped.push(format!("skipped a damaged checkpoint: {e}")),
+        }
+    }
+    Err(none_verifies(dir, &skipped))
+}
+
+fn checkpoints_of(dir: &Path) -> Result<Vec<PathBuf>> {
+    let ckdir = dir.join(files::CHECKPOINTS);
+    let all = list_checkpoints(&ckdir);
+    if all.is_empty() {
+        return Err(Error::checkpoint(&ckdir, "no checkpoint found in this run"));
+    }
+    Ok(all.into_iter().map(|(_, p)| p).collect())
+}
+
+fn none_verifies(dir: &Path, skipped: &[String]) -> Error {
+    Error::checkpoint(
+        dir.join(files::CHECKPOINTS),
+        format!("no checkpoint verifies: {}", skipped.join("; ")),
+    )
+}
+
+/// A checkpoint's state file.
+fn read_state(ckpt: &Path) -> Result<CheckpointState> {
     let state_path = ckpt.join(STATE_FILE);
     let text = fs::read(&state_path).map_err(|e| Error::io(&state_path, e))?;
     let state: CheckpointState = serde_json::from_slice(&text)
@@ -791,7 +904,40 @@ pub fn load_checkpoint(ckpt: &Path, device: &Device) -> Result<Gan> {
             format!("unknown format version {}", state.format),
         ));
     }
+    Ok(state)
+}
+
+/// Loads one checkpoint directory of the paper's MLP pair, verifying every file.
+pub fn load_checkpoint(ckpt: &Path, device: &Device) -> Result<Gan> {
+    let state = read_state(ckpt)?;
+    let state_path = ckpt.join(STATE_FILE);
     let cfg = TrainConfig::from_toml_str(&state.config, &[], &state_path.display().to_string())?;
+    let mut gan = Gan::new(cfg, state.shape(&state_path)?, None, device)?;
+    load_checkpoint_into(ckpt, &mut gan)?;
+    Ok(gan)
+}
+
+/// Loads one checkpoint directory into `gan` (players of the run's architecture), verifying
+/// every file: weights, optimizer states, counters, random stream and config. A checkpoint
+/// of another image shape is refused, and on any error `gan` should be loaded again or
+/// dropped (some of its tensors may already hold the checkpoint's values).
+pub fn load_checkpoint_into<G: Generator, D: Discriminator>(
+    ckpt: &Path,
+    gan: &mut Gan<G, D>,
+) -> Result<()> {
+    let state = read_state(ckpt)?;
+    let state_path = ckpt.join(STATE_FILE);
+    let cfg = TrainConfig::from_toml_str(&state.config, &[], &state_path.display().to_string())?;
+    let shape = state.shape(&state_path)?;
+    if shape != gan.shape() {
+        return Err(Error::checkpoint(
+            &state_path,
+            format!(
+                "holds a model of images {shape}; the players given make {}",
+                gan.shape()
+            ),
+        ));
+    }
     let crc = |name: &str| {
         state
             .files
@@ -802,8 +948,6 @@ pub fn load_checkpoint(ckpt: &Path, device: &Device) -> Result<Gan> {
                 Error::checkpoint(&state_path, format!("no checksum recorded for {name}"))
             })
     };
-    let [rows, cols] = state.image_shape;
-    let mut gan = Gan::new(cfg, rows * cols, None, device)?;
     let read = |name: &str| read_verified(ckpt, name, crc(name)?);
     module_from_bytes(
         &mut gan.generator,
@@ -830,7 +974,7 @@ pub fn load_checkpoint(ckpt: &Path, device: &Device) -> Result<Gan> {
         files::DISCRIMINATOR_VELOCITY,
     )?;
     gan.opt_d.load_velocity_module(&vd);
-    if gan.cfg.optimizer.kind != crate::config::OptimKind::Sgd {
+    if cfg.optimizer.kind != crate::config::OptimKind::Sgd {
         let sg = read_like(
             &gan.generator,
             read(files::GENERATOR_SECOND)?,
@@ -846,9 +990,10 @@ pub fn load_checkpoint(ckpt: &Path, device: &Device) -> Result<Gan> {
         )?;
         gan.opt_d.load_second_moment_module(&sd);
     }
+    gan.cfg = cfg;
     gan.progress = state.progress;
     gan.reload_engine();
-    Ok(gan)
+    Ok(())
 }
 
 /// A copy of `template` holding the tensors of checkpoint file `name` (optimizer states are
@@ -864,11 +1009,7 @@ fn read_like<M: burn::module::Module>(
     Ok(m)
 }
 
-/// Image height and width recorded in a checkpoint.
-pub fn checkpoint_image_shape(ckpt: &Path) -> Result<[usize; 2]> {
-    let state_path = ckpt.join(STATE_FILE);
-    let text = fs::read(&state_path).map_err(|e| Error::io(&state_path, e))?;
-    let state: CheckpointState = serde_json::from_slice(&text)
-        .map_err(|e| Error::checkpoint(&state_path, format!("unreadable state file: {e}")))?;
-    Ok(state.image_shape)
+/// The image shape `[channels, height, width]` recorded in a checkpoint.
+pub fn checkpoint_image_shape(ckpt: &Path) -> Result<ImageShape> {
+    read_state(ckpt)?.shape(&ckpt.join(STATE_FILE))
 }
