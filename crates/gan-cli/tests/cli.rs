@@ -874,3 +874,72 @@ fn the_mlp_trains_on_an_image_folder() {
     assert!(line["fid"].is_null(), "{line}");
     assert!(out.join("samples/epoch-0001.png").is_file());
 }
+
+#[test]
+fn colour_data_gives_colour_grids_checkpoints_and_samples() {
+    // the emoji in RGB at 16 x 16 through the MLP: an RGB grid, [3, 16, 16] in the checkpoint,
+    // and `gan sample --out x.npy` as [n, h, w, c]
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("rgb");
+    let data = common::root().join("data/emoji-noto-64");
+    let mut args: Vec<&str> = TINY.to_vec();
+    args.extend([
+        "--data",
+        data.to_str().expect("utf8"),
+        "--set",
+        "data.channels=3",
+        "--set",
+        "data.image_size=16",
+        "--epochs",
+        "1",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    let o = run(&args);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("3x16x16"), "{t}");
+    // the PNG header: width and height (IHDR bytes 16..24), colour type 2 = RGB (byte 25)
+    let png = std::fs::read(out.join("samples/epoch-0001.png")).expect("grid");
+    let be = |i: usize| u32::from_be_bytes([png[i], png[i + 1], png[i + 2], png[i + 3]]);
+    // 16 samples in 4 columns of 16-pixel tiles with 2-pixel gutters
+    assert_eq!((be(16), be(20)), (4 * 18 + 2, 4 * 18 + 2));
+    assert_eq!(png[25], 2, "colour type {} is not RGB", png[25]);
+    let npy = dir.path().join("s.npy");
+    let o = run(&[
+        "sample",
+        "--run",
+        out.to_str().expect("utf8"),
+        "-n",
+        "5",
+        "--seed",
+        "3",
+        "--out",
+        npy.to_str().expect("utf8"),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["shape"], serde_json::json!([3, 16, 16]), "{v}");
+    let a = gan::npy::read_npy(&npy).expect("npy");
+    assert_eq!(a.shape, vec![5, 16, 16, 3]);
+    let gan::npy::NpyData::F32(values) = a.data else {
+        panic!("the samples are not float32");
+    };
+    // channels last: value (i, y, x, c) of the file is value (i, c, y, x) of the same
+    // samples drawn through the library (channels first)
+    let (gan, _, _) =
+        gan::train::load_latest(&out, &burn::tensor::Device::flex().autodiff()).expect("run");
+    let lib = gan.sample(5, 3).expect("sample");
+    for i in 0..5 {
+        for y in 0..16 {
+            for x in 0..16 {
+                for c in 0..3 {
+                    let file = values[((i * 16 + y) * 16 + x) * 3 + c];
+                    let want = lib[i * 768 + c * 256 + y * 16 + x];
+                    assert_eq!(file, want, "sample {i} ({y}, {x}) channel {c}");
+                }
+            }
+        }
+    }
+}
