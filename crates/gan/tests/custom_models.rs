@@ -44,7 +44,7 @@ fn a_users_convolutional_pair_trains_checkpoints_and_reopens() {
         &dev,
     )
     .expect("built");
-    let e = g.sample(2, 1).err().expect("refused").to_string();
+    let e = g.sample(2, 1).expect_err("refused").to_string();
     assert!(
         e.contains("[2, 3, 16, 16]") && e.contains("[2, 3, 8, 8]"),
         "{e}"
