@@ -6,9 +6,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use gan::toy2d::{Toy2d, Toy2dConfig};
+use gan::train::Outcome;
 use gan::viz::{save_scatter, save_scatter_panels};
 
 use crate::common::{out, print_json, set_threads};
+use crate::train::Cli;
+
+/// The subdirectory of a 2-D run that the training loop keeps (its config, metrics and
+/// checkpoints).
+const TRAIN_DIR: &str = "train";
 
 /// Train a 2-D GAN and score it with the PacGAN protocol.
 ///
@@ -46,9 +52,14 @@ pub struct ToyArgs {
     #[arg(long, value_parser = crate::common::positive_f64)]
     lr: Option<f64>,
     /// Run directory: config.toml, samples.npy (100,000 samples), scatter.png, training.png,
-    /// modes.json [default: runs/<preset>-<loss>-s<seed>].
-    #[arg(long)]
+    /// modes.json, and train/ (the training loop's checkpoints and metrics)
+    /// [default: runs/<preset>-<loss>-s<seed>].
+    #[arg(long, conflicts_with = "resume")]
     out: Option<PathBuf>,
+    /// Continue an interrupted 2-D run (Ctrl-C saves a checkpoint) from its newest
+    /// checkpoint, with its own config.
+    #[arg(long, value_name = "DIR")]
+    resume: Option<PathBuf>,
     /// Panels of training.png (samples at evenly spaced steps).
     #[arg(long, default_value_t = 4, value_parser = crate::common::positive)]
     snapshots: usize,
@@ -79,6 +90,7 @@ impl ToyArgs {
             seed,
             lr: None,
             out,
+            resume: None,
             snapshots: 4,
             threads,
             json,
@@ -113,40 +125,85 @@ impl ToyArgs {
 
 pub fn run(a: ToyArgs) -> Result<i32> {
     set_threads(a.threads)?;
-    let cfg = a.config()?;
-    let dir = a.out.clone().unwrap_or_else(|| {
-        PathBuf::from("runs").join(format!("{}-{}-s{}", cfg.name, cfg.loss.name(), cfg.seed))
-    });
-    if dir.join("modes.json").exists() {
-        bail!(
-            "{} already holds a 2-D run (modes.json); choose another --out or remove it",
-            dir.display()
-        );
-    }
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    gan::checkpoint::write_atomic(&dir.join("config.toml"), cfg.to_toml()?.as_bytes())?;
+    let (cfg, dir) = match &a.resume {
+        Some(d) => {
+            if !a.set.is_empty() || a.loss.is_some() || a.steps.is_some() || a.lr.is_some() {
+                bail!(
+                    "--resume continues {} with its own config.toml: drop --set, --loss, --steps and --lr",
+                    d.display()
+                );
+            }
+            if d.join("modes.json").exists() {
+                bail!(
+                    "{} is a finished 2-D run (modes.json); nothing to resume",
+                    d.display()
+                );
+            }
+            let p = d.join("config.toml");
+            let text = std::fs::read_to_string(&p).with_context(|| {
+                format!("reading {} (is {} a 2-D run?)", p.display(), d.display())
+            })?;
+            (
+                Toy2dConfig::from_toml_str(&text, &[], &p.display().to_string())?,
+                d.clone(),
+            )
+        }
+        None => {
+            let cfg = a.config()?;
+            let dir = a.out.clone().unwrap_or_else(|| {
+                PathBuf::from("runs").join(format!(
+                    "{}-{}-s{}",
+                    cfg.name,
+                    cfg.loss.name(),
+                    cfg.seed
+                ))
+            });
+            if dir.join("modes.json").exists() {
+                bail!(
+                    "{} already holds a 2-D run (modes.json); choose another --out or remove it",
+                    dir.display()
+                );
+            }
+            if dir.join(TRAIN_DIR).join("checkpoints").is_dir() {
+                bail!(
+                    "{} holds an unfinished 2-D run; continue it with gan toy --resume {}",
+                    dir.display(),
+                    dir.display()
+                );
+            }
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            gan::checkpoint::write_atomic(&dir.join("config.toml"), cfg.to_toml()?.as_bytes())?;
+            (cfg, dir)
+        }
+    };
     let started = std::time::Instant::now();
     let steps = cfg.steps;
-    // training.png: samples at evenly spaced steps (progress is reported every 100 steps)
-    let mut targets: Vec<usize> = (1..=a.snapshots)
-        .map(|i| steps * i / a.snapshots / 100 * 100)
+    // training.png: samples (the same noise each time) at evenly spaced steps
+    let mut targets: Vec<u64> = (1..=a.snapshots)
+        .map(|i| (steps * i / a.snapshots / 100 * 100) as u64)
         .filter(|&t| t >= 100)
         .collect();
     targets.dedup();
-    let mut panels = Vec::new();
-    let mut pic_rng = gan::rng::Rng::new(cfg.seed ^ 0x5eed);
-    let mut snapshot_err = None;
-    let mut toy = Toy2d::new(cfg.clone())?;
-    toy.train(|step, toy| {
-        if targets.contains(&step) {
-            match toy.sample(2500, &mut pic_rng) {
-                Ok(s) => panels.push((format!("step {step}"), s)),
-                Err(e) => snapshot_err = Some(e),
-            }
-        }
-    })?;
-    if let Some(e) = snapshot_err {
-        return Err(e.into());
+    let mut obs = Cli::new(a.json, 1, steps)?
+        .without_epoch_lines()
+        .with_snapshots(targets, 2500, cfg.seed ^ 0x5eed);
+    let train_dir = dir.join(TRAIN_DIR);
+    let trained = match &a.resume {
+        Some(_) => Toy2d::resume(cfg.clone(), &train_dir, &mut obs).map(|(t, o, ckpt)| {
+            eprintln!("resuming {} from {}", dir.display(), ckpt.display());
+            (t, o)
+        }),
+        None => Toy2d::new(cfg.clone()).and_then(|t| t.train(&train_dir, &mut obs)),
+    };
+    obs.finish();
+    let (toy, outcome) = trained?;
+    if let Outcome::Stopped(ckpt) = outcome {
+        eprintln!(
+            "interrupted: checkpoint saved to {}; continue with: gan toy --resume {}",
+            ckpt.display(),
+            dir.display()
+        );
+        return Ok(0);
     }
     let (report, samples) = toy.evaluate()?;
     gan::npy::write_npy_f32(&dir.join("samples.npy"), &samples, samples.len() / 2, 2)?;
@@ -159,8 +216,8 @@ pub fn run(a: ToyArgs) -> Result<i32> {
         report.high_quality_pct
     );
     save_scatter(&dir.join("scatter.png"), &title, &samples, &toy.data.means)?;
-    if !panels.is_empty() {
-        save_scatter_panels(&dir.join("training.png"), &panels, &toy.data.means)?;
+    if !obs.panels.is_empty() {
+        save_scatter_panels(&dir.join("training.png"), &obs.panels, &toy.data.means)?;
     }
     let mut v = serde_json::to_value(&report)?;
     v["loss"] = cfg.loss.name().into();

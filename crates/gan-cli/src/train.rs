@@ -65,14 +65,83 @@ pub struct TrainArgs {
 /// Interrupts this close to the first one count as the same request.
 const SAME_REQUEST: std::time::Duration = std::time::Duration::from_secs(2);
 
-struct Cli {
+/// The progress bar, per-epoch lines (or JSON), Ctrl-C and, for the 2-D runs, the samples
+/// of the pictures of training: what `gan train` and `gan toy` show of the one loop.
+pub struct Cli {
     stop: Arc<AtomicBool>,
     bar: Option<ProgressBar>,
     json: bool,
+    epoch_lines: bool,
     epochs: u64,
+    /// Steps at which to take samples, how many, and their noise seed.
+    snapshots: Vec<u64>,
+    snapshot_size: usize,
+    snapshot_seed: u64,
+    /// The samples taken, labelled by step.
+    pub panels: Vec<(String, Vec<f32>)>,
+}
+
+impl Cli {
+    /// An observer with a progress bar (none with `json`, which prints each epoch's metrics
+    /// as a JSON line) and the Ctrl-C handler installed.
+    pub fn new(json: bool, epochs: u64, per_epoch: usize) -> Result<Self> {
+        let bar = (!json).then(|| {
+            let b = ProgressBar::new(per_epoch as u64);
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta} {msg}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            b
+        });
+        Ok(Self {
+            stop: interrupt_flag()?,
+            bar,
+            json,
+            epoch_lines: true,
+            epochs,
+            snapshots: Vec::new(),
+            snapshot_size: 0,
+            snapshot_seed: 0,
+            panels: Vec::new(),
+        })
+    }
+
+    /// No line (or JSON object) per epoch: for runs that report once at the end.
+    pub fn without_epoch_lines(mut self) -> Self {
+        self.epoch_lines = false;
+        self
+    }
+
+    /// Also take `n` samples (noise seed `seed`) after each of `steps`.
+    pub fn with_snapshots(mut self, steps: Vec<u64>, n: usize, seed: u64) -> Self {
+        self.snapshots = steps;
+        self.snapshot_size = n;
+        self.snapshot_seed = seed;
+        self
+    }
+
+    /// Clears the progress bar.
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
 }
 
 impl Observer for Cli {
+    fn samples_wanted(&self, step: u64) -> Option<(usize, u64)> {
+        self.snapshots
+            .contains(&step)
+            .then_some((self.snapshot_size, self.snapshot_seed))
+    }
+
+    fn on_samples(&mut self, step: u64, samples: &[f32]) {
+        self.panels.push((format!("step {step}"), samples.to_vec()));
+    }
+
     fn on_step(&mut self, r: &StepReport<'_>) {
         let Some(bar) = &self.bar else { return };
         if r.iteration == 1 || bar.length() != Some(r.iterations_per_epoch as u64) {
@@ -89,6 +158,9 @@ impl Observer for Cli {
     }
 
     fn on_epoch(&mut self, m: &EpochMetrics, ckpt: &std::path::Path) {
+        if !self.epoch_lines {
+            return;
+        }
         if self.json {
             print_json(&serde_json::to_value(m).unwrap_or_default());
             return;
@@ -135,6 +207,38 @@ impl Observer for Cli {
     fn stop_requested(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
     }
+}
+
+/// A flag set by the first Ctrl-C (or SIGTERM): the loop then saves a checkpoint at the next
+/// step and stops. The handler is installed once per process.
+fn interrupt_flag() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let first: Arc<std::sync::Mutex<Option<std::time::Instant>>> = Arc::default();
+    ctrlc::set_handler(move || {
+        // one request can arrive as several signals (`timeout -s INT`, `docker stop` and
+        // job schedulers signal the process and its group): those within SAME_REQUEST of
+        // the first are the same request; a later one exits at once
+        let mut at = first.lock().unwrap_or_else(|p| p.into_inner());
+        match *at {
+            None => {
+                *at = Some(std::time::Instant::now());
+                flag.store(true, Ordering::SeqCst);
+                eprintln!(
+                    "\ninterrupt: saving a checkpoint at the next step (interrupt again \
+                     after {} s to exit without one)",
+                    SAME_REQUEST.as_secs()
+                );
+            }
+            Some(t) if t.elapsed() < SAME_REQUEST => {}
+            Some(_) => {
+                eprintln!("\nsecond interrupt: exiting without a checkpoint");
+                std::process::exit(130);
+            }
+        }
+    })
+    .context("installing the Ctrl-C handler")?;
+    Ok(stop)
 }
 
 /// The run's data, with what an image folder held said once (images, skipped and ignored
@@ -286,55 +390,9 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         return Ok(0);
     }
 
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        let first: Arc<std::sync::Mutex<Option<std::time::Instant>>> = Arc::default();
-        ctrlc::set_handler(move || {
-            // one request can arrive as several signals (`timeout -s INT`, `docker stop` and
-            // job schedulers signal the process and its group): those within SAME_REQUEST of
-            // the first are the same request; a later one exits at once
-            let mut at = first.lock().unwrap_or_else(|p| p.into_inner());
-            match *at {
-                None => {
-                    *at = Some(std::time::Instant::now());
-                    stop.store(true, Ordering::SeqCst);
-                    eprintln!(
-                        "\ninterrupt: saving a checkpoint at the next step (interrupt again \
-                         after {} s to exit without one)",
-                        SAME_REQUEST.as_secs()
-                    );
-                }
-                Some(t) if t.elapsed() < SAME_REQUEST => {}
-                Some(_) => {
-                    eprintln!("\nsecond interrupt: exiting without a checkpoint");
-                    std::process::exit(130);
-                }
-            }
-        })
-        .context("installing the Ctrl-C handler")?;
-    }
-    let bar = (!a.json).then(|| {
-        let b = ProgressBar::new(run.iterations_per_epoch() as u64);
-        b.set_style(
-            ProgressStyle::with_template(
-                "{prefix} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta} {msg}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        b
-    });
-    let mut obs = Cli {
-        stop,
-        bar,
-        json: a.json,
-        epochs: run.gan.cfg.epochs,
-    };
+    let mut obs = Cli::new(a.json, run.gan.cfg.epochs, run.iterations_per_epoch())?;
     let outcome = run.train(&mut obs);
-    if let Some(b) = &obs.bar {
-        b.finish_and_clear();
-    }
+    obs.finish();
     let outcome = outcome.map_err(|e| match e {
         gan::Error::Diverged { .. } => anyhow::anyhow!(
             "{e}\nthe checkpoints in {} hold the last good state; resume with --resume {} or \

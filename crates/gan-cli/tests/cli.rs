@@ -496,6 +496,80 @@ fn quality_metrics_and_fgsm_report_their_setup() {
 }
 
 #[test]
+fn an_interrupted_2d_run_resumes_to_the_same_result() {
+    // the 2-D runs train through the one loop: Ctrl-C saves a checkpoint, --resume finishes
+    // the run, and the samples are bit for bit those of an uninterrupted run
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "toy",
+            "--data",
+            "ring8",
+            "--steps",
+            "15000",
+            "--set",
+            "g_hidden=[16,16]",
+            "--set",
+            "d_hidden=[8]",
+            "--threads",
+            "1",
+            "--json",
+            "--out",
+            out.to_str().expect("utf8"),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let whole = dir.path().join("whole");
+    let a: Vec<String> = args(&whole);
+    let o = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", text(&o));
+    let cut = dir.path().join("cut");
+    let child = gan()
+        .args(args(&cut))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let start = Instant::now();
+    while !cut.join("train/checkpoints").is_dir() && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let o = child.wait_with_output().expect("exits");
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("interrupted: checkpoint saved") && t.contains("gan toy --resume"),
+        "the run was not interrupted before its end (15,000 steps): {t}"
+    );
+    assert!(!cut.join("modes.json").exists());
+    let o = run(&["toy", "--resume", cut.to_str().expect("utf8"), "--json"]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("resuming"), "{t}");
+    assert!(
+        std::fs::read(cut.join("samples.npy")).expect("resumed")
+            == std::fs::read(whole.join("samples.npy")).expect("whole"),
+        "the resumed run's samples differ from the uninterrupted run's"
+    );
+    // a finished run is not resumed again
+    let o = run(&["toy", "--resume", cut.to_str().expect("utf8")]);
+    assert!(
+        !o.status.success() && text(&o).contains("finished"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
 fn toy_2d_runs_write_samples_scatter_and_mode_statistics_deterministically() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut bytes = Vec::new();

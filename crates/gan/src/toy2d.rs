@@ -6,18 +6,24 @@
 //! G's batch normalisation (`g_batch_norm`) uses the batch's statistics in training and in
 //! sampling.
 
+use std::path::{Path, PathBuf};
+
 use burn::module::{Module, Param};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{DiscriminatorConfig, GeneratorConfig, OutputBiasInit};
+use crate::config::{
+    DataConfig, DiscriminatorConfig, Engine as EngineKind, GeneratorConfig, NoiseConfig, NoiseKind,
+    OptimKind, OutputBiasInit, Schedule, TrainConfig,
+};
+use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::eval::modes::{Mixture2d, ModeReport, mode_report};
 use crate::loss::GanLoss;
-use crate::models::{ImageShape, MlpDiscriminator, MlpGenerator};
+use crate::models::{Generator, ImageShape, MlpDiscriminator, MlpGenerator};
 use crate::nn::{Maxout, uniform_linear};
 use crate::rng::Rng;
+use crate::train::{Gan, Observer, Outcome, Run};
 
 /// The optimizer of both players of a 2-D run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -261,23 +267,70 @@ pub fn batch_norm(x: Tensor<2>, gamma: Tensor<1>, beta: Tensor<1>) -> Tensor<2> 
     centered / var.add_scalar(1e-5).sqrt() * gamma.unsqueeze_dim::<2>(0) + beta.unsqueeze_dim(0)
 }
 
-fn column2(v: Vec<f32>, device: &Device) -> Tensor<2> {
-    let n = v.len() / 2;
-    Tensor::from_data(TensorData::new(v, [n, 2]), device)
+impl Generator for ToyGenerator {
+    fn images(&self, z: Tensor<2>, _labels: Option<Tensor<2>>) -> Tensor<4> {
+        let [n, _] = z.dims();
+        self.forward(z).reshape([n, 2, 1, 1])
+    }
 }
 
-/// A trained 2-D GAN.
+/// Tag of the stream the training points are drawn from.
+const DATA_STREAM: u64 = 8;
+
+/// The shape of a 2-D point as the training loop sees it: an "image" `[2, 1, 1]`.
+pub fn point_shape() -> ImageShape {
+    ImageShape {
+        channels: 2,
+        height: 1,
+        width: 1,
+    }
+}
+
+/// `len` points of a 2-D mixture as a [`Dataset`]: point `i` is drawn from a random stream
+/// of its own (seeded by the run's seed and `i`), so every minibatch of a run is a fresh
+/// draw from the mixture, as the PacGAN protocol samples it, and a resumed run sees the same
+/// points.
+pub struct MixturePoints {
+    /// The mixture.
+    pub mixture: Mixture2d,
+    seed: u64,
+    len: usize,
+}
+
+impl MixturePoints {
+    /// `len` points of `mixture` from the streams of `seed`.
+    pub fn new(mixture: Mixture2d, seed: u64, len: usize) -> Self {
+        Self { mixture, seed, len }
+    }
+}
+
+impl Dataset for MixturePoints {
+    fn shape(&self) -> Result<ImageShape> {
+        Ok(point_shape())
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push_image(&self, i: usize, out: &mut Vec<f32>) {
+        let mut rng = Rng::derived(Rng::derived(self.seed, DATA_STREAM).next_u64(), i as u64);
+        out.extend(self.mixture.sample(1, &mut rng));
+    }
+
+    fn label(&self, _i: usize) -> u8 {
+        0
+    }
+}
+
+/// A 2-D GAN: the players, trained by the library's one loop ([`Run`]).
 pub struct Toy2d {
-    /// The generator.
-    pub g: ToyGenerator,
-    /// The discriminator.
-    pub d: MlpDiscriminator,
+    /// The players, optimizers and progress.
+    pub gan: Gan<ToyGenerator, MlpDiscriminator>,
     /// The settings.
     pub cfg: Toy2dConfig,
     /// The data.
     pub data: Mixture2d,
-    device: Device,
-    rng: Rng,
 }
 
 impl Toy2d {
@@ -292,14 +345,7 @@ impl Toy2d {
             init_range: 1.0 / (cfg.g_hidden.first().copied().unwrap_or(2) as f32).sqrt(),
             output_bias: OutputBiasInit::Zero,
         };
-        let dcfg = DiscriminatorConfig {
-            hidden: cfg.d_hidden.clone(),
-            pieces: cfg.pieces,
-            init_range: 1.0 / (cfg.d_hidden[0] as f32).sqrt(),
-            input_keep: 1.0,
-            hidden_keep: 1.0,
-            clip: cfg.clip,
-        };
+        let dcfg = discriminator_config(&cfg);
         // per-layer initialisation as PyTorch's nn.Linear does it (the shared-range
         // constructors suit the MNIST model, not a 2-input network): weights and biases
         // uniform in +-1/sqrt(fan_in), so neither player starts as a function through 0
@@ -308,7 +354,7 @@ impl Toy2d {
             let b = (0..d_out).map(|_| rng.uniform_range(-r, r)).collect();
             uniform_linear(d_in, d_out, r, Some(b), rng, &device)
         };
-        let mut g = MlpGenerator::new(&gcfg, 2, ImageShape::new(2, 1, 1)?, None, &mut rng, &device);
+        let mut g = MlpGenerator::new(&gcfg, 2, point_shape(), None, &mut rng, &device);
         let mut d_in = 2;
         for (i, &w) in cfg.g_hidden.iter().enumerate() {
             g.hidden[i] = layer(d_in, w, &mut rng);
@@ -342,122 +388,136 @@ impl Toy2d {
             d_in = u;
         }
         d.output = layer(d_in, 1, &mut rng);
-        Ok(Self {
-            g,
-            d,
-            cfg,
-            data,
-            device,
-            rng,
-        })
+        let gan = Gan::from_models(train_config(&cfg)?, point_shape(), g, d, &device)?;
+        Ok(Self { gan, cfg, data })
     }
 
-    fn noise(&mut self, n: usize) -> Vec<f32> {
-        (0..2 * n).map(|_| self.rng.normal()).collect()
+    /// The training points: a fresh draw of the mixture for every real example of the run
+    /// (`steps * k * batch` of them).
+    pub fn points(&self) -> MixturePoints {
+        let c = &self.cfg;
+        MixturePoints::new(self.data.clone(), c.seed, c.steps * c.k * c.batch)
     }
 
-    /// `n` samples of G (evaluation mode), `[n, 2]` row-major, with noise from `rng` (not the
-    /// training stream, so drawing pictures during training does not change the run).
-    pub fn sample(&self, n: usize, rng: &mut Rng) -> Result<Vec<f32>> {
-        let g = self.g.valid();
-        let mut out = Vec::with_capacity(2 * n);
-        let mut left = n;
-        while left > 0 {
-            let b = left.min(10_000);
-            let z: Vec<f32> = (0..2 * b).map(|_| rng.normal()).collect();
-            let x = g.forward(column2(z, &self.device).inner());
-            out.extend(
-                x.into_data()
-                    .try_into_vec::<f32>()
-                    .map_err(|e| Error::Invalid(format!("reading samples: {e:?}")))?,
-            );
-            left -= b;
-        }
-        Ok(out)
+    /// Trains for `cfg.steps` generator steps with the library's loop, its run directory
+    /// (checkpoints, metrics) at `dir`; the observer sees every step (and may ask for
+    /// samples, or stop: a checkpoint is then saved and [`Toy2d::resume`] goes on).
+    pub fn train(self, dir: &Path, observer: &mut dyn Observer) -> Result<(Self, Outcome)> {
+        let points = self.points();
+        let (cfg, data) = (self.cfg, self.data);
+        let mut run = Run::create_with(dir, self.gan, points)?;
+        let outcome = run.train(observer)?;
+        Ok((
+            Self {
+                gan: run.into_gan(),
+                cfg,
+                data,
+            },
+            outcome,
+        ))
     }
 
-    fn clip(&mut self) {
-        if let Some(c) = self.cfg.clip {
-            self.d = crate::nn::clamp_params(self.d.clone(), c);
-        }
+    /// Reopens a 2-D run trained by [`Toy2d::train`] in `dir` at its newest checkpoint and
+    /// trains it to the end.
+    pub fn resume(
+        cfg: Toy2dConfig,
+        dir: &Path,
+        observer: &mut dyn Observer,
+    ) -> Result<(Self, Outcome, PathBuf)> {
+        let fresh = Self::new(cfg)?;
+        let points = fresh.points();
+        let (cfg, data) = (fresh.cfg, fresh.data);
+        let (mut run, ckpt, _) = Run::resume_with(dir, fresh.gan, points, None)?;
+        let outcome = run.train(observer)?;
+        Ok((
+            Self {
+                gan: run.into_gan(),
+                cfg,
+                data,
+            },
+            outcome,
+            ckpt,
+        ))
     }
 
-    fn optimizer(&self) -> ModuleOptimizer {
-        match self.cfg.optimizer {
-            ToyOptimizer::Adam => AdamConfig::new()
-                .with_beta_1(self.cfg.beta1 as f32)
-                .with_beta_2(self.cfg.beta2 as f32)
-                .with_epsilon(1e-8)
-                .init(),
-            ToyOptimizer::Rmsprop => RmsPropConfig::new()
-                .with_alpha(0.99)
-                .with_momentum(0.0)
-                .with_epsilon(1e-8)
-                .init(),
-        }
-    }
-
-    /// Algorithm 1 for `cfg.steps` generator steps; `on_progress(step, toy)` is called every
-    /// 100 steps (e.g. to draw samples for a picture of training).
-    pub fn train(&mut self, mut on_progress: impl FnMut(usize, &mut Self)) -> Result<()> {
-        let mut opt_d = self.optimizer();
-        let mut opt_g = self.optimizer();
-        let m = self.cfg.batch;
-        let loss = self.cfg.loss;
-        for step in 1..=self.cfg.steps {
-            for _ in 0..self.cfg.k {
-                let real = column2(self.data.sample(m, &mut self.rng), &self.device);
-                let z = self.noise(m);
-                let fake =
-                    Tensor::from_inner(self.g.valid().forward(column2(z, &self.device).inner()));
-                let logits = self
-                    .d
-                    .forward(Tensor::cat(vec![real.clone(), fake.clone()], 0), None);
-                let mut l = loss.discriminator_loss(
-                    logits.clone().slice([0..m, 0..1]),
-                    logits.slice([m..2 * m, 0..1]),
-                );
-                if loss == GanLoss::WganGp {
-                    l = l + self.d.gradient_penalty_rows(
-                        real,
-                        fake,
-                        self.cfg.gp_weight,
-                        &mut self.rng,
-                    );
-                }
-                if !l.clone().into_scalar::<f32>().is_finite() {
-                    return Err(Error::Diverged {
-                        step: step as u64,
-                        what: "discriminator loss".into(),
-                    });
-                }
-                let grads = GradientsParams::from_grads(l.backward(), &self.d);
-                self.d = opt_d.step(self.cfg.lr, self.d.clone(), grads);
-                self.clip();
-            }
-            let z = self.noise(m);
-            let frozen = self.d.clone().no_grad();
-            let x = self.g.forward(column2(z, &self.device));
-            let l = loss.generator_loss(frozen.forward(x, None));
-            let grads = GradientsParams::from_grads(l.backward(), &self.g);
-            self.g = opt_g.step(self.cfg.lr, self.g.clone(), grads);
-            if step % 100 == 0 {
-                on_progress(step, self);
-            }
-        }
-        Ok(())
+    /// `n` samples of G (evaluation mode), `[n, 2]` row-major, with noise seeded by `seed`
+    /// (not the training stream, so drawing pictures does not change the run).
+    pub fn sample(&self, n: usize, seed: u64) -> Result<Vec<f32>> {
+        self.gan.sample(n, seed)
     }
 
     /// The PacGAN statistics of 100,000 samples.
     pub fn evaluate(&self) -> Result<(ModeReport, Vec<f32>)> {
-        let s = self.sample(100_000, &mut Rng::derived(self.cfg.seed, EVAL_STREAM))?;
+        let seed = Rng::derived(self.cfg.seed, EVAL_STREAM).next_u64();
+        let s = self.sample(100_000, seed)?;
         Ok((mode_report(&s, &self.data)?, s))
     }
+}
+
+/// D's settings: maxout without dropout, WGAN's clipping when set.
+fn discriminator_config(cfg: &Toy2dConfig) -> DiscriminatorConfig {
+    DiscriminatorConfig {
+        hidden: cfg.d_hidden.clone(),
+        pieces: cfg.pieces,
+        init_range: 1.0 / (cfg.d_hidden[0] as f32).sqrt(),
+        input_keep: 1.0,
+        hidden_keep: 1.0,
+        clip: cfg.clip,
+    }
+}
+
+/// The training loop's config for a 2-D run: one epoch of `steps` iterations of Algorithm 1
+/// (k D steps each) on the burn engine, z ~ N(0, I) in 2-D, the run's loss, optimizer
+/// (Adam with `beta1` / `beta2`, or RMSProp with smoothing 0.99, epsilon 1e-8, a constant
+/// learning rate), clipping and penalty weight.
+pub fn train_config(cfg: &Toy2dConfig) -> Result<TrainConfig> {
+    let mut t = TrainConfig::preset("mnist-fast", &[])?;
+    t.name = cfg.name.clone();
+    t.seed = cfg.seed;
+    t.epochs = 1;
+    t.batch_size = cfg.batch;
+    t.schedule = Schedule::Alternating;
+    t.k = cfg.k;
+    t.loss = cfg.loss;
+    t.classes = 0;
+    t.gp_weight = cfg.gp_weight;
+    t.engine = EngineKind::Burn;
+    t.data = DataConfig::new(format!("mixture:{}", cfg.data));
+    t.noise = NoiseConfig {
+        kind: NoiseKind::Gaussian,
+        dim: 2,
+        scale: 1.0,
+    };
+    t.generator.hidden = cfg.g_hidden.clone();
+    t.discriminator = discriminator_config(cfg);
+    let o = &mut t.optimizer;
+    o.lr = cfg.lr;
+    o.lr_decay = 1.0;
+    o.min_lr = 0.0;
+    o.eps = 1e-8;
+    match cfg.optimizer {
+        ToyOptimizer::Adam => {
+            o.kind = OptimKind::Adam;
+            o.beta1 = cfg.beta1;
+            o.beta2 = cfg.beta2;
+        }
+        ToyOptimizer::Rmsprop => {
+            o.kind = OptimKind::Rmsprop;
+            o.beta2 = 0.99;
+        }
+    }
+    t.grid_samples = 16;
+    t.eval_every = 0;
+    t.monitor_ll = false;
+    t.keep_checkpoints = 2;
+    t.check()?;
+    Ok(t)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::TensorData;
 
     #[test]
     fn batch_norm_standardises_each_column_then_scales_and_shifts() {
@@ -490,12 +550,53 @@ mod tests {
         cfg.g_hidden = vec![16, 16];
         cfg.d_hidden = vec![8];
         cfg.g_batch_norm = true;
-        let mut toy = Toy2d::new(cfg.clone()).expect("toy");
-        assert_eq!(toy.g.gamma.len(), 2);
-        toy.train(|_, _| {}).expect("train");
-        let s = toy.sample(50, &mut Rng::new(2)).expect("samples");
+        let toy = Toy2d::new(cfg.clone()).expect("toy");
+        assert_eq!(toy.gan.generator.gamma.len(), 2);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (toy, outcome) = toy
+            .train(&dir.path().join("run"), &mut crate::train::Silent)
+            .expect("train");
+        assert_eq!(outcome, Outcome::Finished);
+        assert_eq!(toy.gan.progress.step, 3);
+        let s = toy.sample(50, 2).expect("samples");
+        assert_eq!(s.len(), 100);
         assert!(s.iter().all(|v| v.is_finite()));
         cfg.g_batch_norm = false;
-        assert!(Toy2d::new(cfg).expect("toy").g.gamma.is_empty());
+        assert!(Toy2d::new(cfg).expect("toy").gan.generator.gamma.is_empty());
+    }
+
+    #[test]
+    fn mixture_points_are_fresh_draws_that_come_back_the_same() {
+        let data = Mixture2d::by_name("ring8").expect("ring8");
+        let set = MixturePoints::new(data.clone(), 3, 1000);
+        let point = |set: &MixturePoints, i| {
+            let mut v = Vec::new();
+            set.push_image(i, &mut v);
+            v
+        };
+        // the same index gives the same point; other indices and other seeds other points
+        assert_eq!(point(&set, 17), point(&set, 17));
+        assert_ne!(point(&set, 17), point(&set, 18));
+        assert_ne!(
+            point(&MixturePoints::new(data.clone(), 4, 1000), 17),
+            point(&set, 17)
+        );
+        // the points are the mixture's: every one within 5 sigma of a mode, all 8 modes used
+        let mut used = [false; 8];
+        for i in 0..1000 {
+            let p = point(&set, i);
+            let (k, dist) = data
+                .means
+                .iter()
+                .enumerate()
+                .map(|(k, m)| (k, ((p[0] - m[0]).powi(2) + (p[1] - m[1]).powi(2)).sqrt()))
+                .fold((0, f32::MAX), |a, b| if b.1 < a.1 { b } else { a });
+            assert!(
+                dist < 5.0 * data.sigma,
+                "point {i} {p:?} is {dist} from mode {k}"
+            );
+            used[k] = true;
+        }
+        assert!(used.iter().all(|&u| u), "{used:?}");
     }
 }

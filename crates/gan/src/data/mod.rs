@@ -1,11 +1,13 @@
 //! Datasets: MNIST-format files and the paper's split.
 
 pub mod cifar;
+mod dataset;
 pub mod folder;
 pub mod idx;
 pub mod mnist;
 pub mod npy_images;
 
+pub use dataset::Dataset;
 pub use idx::{IdxArray, parse_idx, read_idx};
 pub use mnist::{ImageSet, ROOT_ENV, Splits, load_pair, load_splits, resolve_dir};
 

@@ -15,7 +15,7 @@ use crate::checkpoint::{
     write_checkpoint,
 };
 use crate::config::{DivergenceAction, TrainConfig};
-use crate::data::ImageSet;
+use crate::data::{Dataset, ImageSet};
 use crate::error::{Error, Result};
 use crate::models::{
     Discriminator, Generator, ImageShape, MlpDiscriminator, MlpGenerator, sample_noise,
@@ -200,6 +200,14 @@ pub trait Observer {
     fn stop_requested(&self) -> bool {
         false
     }
+    /// Polled after every iteration (`step`: iterations done): `Some((n, seed))` asks for
+    /// `n` samples of G with noise seeded by `seed` (not the training stream, so watching a
+    /// run does not change it), handed to [`Observer::on_samples`].
+    fn samples_wanted(&self, _step: u64) -> Option<(usize, u64)> {
+        None
+    }
+    /// The samples asked for by [`Observer::samples_wanted`] (`n * c * h * w` values).
+    fn on_samples(&mut self, _step: u64, _samples: &[f32]) {}
 }
 
 /// An observer that does nothing.
@@ -240,7 +248,7 @@ pub struct Run<G: Generator = MlpGenerator, D: Discriminator = MlpDiscriminator>
     pub dir: PathBuf,
     /// Players, optimizers and progress.
     pub gan: Gan<G, D>,
-    train: ImageSet,
+    train: Box<dyn Dataset>,
     fixed_noise: Tensor<2>,
     eval: Option<EvalData>,
     _lock: super::lock::RunLock,
@@ -269,7 +277,7 @@ impl Run {
         refuse_existing(dir)?;
         let means = train.pixel_means();
         let gan = Gan::new(cfg, train.shape()?, Some(&means), device)?;
-        Self::start(dir, gan, train, lock)
+        Self::start(dir, gan, Box::new(train), lock)
     }
 
     /// Reopens the run in `dir` at its newest checkpoint that verifies. `epochs` replaces the
@@ -300,7 +308,7 @@ impl Run {
             return Ok((run, ckpt, vec![note.to_string()]));
         }
         let (gan, ckpt, skipped) = load_latest(dir, device)?;
-        let run = Self::reopen(dir, gan, train, epochs, lock)?;
+        let run = Self::reopen(dir, gan, Box::new(train), epochs, lock)?;
         Ok((run, ckpt, skipped))
     }
 }
@@ -321,12 +329,12 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
     /// [`Discriminator`]; `gan.cfg` supplies the schedule, loss, optimizer, epochs and
     /// outputs). Refuses a directory that already holds checkpoints, and data that do not
     /// fit the players' image shape.
-    pub fn create_with(dir: &Path, gan: Gan<G, D>, train: ImageSet) -> Result<Self> {
+    pub fn create_with(dir: &Path, gan: Gan<G, D>, train: impl Dataset + 'static) -> Result<Self> {
         check_data(&gan.cfg, &train)?;
         check_shape(&gan, &train)?;
         let lock = super::lock::RunLock::acquire(dir)?;
         refuse_existing(dir)?;
-        Self::start(dir, gan, train, lock)
+        Self::start(dir, gan, Box::new(train), lock)
     }
 
     /// Reopens the run in `dir` at its newest checkpoint that verifies, loaded into `gan`
@@ -336,13 +344,13 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
     pub fn resume_with(
         dir: &Path,
         mut gan: Gan<G, D>,
-        train: ImageSet,
+        train: impl Dataset + 'static,
         epochs: Option<u64>,
     ) -> Result<(Self, PathBuf, Vec<String>)> {
         check_image_run(dir)?;
         let lock = super::lock::RunLock::acquire(dir)?;
         let (ckpt, skipped) = load_latest_into(dir, &mut gan)?;
-        let run = Self::reopen(dir, gan, train, epochs, lock)?;
+        let run = Self::reopen(dir, gan, Box::new(train), epochs, lock)?;
         Ok((run, ckpt, skipped))
     }
 
@@ -350,7 +358,7 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
     fn start(
         dir: &Path,
         gan: Gan<G, D>,
-        train: ImageSet,
+        train: Box<dyn Dataset>,
         lock: super::lock::RunLock,
     ) -> Result<Self> {
         fs::create_dir_all(dir.join(files::SAMPLES)).map_err(|e| Error::io(dir, e))?;
@@ -369,12 +377,12 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
     fn reopen(
         dir: &Path,
         mut gan: Gan<G, D>,
-        train: ImageSet,
+        train: Box<dyn Dataset>,
         epochs: Option<u64>,
         lock: super::lock::RunLock,
     ) -> Result<Self> {
-        check_data(&gan.cfg, &train)?;
-        check_shape(&gan, &train)?;
+        check_data(&gan.cfg, train.as_ref())?;
+        check_shape(&gan, train.as_ref())?;
         if let Some(e) = epochs {
             let done = gan.progress.epoch;
             if e <= done {
@@ -395,7 +403,12 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
         Ok(Self::assemble(dir, gan, train, lock))
     }
 
-    fn assemble(dir: &Path, gan: Gan<G, D>, train: ImageSet, lock: super::lock::RunLock) -> Self {
+    fn assemble(
+        dir: &Path,
+        gan: Gan<G, D>,
+        train: Box<dyn Dataset>,
+        lock: super::lock::RunLock,
+    ) -> Self {
         let mut grid_rng = Rng::derived(gan.cfg.seed, streams::GRID);
         let fixed_noise = sample_noise(
             &gan.cfg.noise,
@@ -411,6 +424,11 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
             eval: None,
             _lock: lock,
         }
+    }
+
+    /// The players, optimizers and progress, the run directory closed.
+    pub fn into_gan(self) -> Gan<G, D> {
+        self.gan
     }
 
     /// Supplies validation and test data, which turns on the Parzen estimate every
@@ -496,7 +514,7 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
         let m = self.gan.cfg.batch_size;
         let per_step = self.gan.batches_per_step();
         let iters = self.iterations_per_epoch();
-        let d = self.train.dim();
+        let d = self.gan.data_dim();
         let mut rollbacks = 0u32;
         'epochs: while self.gan.progress.epoch < self.gan.cfg.epochs {
             let epoch = self.gan.progress.epoch;
@@ -518,7 +536,7 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
                         labels.push(
                             order[b * m..(b + 1) * m]
                                 .iter()
-                                .map(|&i| self.train.labels[i])
+                                .map(|&i| self.train.label(i))
                                 .collect(),
                         );
                     }
@@ -541,6 +559,10 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
                     stats: &stats,
                     images_per_sec: consumed as f64 / started.elapsed().as_secs_f64().max(1e-9),
                 });
+                if let Some((n, seed)) = observer.samples_wanted(self.gan.progress.step) {
+                    let samples = self.gan.sample(n, seed)?;
+                    observer.on_samples(self.gan.progress.step, &samples);
+                }
                 if observer.stop_requested() && self.gan.progress.batch < iters * per_step {
                     self.gan.sync_modules();
                     let ckpt = self.save_checkpoint()?;
@@ -634,8 +656,13 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
         Ok(())
     }
 
-    /// Samples of the fixed noise batch, as a PNG grid `samples/epoch-NNNN.png`.
+    /// Samples of the fixed noise batch, as a PNG grid `samples/epoch-NNNN.png` (images of
+    /// 1 or 3 channels; none for other data, such as 2-D points).
     fn write_grid(&self, epoch: u64) -> Result<()> {
+        let [c, h, w] = self.gan.shape().dims();
+        if !(c == 1 || c == 3) || h * w == 1 {
+            return Ok(());
+        }
         let images = self.gan.generate(self.fixed_noise.clone())?;
         let cols = (self.gan.cfg.grid_samples as f64).sqrt().ceil() as usize;
         let path = self
@@ -711,7 +738,10 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
 }
 
 /// The players must make images of the training data's shape.
-fn check_shape<G: Generator, D: Discriminator>(gan: &Gan<G, D>, train: &ImageSet) -> Result<()> {
+fn check_shape<G: Generator, D: Discriminator>(
+    gan: &Gan<G, D>,
+    train: &(impl Dataset + ?Sized),
+) -> Result<()> {
     let data = train.shape()?;
     if gan.shape() != data {
         return Err(Error::Config(format!(
@@ -722,7 +752,7 @@ fn check_shape<G: Generator, D: Discriminator>(gan: &Gan<G, D>, train: &ImageSet
     Ok(())
 }
 
-fn check_data(cfg: &TrainConfig, train: &ImageSet) -> Result<()> {
+fn check_data(cfg: &TrainConfig, train: &(impl Dataset + ?Sized)) -> Result<()> {
     let need = cfg.batch_size
         * match cfg.schedule {
             crate::config::Schedule::Alternating => cfg.k,
@@ -735,7 +765,7 @@ fn check_data(cfg: &TrainConfig, train: &ImageSet) -> Result<()> {
         )));
     }
     if cfg.classes > 0
-        && let Some(&y) = train.labels.iter().find(|&&y| y as usize >= cfg.classes)
+        && let Some(y) = train.max_label().filter(|&y| y as usize >= cfg.classes)
     {
         return Err(Error::Config(format!(
             "classes = {}: the training labels go up to {y}",
