@@ -111,6 +111,15 @@ impl MomentumSgd {
         })
     }
 
+    /// An independent copy of the state of `module`'s optimizer (the velocities and second
+    /// moments, zeros where none yet, which update alike).
+    pub fn fork<M: Module>(&self, module: &M) -> Self {
+        let mut copy = Self::new();
+        copy.load_velocity_module(&self.velocity_module(module));
+        copy.load_second_moment_module(&self.second_moment_module(module));
+        copy
+    }
+
     /// The second moments laid out as a copy of `module` (zeros where none yet), for saving.
     pub fn second_moment_module<M: Module>(&self, module: &M) -> M {
         state_as_module(&self.second, module)

@@ -3,8 +3,7 @@
 
 use burn::module::{Module, Param};
 use burn::nn::Linear;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::GradientsParams;
 use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -12,6 +11,7 @@ use super::density::Mixture1d;
 use crate::error::{Error, Result};
 use crate::loss::{GanLoss, discriminator_loss, sigmoid_f64};
 use crate::nn::uniform_linear;
+use crate::optim::{Adaptive, MomentumSgd};
 use crate::rng::Rng;
 
 /// A one-dimensional MLP: `1 -> width (tanh) -> ... -> 1` (linear output).
@@ -73,10 +73,10 @@ impl Mlp1d {
     }
 }
 
-/// The optimizer of both players.
+/// The optimizer of both players (the library's, [`MomentumSgd`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Optimizer1d {
-    /// Adam with the given learning rate and beta1 (beta2 0.999).
+    /// Adam with the given learning rate and beta1 (beta2 0.999, epsilon 1e-5).
     Adam {
         /// Learning rate.
         lr: f64,
@@ -93,22 +93,28 @@ pub enum Optimizer1d {
 }
 
 impl Optimizer1d {
-    fn build(self) -> ModuleOptimizer {
+    /// One update of `module` with `state`; `t` is the 1-based update number (Adam's bias
+    /// correction).
+    fn step<M: Module>(
+        self,
+        state: &mut MomentumSgd,
+        module: M,
+        grads: GradientsParams,
+        t: u64,
+    ) -> M {
         match self {
-            Optimizer1d::Adam { beta1, .. } => AdamConfig::new().with_beta_1(beta1 as f32).init(),
-            Optimizer1d::Sgd { momentum, .. } => SgdConfig::new()
-                .with_momentum(Some(
-                    MomentumConfig::new()
-                        .with_momentum(momentum)
-                        .with_dampening(0.0),
-                ))
-                .init(),
-        }
-    }
-
-    fn lr(self) -> f64 {
-        match self {
-            Optimizer1d::Adam { lr, .. } | Optimizer1d::Sgd { lr, .. } => lr,
+            Optimizer1d::Adam { lr, beta1 } => state.step_adaptive(
+                module,
+                grads,
+                lr,
+                Adaptive::Adam {
+                    beta1,
+                    beta2: 0.999,
+                    eps: 1e-5,
+                },
+                t,
+            ),
+            Optimizer1d::Sgd { lr, momentum } => state.step(module, grads, lr, momentum),
         }
     }
 }
@@ -184,8 +190,10 @@ pub struct ToyGan {
     pub d: Mlp1d,
     /// The settings.
     pub cfg: ToyConfig,
-    opt_g: ModuleOptimizer,
-    opt_d: ModuleOptimizer,
+    opt_g: MomentumSgd,
+    opt_d: MomentumSgd,
+    /// D updates done (Adam's bias correction).
+    d_updates: u64,
     rng: Rng,
     device: Device,
     center: f64,
@@ -229,8 +237,9 @@ impl ToyGan {
         Ok(Self {
             g,
             d,
-            opt_g: cfg.optimizer_g.build(),
-            opt_d: cfg.optimizer_d.build(),
+            opt_g: MomentumSgd::new(),
+            opt_d: MomentumSgd::new(),
+            d_updates: 0,
             cfg,
             rng,
             device,
@@ -352,7 +361,11 @@ impl ToyGan {
         let value = loss.clone().into_scalar::<f32>() as f64;
         let grads = GradientsParams::from_grads(loss.backward(), &self.d);
         let d = self.d.clone();
-        self.d = self.opt_d.step(self.cfg.optimizer_d.lr(), d, grads);
+        self.d_updates += 1;
+        self.d = self
+            .cfg
+            .optimizer_d
+            .step(&mut self.opt_d, d, grads, self.d_updates);
         value
     }
 
@@ -370,8 +383,11 @@ impl ToyGan {
         let z = self.noise(self.cfg.batch);
         let (value, grads) = self.g_loss(self.cfg.loss, z);
         let g = self.g.clone();
-        self.g = self.opt_g.step(self.cfg.optimizer_g.lr(), g, grads);
         self.step += 1;
+        self.g = self
+            .cfg
+            .optimizer_g
+            .step(&mut self.opt_g, g, grads, self.step);
         value
     }
 
@@ -424,8 +440,9 @@ impl ToyGan {
             g: self.g.clone(),
             d: self.d.clone(),
             cfg: self.cfg.clone(),
-            opt_g: self.opt_g.clone(),
-            opt_d: self.opt_d.clone(),
+            opt_g: self.opt_g.fork(&self.g),
+            opt_d: self.opt_d.fork(&self.d),
+            d_updates: self.d_updates,
             rng: self.rng.clone(),
             device: self.device.clone(),
             center: self.center,
