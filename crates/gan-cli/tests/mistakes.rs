@@ -411,3 +411,56 @@ fn help_names_every_subcommand_and_defaults_never_overwrite_shipped_files() {
     );
     assert_eq!(std::fs::read(&existing).expect("kept"), b"keep me");
 }
+
+#[test]
+fn the_data_source_and_the_model_are_named_and_checked() {
+    // data.source forces a reader (a wrong one fails on the files, naming them), model names
+    // the architecture (a misspelt one lists the choices); nothing is written either way
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emoji = common::root().join("data/emoji-noto-64");
+    let out = dir.path().join("run");
+    let mut base: Vec<&str> = TINY.to_vec();
+    base.extend(["--out", s(&out), "--epochs", "1"]);
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter()
+            .chain(extra)
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+    };
+    let a = with(&["--set", "data.source=\"folder\""]);
+    fails(
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        &["data/mnist", "no image could be read"],
+    );
+    let a = with(&["--data", s(&emoji), "--set", "data.source=\"idx\""]);
+    fails(
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        &["train-images-idx3-ubyte", "MNIST-format"],
+    );
+    let a = with(&["--set", "data.source=\"cifar\""]);
+    fails(
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        &["data_batch_1.bin"],
+    );
+    let a = with(&["--set", "model=\"dcgan\""]);
+    fails(
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        &["dcgan", "expected `mlp`"],
+    );
+    assert!(!out.exists(), "a refused run wrote {}", out.display());
+    // auto and an explicit matching source train alike
+    let a = with(&[
+        "--data",
+        s(&emoji),
+        "--set",
+        "data.source=\"folder\"",
+        "--json",
+    ]);
+    let o = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", text(&o));
+    let cfg = std::fs::read_to_string(out.join("config.toml")).expect("config");
+    assert!(
+        cfg.contains("source = \"folder\"") && cfg.contains("model = \"mlp\""),
+        "{cfg}"
+    );
+}

@@ -145,6 +145,36 @@ pub enum Engine {
     Burn,
 }
 
+/// The architecture of the two players the config's `generator` and `discriminator`
+/// sections describe (a library user's own models come in through
+/// [`crate::train::Gan::from_models`] instead).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Architecture {
+    /// The paper's pair: a ReLU MLP G with a sigmoid output, a maxout D with dropout
+    /// ([`crate::models::MlpGenerator`], [`crate::models::MlpDiscriminator`]).
+    #[default]
+    Mlp,
+}
+
+/// Which reader turns `data.dir` into images.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataSource {
+    /// Told by what is there: CIFAR binary files, a `.npy` file, a folder with PNG / JPEG
+    /// images, else MNIST-format IDX files.
+    #[default]
+    Auto,
+    /// MNIST-format IDX files (`train-images-idx3-ubyte[.gz]`, ...).
+    Idx,
+    /// A folder of PNG / JPEG images, found recursively ([`crate::data::folder`]).
+    Folder,
+    /// One `.npy` array of images ([`crate::data::npy_images`]).
+    Npy,
+    /// The CIFAR-10 / CIFAR-100 binary files ([`crate::data::cifar`]).
+    Cifar,
+}
+
 /// What training does when a loss, logit or weight becomes NaN or infinite.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -184,9 +214,13 @@ impl Default for DivergenceConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
-    /// An MNIST-format directory or an image folder (PNG / JPEG; see
-    /// [`crate::data::load_data`]); a relative path is found by [`crate::data::resolve_dir`].
+    /// An MNIST-format directory, an image folder (PNG / JPEG), a `.npy` file or a CIFAR
+    /// directory (see [`crate::data::load_data`]); a relative path is found by
+    /// [`crate::data::resolve_dir`].
     pub dir: String,
+    /// The reader: `auto` (told by what `dir` holds), `idx`, `folder`, `npy` or `cifar`.
+    #[serde(default)]
+    pub source: DataSource,
     /// MNIST format: training images are 0..train_end of the train file; the rest is
     /// validation.
     pub train_end: usize,
@@ -213,6 +247,7 @@ impl DataConfig {
     pub fn new(dir: impl Into<String>) -> Self {
         Self {
             dir: dir.into(),
+            source: DataSource::Auto,
             train_end: crate::data::PAPER_TRAIN_END,
             image_size: default_image_size(),
             channels: default_channels(),
@@ -275,6 +310,10 @@ pub struct TrainConfig {
     /// Implementation of the training step.
     #[serde(default)]
     pub engine: Engine,
+    /// The players' architecture (`mlp`, the paper's), set by the `generator` and
+    /// `discriminator` sections.
+    #[serde(default)]
+    pub model: Architecture,
     /// Dataset location and split.
     pub data: DataConfig,
     /// Noise prior.
@@ -671,6 +710,8 @@ fn merge_layer(base: &mut toml::Table, layer: toml::Table, prefix: &str, file: &
 /// Keys a config may omit (absent from a preset unless set).
 const OPTIONAL: &[&str] = &[
     "monitor_ll",
+    "model",
+    "data.source",
     "data.image_size",
     "data.channels",
     "data.background",

@@ -28,7 +28,8 @@ pub const MNIST_SHAPE: crate::models::ImageShape = crate::models::ImageShape {
 /// Share of an image folder held out for validation, and the same again for test.
 pub const FOLDER_HOLDOUT: f64 = 0.1;
 
-/// The splits a run's data section describes: an MNIST-format directory (the paper's split
+/// The splits a run's data section describes (`data.source`, or what `data.dir` holds when
+/// it is `auto`): an MNIST-format directory (the paper's split
 /// at `train_end`), a CIFAR-10 / CIFAR-100 binary directory ([`cifar`]; its test file, and
 /// its training files split at `train_end`, or 90/10 when that is not below their size),
 /// an `.npy` array of images ([`npy_images`]), or an image folder ([`folder::load_folder`]) shuffled with a fixed seed
@@ -49,7 +50,15 @@ pub fn load_data(
         labels: cfg.labels,
         on_broken: cfg.on_broken,
     };
-    if cifar::is_cifar(&dir) {
+    use crate::config::DataSource;
+    let source = match cfg.source {
+        DataSource::Auto if cifar::is_cifar(&dir) => DataSource::Cifar,
+        DataSource::Auto if is_npy => DataSource::Npy,
+        DataSource::Auto if folder::is_image_folder(&dir) => DataSource::Folder,
+        DataSource::Auto => DataSource::Idx,
+        s => s,
+    };
+    if source == DataSource::Cifar {
         // the training files split at train_end; at or above their size, the last 10%
         // is validation
         let (mut train, test) = cifar::load_cifar(&dir, &opts)?;
@@ -62,13 +71,13 @@ pub fn load_data(
         let valid = train.split_off(end);
         return Ok((Splits { train, valid, test }, None));
     }
-    let (all, report) = if is_npy {
-        (npy_images::load_npy_images(&dir, &opts)?, None)
-    } else if folder::is_image_folder(&dir) {
-        let (all, report) = folder::load_folder(&dir, &opts)?;
-        (all, Some(report))
-    } else {
-        return Ok((load_splits(&dir, cfg.train_end)?, None));
+    let (all, report) = match source {
+        DataSource::Npy => (npy_images::load_npy_images(&dir, &opts)?, None),
+        DataSource::Folder => {
+            let (all, report) = folder::load_folder(&dir, &opts)?;
+            (all, Some(report))
+        }
+        _ => return Ok((load_splits(&dir, cfg.train_end)?, None)),
     };
     let n = all.len();
     let hold = ((n as f64) * FOLDER_HOLDOUT).floor() as usize;
