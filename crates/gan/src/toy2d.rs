@@ -2,7 +2,9 @@
 //! setup the issue names from PacGAN (Lin et al. 2018): z ~ N(0, I) in 2-D, G with 400-unit
 //! ReLU hidden layers and a linear output, D with 200-unit maxout hidden layers (5 pieces),
 //! Adam (lr 1e-4, beta1 0.8), minibatches of 100. Every loss of [`GanLoss`] can be used; the
-//! presets are `configs/ring8.toml` and `configs/grid25.toml`.
+//! presets are `configs/ring8.toml` and `configs/grid25.toml`. The runs train through the
+//! library's one loop ([`Run`]): a 2-D point is an image `[2, 1, 1]`, [`MixturePoints`] the
+//! dataset of fresh mixture draws, [`train_config`] the loop's settings.
 //! G's batch normalisation (`g_batch_norm`) uses the batch's statistics in training and in
 //! sampling.
 
@@ -405,16 +407,20 @@ impl Toy2d {
     pub fn train(self, dir: &Path, observer: &mut dyn Observer) -> Result<(Self, Outcome)> {
         let points = self.points();
         let (cfg, data) = (self.cfg, self.data);
-        let mut run = Run::create_with(dir, self.gan, points)?;
+        let run = Run::create_with(dir, self.gan, points)?;
+        Self::train_to_end(run, cfg, data, observer)
+    }
+
+    /// Trains `run` until it ends or the observer stops it; the players come back.
+    fn train_to_end(
+        mut run: Run<ToyGenerator, MlpDiscriminator>,
+        cfg: Toy2dConfig,
+        data: Mixture2d,
+        observer: &mut dyn Observer,
+    ) -> Result<(Self, Outcome)> {
         let outcome = run.train(observer)?;
-        Ok((
-            Self {
-                gan: run.into_gan(),
-                cfg,
-                data,
-            },
-            outcome,
-        ))
+        let gan = run.into_gan();
+        Ok((Self { gan, cfg, data }, outcome))
     }
 
     /// Reopens a 2-D run trained by [`Toy2d::train`] in `dir` at its newest checkpoint and
@@ -427,17 +433,9 @@ impl Toy2d {
         let fresh = Self::new(cfg)?;
         let points = fresh.points();
         let (cfg, data) = (fresh.cfg, fresh.data);
-        let (mut run, ckpt, _) = Run::resume_with(dir, fresh.gan, points, None)?;
-        let outcome = run.train(observer)?;
-        Ok((
-            Self {
-                gan: run.into_gan(),
-                cfg,
-                data,
-            },
-            outcome,
-            ckpt,
-        ))
+        let (run, ckpt, _) = Run::resume_with(dir, fresh.gan, points, None)?;
+        let (toy, outcome) = Self::train_to_end(run, cfg, data, observer)?;
+        Ok((toy, outcome, ckpt))
     }
 
     /// `n` samples of G (evaluation mode), `[n, 2]` row-major, with noise seeded by `seed`
