@@ -89,6 +89,38 @@ impl std::fmt::Display for ImageShape {
     }
 }
 
+/// The range of values a generator makes and its discriminator reads. Every data source
+/// gives values in [0, 1]; a tanh generator (DCGAN) works in [-1, 1]. The training step maps
+/// real batches into the model's range and sampling maps G's output back to [0, 1]
+/// ([`crate::train::Gan`]), so grids, `.npy` files, Parzen and FID always see [0, 1].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PixelRange {
+    /// [0, 1] (a sigmoid output, the paper's).
+    #[default]
+    Unit,
+    /// [-1, 1] (a tanh output): `x -> 2 x - 1`.
+    Symmetric,
+}
+
+impl PixelRange {
+    /// A data value in [0, 1] in this range.
+    pub fn from_unit(self, v: f32) -> f32 {
+        match self {
+            PixelRange::Unit => v,
+            PixelRange::Symmetric => 2.0 * v - 1.0,
+        }
+    }
+
+    /// A value of this range in [0, 1] (not clamped).
+    pub fn to_unit(self, v: f32) -> f32 {
+        match self {
+            PixelRange::Unit => v,
+            PixelRange::Symmetric => (v + 1.0) * 0.5,
+        }
+    }
+}
+
 /// G: noise (and, when conditional, one-hot labels) to a batch of images.
 ///
 /// `z` is `[n, noise_dim]` drawn from the config's prior; `labels` is `[n, classes]` for a
@@ -101,6 +133,12 @@ pub trait Generator: Module + 'static {
     /// # Shapes
     /// `z`: `[n, noise_dim]`, `labels`: `[n, classes]` -> `[n, c, h, w]`.
     fn images(&self, z: Tensor<2>, labels: Option<Tensor<2>>) -> Tensor<4>;
+
+    /// The range of the images it makes (and its discriminator reads): [0, 1] unless
+    /// overridden.
+    fn range(&self) -> PixelRange {
+        PixelRange::Unit
+    }
 }
 
 /// The random choices one stochastic discriminator pass makes (dropout masks), drawn before
@@ -140,6 +178,31 @@ pub trait Discriminator: Module + 'static {
         labels: Option<Tensor<2>>,
         draw: Option<&Self::Draw>,
     ) -> Tensor<2>;
+
+    /// The logits of a real and a fake batch of the same size, with the random choices
+    /// `draw` drawn for both (rows `0..m` real, `m..2m` fake). By default one pass over the
+    /// two batches stacked; a D with batch statistics (batch normalisation) overrides it to
+    /// see each batch alone, as DCGAN trains.
+    ///
+    /// # Shapes
+    /// `real`, `fake`: `[m, c, h, w]`, labels `[m, classes]` -> two `[m, 1]`.
+    fn logits_real_fake(
+        &self,
+        real: (Tensor<4>, Option<Tensor<2>>),
+        fake: (Tensor<4>, Option<Tensor<2>>),
+        draw: &Self::Draw,
+    ) -> (Tensor<2>, Tensor<2>) {
+        let [m, ..] = real.0.dims();
+        let labels = match (real.1, fake.1) {
+            (Some(r), Some(f)) => Some(Tensor::cat(vec![r, f], 0)),
+            _ => None,
+        };
+        let logits = self.logits(Tensor::cat(vec![real.0, fake.0], 0), labels, Some(draw));
+        (
+            logits.clone().slice([0..m, 0..1]),
+            logits.slice([m..2 * m, 0..1]),
+        )
+    }
 
     /// WGAN-GP's penalty term ([`crate::loss::gradient_penalty`]) at interpolates of a real
     /// and a fake batch, the interpolation weights drawn from `rng`, differentiable in D's

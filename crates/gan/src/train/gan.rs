@@ -14,8 +14,8 @@ use crate::error::{Error, Result};
 use crate::fast::Engine;
 use crate::loss::sigmoid_f64;
 use crate::models::{
-    Discriminator, Draw, Generator, ImageShape, MlpDiscriminator, MlpGenerator, one_hot,
-    sample_noise,
+    Discriminator, Draw, Generator, ImageShape, MlpDiscriminator, MlpGenerator, PixelRange,
+    one_hot, sample_noise,
 };
 use crate::optim::{Adaptive, MomentumSgd, learning_rate_at, momentum_at};
 use crate::rng::Rng;
@@ -326,7 +326,15 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
         } else {
             let device = self.device.clone();
             let shape = self.shape;
-            let t = |b: &Vec<f32>| images_from(b.clone(), shape, &device);
+            let range = self.generator.range();
+            // the data's [0, 1] in the players' range (a tanh G's [-1, 1])
+            let t = |b: &Vec<f32>| {
+                let v = match range {
+                    PixelRange::Unit => b.clone(),
+                    r => b.iter().map(|&x| r.from_unit(x)).collect(),
+                };
+                images_from(v, shape, &device)
+            };
             match self.cfg.schedule {
                 Schedule::Simultaneous => {
                     self.simultaneous_step(t(&real[0]), &label_rows(0), momentum)?
@@ -465,16 +473,13 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
             .discriminator
             .draw(2 * m, &mut self.progress.rng, &self.device);
         let (yr, yf) = (self.labels_d(real_labels), self.labels_d(&fake_labels));
-        let logits = self.discriminator.logits(
-            Tensor::cat(vec![x.clone(), fake.clone().detach()], 0),
-            cat_labels(&yr, &yf),
-            Some(&draw),
+        let (real_logits, fake_logits) = self.discriminator.logits_real_fake(
+            (x.clone(), yr.clone()),
+            (fake.clone().detach(), yf.clone()),
+            &draw,
         );
-        let host = logits_to_host(&logits, self.progress.step, "discriminator logits")?;
-        let d_loss = self.cfg.loss.discriminator_loss(
-            logits.clone().slice([0..m, 0..1]),
-            logits.slice([m..2 * m, 0..1]),
-        );
+        let (host_r, host_f) = self.logits_host(&real_logits, &fake_logits)?;
+        let d_loss = self.cfg.loss.discriminator_loss(real_logits, fake_logits);
         let d_loss = self.with_penalty(d_loss, (x, yr), (fake.clone(), yf.clone()))?;
         let mut grads = d_loss.backward();
         let grads_d = GradientsParams::from_module(&mut grads, &self.discriminator);
@@ -489,7 +494,7 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
         // counter or learning rate)
         self.update_discriminator(grads_d, momentum);
         self.update_generator(grads_g, momentum);
-        Ok(stats_from_logits(self.cfg.loss, &host[..m], &host[m..]))
+        Ok(stats_from_logits(self.cfg.loss, &host_r, &host_f))
     }
 
     /// Algorithm 1's inner loop body: one D update on a real batch and a fresh fake batch.
@@ -502,31 +507,40 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
         let [m, ..] = x.dims();
         let z = sample_noise(&self.cfg.noise, m, &mut self.progress.rng, &self.device);
         let fake_labels = self.fake_labels(m);
-        let fake = Tensor::from_inner(images_of(
-            &self.generator.valid(),
-            z.inner(),
-            self.labels_g(&fake_labels).map(Tensor::inner),
-        ));
+        // G as it trains (batch statistics where it has them, as DCGAN's D step sees it) but
+        // with no graph: D's update does not reach G
+        let fake = self
+            .generator
+            .clone()
+            .no_grad()
+            .images(z, self.labels_g(&fake_labels))
+            .detach();
         self.check_shape(fake.dims(), m)?;
         let draw = self
             .discriminator
             .draw(2 * m, &mut self.progress.rng, &self.device);
         let (yr, yf) = (self.labels_d(real_labels), self.labels_d(&fake_labels));
-        let logits = self.discriminator.logits(
-            Tensor::cat(vec![x.clone(), fake.clone()], 0),
-            cat_labels(&yr, &yf),
-            Some(&draw),
+        let (real_logits, fake_logits) = self.discriminator.logits_real_fake(
+            (x.clone(), yr.clone()),
+            (fake.clone(), yf.clone()),
+            &draw,
         );
-        let host = logits_to_host(&logits, self.progress.step, "discriminator logits")?;
-        let d_loss = self.cfg.loss.discriminator_loss(
-            logits.clone().slice([0..m, 0..1]),
-            logits.slice([m..2 * m, 0..1]),
-        );
+        let (host_r, host_f) = self.logits_host(&real_logits, &fake_logits)?;
+        let d_loss = self.cfg.loss.discriminator_loss(real_logits, fake_logits);
         let d_loss = self.with_penalty(d_loss, (x, yr), (fake, yf))?;
         let mut grads = d_loss.backward();
         let grads_d = GradientsParams::from_module(&mut grads, &self.discriminator);
         self.update_discriminator(grads_d, momentum);
-        Ok(stats_from_logits(self.cfg.loss, &host[..m], &host[m..]))
+        Ok(stats_from_logits(self.cfg.loss, &host_r, &host_f))
+    }
+
+    /// The real and fake logits on the host; NaN or infinity stops training.
+    fn logits_host(&self, real: &Tensor<2>, fake: &Tensor<2>) -> Result<(Vec<f32>, Vec<f32>)> {
+        let what = "discriminator logits";
+        Ok((
+            logits_to_host(real, self.progress.step, what)?,
+            logits_to_host(fake, self.progress.step, what)?,
+        ))
     }
 
     /// Algorithm 1's generator update on fresh noise; returns the generator loss.
@@ -584,9 +598,17 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
             _ => images_of(&self.generator.valid(), z, y),
         };
         self.check_shape(out.dims(), n)?;
-        out.into_data()
+        let mut v = out
+            .into_data()
             .try_into_vec::<f32>()
-            .map_err(|e| Error::Invalid(format!("reading generated samples: {e:?}")))
+            .map_err(|e| Error::Invalid(format!("reading generated samples: {e:?}")))?;
+        // back to [0, 1]: every reader of samples (grids, .npy, Parzen, FID) sees the data's
+        // range
+        let range = self.generator.range();
+        if range != PixelRange::Unit {
+            v.iter_mut().for_each(|x| *x = range.to_unit(*x));
+        }
+        Ok(v)
     }
 
     /// `n` samples from G with noise drawn from a stream seeded by `seed`, in chunks of 1000;
@@ -765,14 +787,6 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
 /// go through the same call).
 fn images_of<G: Generator>(g: &G, z: Tensor<2>, labels: Option<Tensor<2>>) -> Tensor<4> {
     g.images(z, labels)
-}
-
-/// The label inputs of a [real; fake] batch, stacked like the images.
-fn cat_labels(real: &Option<Tensor<2>>, fake: &Option<Tensor<2>>) -> Option<Tensor<2>> {
-    match (real, fake) {
-        (Some(r), Some(f)) => Some(Tensor::cat(vec![r.clone(), f.clone()], 0)),
-        _ => None,
-    }
 }
 
 /// A `[n, c, h, w]` batch from host values (images channels first, one after another).
