@@ -104,6 +104,16 @@ fn fgsm(a: FgsmArgs) -> Result<i32> {
     let mut lines = Vec::new();
     let mut v = json!({ "n": n, "epsilons": a.epsilon });
     if let Some(run) = &a.run {
+        let model = gan::train::read_run_config(run)?.model;
+        if model != gan::config::Architecture::Mlp {
+            anyhow::bail!(
+                "--run {}: its model is {}; FGSM against a run's discriminator is implemented \
+                 for the paper's MLP pair only so far (attack the reference classifier without \
+                 --run)",
+                run.display(),
+                gan::train::model_name(model)
+            );
+        }
         let (gan, ckpt, _) = load_latest(run, &dev)?;
         let fake = gan.sample(n, 0)?;
         let (real_rows, fake_rows) =

@@ -7,7 +7,7 @@ use burn::tensor::Device;
 use clap::{Args, Subcommand};
 use gan::eval::parzen::evaluate;
 use gan::npy::read_npy_f32;
-use gan::train::{load_latest, read_run_config};
+use gan::train::{load_sampler, read_run_config};
 
 use crate::common::{device, out, print_json, set_threads};
 
@@ -192,8 +192,8 @@ fn load_samples(
                 gan::limits::bytes(n, d + 1000, 4),
                 &format!("-n {n}: {n} samples of {d} values"),
             )?;
-            let (gan, ckpt, _) = load_latest(r, &device())?;
-            let classes = gan.cfg.classes;
+            let (gan, ckpt, _) = load_sampler(r, &device())?;
+            let classes = gan.config().classes;
             let labels = (classes > 0).then(|| gan::train::grid_labels(n, classes));
             Ok((gan.sample(n, seed)?, ckpt.display().to_string(), labels))
         }

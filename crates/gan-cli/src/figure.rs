@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use gan::eval::nearest::nearest;
 use gan::rng::Rng;
-use gan::train::{checkpoint_image_shape, files, load_latest, read_run_config};
+use gan::train::{checkpoint_image_shape, files, load_sampler, read_run_config};
 use gan::viz::{save_curves, save_grid};
 
 use crate::common::{device, set_threads};
@@ -79,12 +79,12 @@ pub fn run(a: FigureArgs) -> Result<i32> {
     if c.rows == 0 || c.cols < 2 {
         bail!("--rows must be at least 1 and --cols at least 2");
     }
-    let (gan, ckpt, _) = load_latest(&c.run, &device())?;
+    let (gan, ckpt, _) = load_sampler(&c.run, &device())?;
     let shape = checkpoint_image_shape(&ckpt)?;
     let d = shape.len();
     let mut rng = Rng::new(c.seed);
     let images = if interpolate {
-        let dim = gan.cfg.noise.dim;
+        let dim = gan.config().noise.dim;
         let ends = gan.noise(2 * c.rows, &mut rng);
         let mut z = Vec::with_capacity(c.rows * c.cols * dim);
         for r in 0..c.rows {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use gan::npy::NpyWriter;
-use gan::train::{checkpoint_image_shape, load_latest};
+use gan::train::{checkpoint_image_shape, load_sampler};
 use gan::viz::save_grid;
 
 use crate::common::{device, print_json, set_threads};
@@ -67,12 +67,12 @@ pub fn run(a: SampleArgs) -> Result<i32> {
             a.n
         );
     }
-    let (gan, ckpt, skipped) = load_latest(&a.run, &device())?;
+    let (gan, ckpt, skipped) = load_sampler(&a.run, &device())?;
     for s in skipped {
         eprintln!("warning: {s}");
     }
     let shape = checkpoint_image_shape(&ckpt)?;
-    let classes = gan.cfg.classes;
+    let classes = gan.config().classes;
     let label: Box<dyn Fn(usize) -> usize> = match a.class {
         None if classes > 0 => {
             let n = a.n;
@@ -93,7 +93,7 @@ pub fn run(a: SampleArgs) -> Result<i32> {
     let started = std::time::Instant::now();
     if png {
         let mut samples = Vec::with_capacity(a.n * shape.len());
-        gan.sample_each(a.n, a.seed, label, |rows| {
+        gan.sample_each_dyn(a.n, a.seed, &label, &mut |rows| {
             samples.extend_from_slice(rows);
             Ok(())
         })?;
@@ -115,7 +115,7 @@ pub fn run(a: SampleArgs) -> Result<i32> {
         } else {
             NpyWriter::create_shaped(&a.out, a.n, &[h, w, c])?
         };
-        gan.sample_each(a.n, a.seed, label, |rows| {
+        gan.sample_each_dyn(a.n, a.seed, &label, &mut |rows| {
             npy.write_rows(&shape.channels_last(rows))
         })?;
         npy.finish()?;
@@ -128,7 +128,7 @@ pub fn run(a: SampleArgs) -> Result<i32> {
             "dim": shape.len(),
             "shape": shape.dims(),
             "checkpoint": ckpt.display().to_string(),
-            "epoch": gan.progress.epoch,
+            "epoch": gan.progress().epoch,
             "class": a.class,
             "seconds": secs,
             "images_per_sec": a.n as f64 / secs.max(1e-9),

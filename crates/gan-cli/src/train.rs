@@ -9,7 +9,8 @@ use clap::Args;
 use gan::config::TrainConfig;
 use gan::data::{ImageSet, Splits};
 use gan::train::{
-    EpochMetrics, EvalData, Observer, Outcome, Run, StepReport, plural, read_run_config,
+    Dcgan, EpochMetrics, EvalData, Family, Mlp, Observer, Outcome, Run, StepReport, plural,
+    read_run_config,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -320,34 +321,14 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         }
         Ok(())
     };
-    let (mut run, dir) = if let Some(dir) = &a.resume {
+    // the run's config: read back (resume) or built from the layers; its model picks the
+    // players' family
+    let (cfg, dir, resume) = if let Some(dir) = &a.resume {
         let mut cfg = read_run_config(dir)?;
-        gpu_check(&cfg)?;
         if let Some(d) = &a.data {
             cfg.data.dir = d.display().to_string();
         }
-        let data = load_training_data(&cfg)?;
-        let Splits { train, valid, test } = data;
-        let ev = eval_data(valid, test, &cfg)?;
-        let (run, ckpt, skipped) = match Run::resume(dir, train, a.epochs, &device) {
-            Err(gan::Error::NothingToDo(why)) => {
-                eprintln!("{why}");
-                return Ok(0);
-            }
-            r => r?,
-        };
-        let run = run.with_eval_data(ev);
-        for s in skipped {
-            eprintln!("warning: {s}");
-        }
-        eprintln!(
-            "resuming {} from {} (epoch {}, step {})",
-            dir.display(),
-            ckpt.display(),
-            run.gan.progress.epoch,
-            run.gan.progress.step
-        );
-        (run, dir.clone())
+        (cfg, dir.clone(), true)
     } else {
         let mut set = a.set.clone();
         if let Some(e) = a.epochs {
@@ -364,22 +345,59 @@ pub fn run(a: TrainArgs) -> Result<i32> {
             (p, _) => p.as_deref(),
         };
         let cfg = TrainConfig::layered(preset, a.config.as_deref(), &set)?;
-        gpu_check(&cfg)?;
         let dir = a
             .out
             .clone()
             .unwrap_or_else(|| PathBuf::from("runs").join(&cfg.name));
-        let data = load_training_data(&cfg)?;
-        let Splits { train, valid, test } = data;
-        let ev = eval_data(valid, test, &cfg)?;
+        (cfg, dir, false)
+    };
+    gpu_check(&cfg)?;
+    match cfg.model.dcgan_layout() {
+        None => train_as::<Mlp>(&a, cfg, dir, resume, &device),
+        Some(_) => train_as::<Dcgan>(&a, cfg, dir, resume, &device),
+    }
+}
+
+/// Creates or resumes the run in `dir` with players of family `F`, and trains it.
+fn train_as<F: Family>(
+    a: &TrainArgs,
+    cfg: TrainConfig,
+    dir: PathBuf,
+    resume: bool,
+    device: &burn::tensor::Device,
+) -> Result<i32> {
+    let Splits { train, valid, test } = load_training_data(&cfg)?;
+    let ev = eval_data(valid, test, &cfg)?;
+    let mut run = if resume {
+        let (run, ckpt, skipped) =
+            match Run::<F::G, F::D>::resume_as::<F>(&dir, train, a.epochs, device) {
+                Err(gan::Error::NothingToDo(why)) => {
+                    eprintln!("{why}");
+                    return Ok(0);
+                }
+                r => r?,
+            };
+        let run = run.with_eval_data(ev);
+        for s in skipped {
+            eprintln!("warning: {s}");
+        }
+        eprintln!(
+            "resuming {} from {} (epoch {}, step {})",
+            dir.display(),
+            ckpt.display(),
+            run.gan.progress.epoch,
+            run.gan.progress.step
+        );
+        run
+    } else {
         let (name, n_train) = (cfg.name.clone(), train.len());
-        let run = Run::create(&dir, cfg, train, &device)?.with_eval_data(ev);
+        let run = Run::<F::G, F::D>::create_as::<F>(&dir, cfg, train, device)?.with_eval_data(ev);
         eprintln!(
             "training {name} for {} into {} ({n_train} training images)",
             plural(run.gan.cfg.epochs, "epoch"),
             dir.display(),
         );
-        (run, dir)
+        run
     };
     if run.gan.progress.epoch >= run.gan.cfg.epochs {
         eprintln!(

@@ -1017,3 +1017,90 @@ fn colour_data_gives_colour_grids_checkpoints_and_samples() {
         }
     }
 }
+
+#[test]
+fn the_dcgan_presets_train_sample_and_refuse_what_does_not_fit() {
+    // mnist-dcgan (dcgan-28) and emoji-dcgan (dcgan-32, RGB) from one command each, small
+    // widths and few images to stay quick; tanh samples come back in [0, 1]
+    let dir = tempfile::tempdir().expect("tempdir");
+    let small = [
+        "--set",
+        "conv.ngf=8",
+        "--set",
+        "conv.ndf=8",
+        "--epochs",
+        "1",
+        "--json",
+    ];
+    let mnist = dir.path().join("mnist");
+    let mut args = vec![
+        "train",
+        "--preset",
+        "mnist-dcgan",
+        "--set",
+        "data.train_end=256",
+    ];
+    args.extend(small);
+    args.extend(["--out", mnist.to_str().expect("utf8")]);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    let line: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(line["step"].as_u64(), Some(4), "{line}");
+    assert!(
+        num(&line["fid"]).is_finite(),
+        "the LeNet FID every epoch: {line}"
+    );
+    let cfg = std::fs::read_to_string(mnist.join("config.toml")).expect("config");
+    assert!(cfg.contains("model = \"dcgan-28\""), "{cfg}");
+    let npy = dir.path().join("s.npy");
+    let o = run(&[
+        "sample",
+        "--run",
+        mnist.to_str().expect("utf8"),
+        "-n",
+        "20",
+        "--out",
+        npy.to_str().expect("utf8"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (v, rows, cols) = gan::npy::read_npy_f32(&npy).expect("npy");
+    assert_eq!((rows, cols), (20, 784));
+    assert!(
+        v.iter().all(|x| (0.0..=1.0).contains(x)),
+        "samples outside [0, 1]"
+    );
+    let emoji = dir.path().join("emoji");
+    let mut args = vec!["train", "--preset", "emoji-dcgan"];
+    args.extend(small);
+    args.extend(["--out", emoji.to_str().expect("utf8")]);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("3x32x32"), "{}", text(&o));
+    let png = std::fs::read(emoji.join("samples/epoch-0001.png")).expect("grid");
+    assert_eq!(png[25], 2, "the emoji grid is not RGB");
+    // what does not fit is refused before anything is written
+    let refused = dir.path().join("refused");
+    for (set, want) in [
+        ("data.image_size=28", "makes 32 x 32 images"),
+        ("engine=\"fast\"", "burn engine"),
+        ("classes=10", "unconditional"),
+    ] {
+        let o = run(&[
+            "train",
+            "--preset",
+            "emoji-dcgan",
+            "--set",
+            set,
+            "--epochs",
+            "1",
+            "--out",
+            refused.to_str().expect("utf8"),
+        ]);
+        let t = text(&o);
+        assert!(!o.status.success() && t.contains(want), "{set}: {t}");
+        assert!(
+            !refused.join("checkpoints").exists(),
+            "{set}: a refused run wrote checkpoints"
+        );
+    }
+}

@@ -445,7 +445,7 @@ fn the_data_source_and_the_model_are_named_and_checked() {
     let a = with(&["--set", "model=\"dcgan\""]);
     fails(
         &a.iter().map(String::as_str).collect::<Vec<_>>(),
-        &["dcgan", "expected `mlp`"],
+        &["dcgan", "expected one of `mlp`, `dcgan-28`"],
     );
     assert!(!out.exists(), "a refused run wrote {}", out.display());
     // auto and an explicit matching source train alike

@@ -56,6 +56,18 @@ pub struct GeneratorConfig {
     pub output_bias: OutputBiasInit,
 }
 
+/// The paper's G (`configs/mnist-paper.toml`): 1200 and 1200 ReLU units, weights in
+/// +-0.05, the output bias from the data's pixel means.
+impl Default for GeneratorConfig {
+    fn default() -> Self {
+        Self {
+            hidden: vec![1200, 1200],
+            init_range: 0.05,
+            output_bias: OutputBiasInit::DataLogit,
+        }
+    }
+}
+
 /// Discriminator: maxout hidden layers, a linear logit output, dropout on each layer's input.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,6 +86,21 @@ pub struct DiscriminatorConfig {
     /// [-clip, clip] (Arjovsky et al. use 0.01). Unset: no clipping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clip: Option<f32>,
+}
+
+/// The paper's D (`configs/mnist-paper.toml`): 240 and 240 maxout units of 5 pieces,
+/// weights in +-0.005, dropout keeping 0.8 of the inputs and 0.5 of the hidden units.
+impl Default for DiscriminatorConfig {
+    fn default() -> Self {
+        Self {
+            hidden: vec![240, 240],
+            pieces: 5,
+            init_range: 0.005,
+            input_keep: 0.8,
+            hidden_keep: 0.5,
+            clip: None,
+        }
+    }
 }
 
 /// The update rule of both networks.
@@ -155,6 +182,44 @@ pub enum Architecture {
     /// ([`crate::models::MlpGenerator`], [`crate::models::MlpDiscriminator`]).
     #[default]
     Mlp,
+    /// DCGAN for 28 x 28 images (InfoGAN's MNIST layout, [`crate::models::dcgan`]).
+    #[serde(rename = "dcgan-28")]
+    Dcgan28,
+    /// DCGAN for 32 x 32 images.
+    #[serde(rename = "dcgan-32")]
+    Dcgan32,
+    /// DCGAN for 64 x 64 images (pytorch/examples' dcgan).
+    #[serde(rename = "dcgan-64")]
+    Dcgan64,
+}
+
+impl Architecture {
+    /// The DCGAN layout, for the convolutional models.
+    pub fn dcgan_layout(self) -> Option<crate::models::dcgan::DcganLayout> {
+        use crate::models::dcgan::DcganLayout;
+        match self {
+            Architecture::Mlp => None,
+            Architecture::Dcgan28 => Some(DcganLayout::Dcgan28),
+            Architecture::Dcgan32 => Some(DcganLayout::Dcgan32),
+            Architecture::Dcgan64 => Some(DcganLayout::Dcgan64),
+        }
+    }
+}
+
+/// Widths of the convolutional models (`model = "dcgan-*"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConvConfig {
+    /// G's base width (DCGAN's ngf, 64).
+    pub ngf: usize,
+    /// D's base width (DCGAN's ndf, 64).
+    pub ndf: usize,
+}
+
+impl Default for ConvConfig {
+    fn default() -> Self {
+        Self { ngf: 64, ndf: 64 }
+    }
 }
 
 /// Which reader turns `data.dir` into images.
@@ -310,17 +375,23 @@ pub struct TrainConfig {
     /// Implementation of the training step.
     #[serde(default)]
     pub engine: Engine,
-    /// The players' architecture (`mlp`, the paper's), set by the `generator` and
-    /// `discriminator` sections.
+    /// The players' architecture: `mlp` (the paper's, set by the `generator` and
+    /// `discriminator` sections) or `dcgan-28` / `dcgan-32` / `dcgan-64` (set by `conv`).
     #[serde(default)]
     pub model: Architecture,
+    /// The convolutional models' widths.
+    #[serde(default)]
+    pub conv: ConvConfig,
     /// Dataset location and split.
     pub data: DataConfig,
     /// Noise prior.
     pub noise: NoiseConfig,
-    /// Generator architecture.
+    /// The MLP generator (`model = "mlp"`; the paper's when absent).
+    #[serde(default)]
     pub generator: GeneratorConfig,
-    /// Discriminator architecture.
+    /// The MLP discriminator (`model = "mlp"`; the paper's when absent; `clip` applies to
+    /// every model).
+    #[serde(default)]
     pub discriminator: DiscriminatorConfig,
     /// Optimizer settings, used by both networks (each with its own state).
     pub optimizer: OptimConfig,
@@ -371,7 +442,17 @@ fn default_eval_samples() -> usize {
 }
 
 /// Names of the bundled presets.
-pub const PRESETS: &[&str] = &["mnist-paper", "mnist-fast", "fashion-paper", "mnist-cgan"];
+pub const PRESETS: &[&str] = &[
+    "mnist-paper",
+    "mnist-fast",
+    "fashion-paper",
+    "mnist-cgan",
+    "mnist-dcgan",
+    "fashion-dcgan",
+    "emoji-dcgan",
+    "emoji-dcgan-64",
+    "cifar10-dcgan",
+];
 
 fn preset_text(name: &str) -> Option<&'static str> {
     match name {
@@ -379,6 +460,11 @@ fn preset_text(name: &str) -> Option<&'static str> {
         "mnist-fast" => Some(include_str!("../../../configs/mnist-fast.toml")),
         "fashion-paper" => Some(include_str!("../../../configs/fashion-paper.toml")),
         "mnist-cgan" => Some(include_str!("../../../configs/mnist-cgan.toml")),
+        "mnist-dcgan" => Some(include_str!("../../../configs/mnist-dcgan.toml")),
+        "fashion-dcgan" => Some(include_str!("../../../configs/fashion-dcgan.toml")),
+        "emoji-dcgan" => Some(include_str!("../../../configs/emoji-dcgan.toml")),
+        "emoji-dcgan-64" => Some(include_str!("../../../configs/emoji-dcgan-64.toml")),
+        "cifar10-dcgan" => Some(include_str!("../../../configs/cifar10-dcgan.toml")),
         _ => None,
     }
 }
@@ -473,6 +559,24 @@ impl TrainConfig {
     /// Rejects values that cannot work, naming the key.
     pub fn check(&self) -> Result<()> {
         let bad = |key: &str, why: String| Err(Error::Config(format!("{key}: {why}")));
+        if self.model.dcgan_layout().is_some() {
+            let name = serde_json::to_value(self.model).unwrap_or_default();
+            if self.engine != Engine::Burn {
+                return bad(
+                    "engine",
+                    format!("model = {name} trains on the burn engine: set engine = \"burn\""),
+                );
+            }
+            if self.classes > 0 {
+                return bad(
+                    "classes",
+                    format!("model = {name} is unconditional (the conditional DCGANs come later)"),
+                );
+            }
+            if self.conv.ngf == 0 || self.conv.ndf == 0 {
+                return bad("conv.ngf / conv.ndf", "must be at least 1".into());
+            }
+        }
         if self.epochs == 0 {
             return bad("epochs", "must be at least 1".into());
         }
@@ -711,6 +815,9 @@ fn merge_layer(base: &mut toml::Table, layer: toml::Table, prefix: &str, file: &
 const OPTIONAL: &[&str] = &[
     "monitor_ll",
     "model",
+    "conv",
+    "conv.ngf",
+    "conv.ndf",
     "data.source",
     "data.image_size",
     "data.channels",

@@ -117,6 +117,13 @@ impl Gan {
         device: &Device,
     ) -> Result<Self> {
         cfg.check()?;
+        if cfg.model != crate::config::Architecture::Mlp {
+            return Err(Error::Config(format!(
+                "model = {}: Gan::new builds the paper's MLP pair; build this model with \
+                 gan::train::Dcgan::build",
+                super::family::model_name(cfg.model)
+            )));
+        }
         let data_dim = shape.len();
         if let Some(m) = pixel_means
             && m.len() != data_dim

@@ -1,10 +1,12 @@
 //! Training: Algorithm 1 (and the authors' simultaneous schedule), run directories,
 //! checkpoints and resumption.
 
+mod family;
 mod gan;
 pub mod lock;
 mod run;
 
+pub use family::{Dcgan, Family, Mlp, Sampler, load_sampler, model_name};
 pub use gan::{
     Gan, Progress, StepStats, check_finite, grid_label, grid_labels, images_from, tensor_from,
 };

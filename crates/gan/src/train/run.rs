@@ -9,6 +9,7 @@ use std::time::Instant;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use super::family::{Family, Mlp};
 use super::gan::{Gan, Progress, StepStats, check_finite, streams};
 use crate::checkpoint::{
     STATE_FILE, list_checkpoints, module_from_bytes, module_to_bytes, read_verified, write_atomic,
@@ -255,19 +256,41 @@ pub struct Run<G: Generator = MlpGenerator, D: Discriminator = MlpDiscriminator>
 }
 
 impl Run {
-    /// Starts a new run of the paper's MLP pair in `dir`. Refuses a directory that already
+    /// [`Run::create_as`] for the paper's MLP pair.
+    pub fn create(dir: &Path, cfg: TrainConfig, train: ImageSet, device: &Device) -> Result<Self> {
+        Self::create_as::<Mlp>(dir, cfg, train, device)
+    }
+
+    /// [`Run::resume_as`] for the paper's MLP pair.
+    pub fn resume(
+        dir: &Path,
+        train: ImageSet,
+        epochs: Option<u64>,
+        device: &Device,
+    ) -> Result<(Self, PathBuf, Vec<String>)> {
+        Self::resume_as::<Mlp>(dir, train, epochs, device)
+    }
+}
+
+impl<G: Generator, D: Discriminator> Run<G, D> {
+    /// Starts a new run of the players of family `F` (the config's `model`) in `dir`. Refuses a directory that already
     /// holds checkpoints, so a previous run is never overwritten (resume it instead).
     ///
     /// The directory is locked while the run is open ([`super::lock::RunLock`]): a second
     /// process that tries to train it is refused, naming the holder.
-    pub fn create(dir: &Path, cfg: TrainConfig, train: ImageSet, device: &Device) -> Result<Self> {
+    pub fn create_as<F: Family<G = G, D = D>>(
+        dir: &Path,
+        cfg: TrainConfig,
+        train: ImageSet,
+        device: &Device,
+    ) -> Result<Self> {
         check_data(&cfg, &train)?;
         let lock = super::lock::RunLock::acquire(dir)?;
-        Self::create_locked(dir, cfg, train, device, lock)
+        Self::create_locked::<F>(dir, cfg, train, device, lock)
     }
 
     /// [`Run::create`] once the lock is held and the data checked.
-    fn create_locked(
+    fn create_locked<F: Family<G = G, D = D>>(
         dir: &Path,
         cfg: TrainConfig,
         train: ImageSet,
@@ -276,14 +299,14 @@ impl Run {
     ) -> Result<Self> {
         refuse_existing(dir)?;
         let means = train.pixel_means();
-        let gan = Gan::new(cfg, train.shape()?, Some(&means), device)?;
+        let gan = F::build(cfg, train.shape()?, Some(&means), device)?;
         Self::start(dir, gan, Box::new(train), lock)
     }
 
     /// Reopens the run in `dir` at its newest checkpoint that verifies. `epochs` replaces the
     /// configured total when given. Returns the run and the checkpoint used, plus the
     /// checkpoints skipped as damaged with the reason.
-    pub fn resume(
+    pub fn resume_as<F: Family<G = G, D = D>>(
         dir: &Path,
         train: ImageSet,
         epochs: Option<u64>,
@@ -299,7 +322,7 @@ impl Run {
                 cfg.check()?;
             }
             check_data(&cfg, &train)?;
-            let run = Self::create_locked(dir, cfg, train, device, lock)?;
+            let run = Self::create_locked::<F>(dir, cfg, train, device, lock)?;
             let (_, ckpt) = list_checkpoints(&dir.join(files::CHECKPOINTS))
                 .into_iter()
                 .next()
@@ -307,7 +330,7 @@ impl Run {
             let note = "the run had no checkpoint yet: started it again from its config.toml";
             return Ok((run, ckpt, vec![note.to_string()]));
         }
-        let (gan, ckpt, skipped) = load_latest(dir, device)?;
+        let (gan, ckpt, skipped) = load_latest_as::<F>(dir, device)?;
         let run = Self::reopen(dir, gan, Box::new(train), epochs, lock)?;
         Ok((run, ckpt, skipped))
     }
@@ -878,10 +901,23 @@ pub fn read_run_config(dir: &Path) -> Result<TrainConfig> {
 /// Loads the newest checkpoint of run `dir` that verifies (the paper's MLP pair); also
 /// returns the checkpoint path and a note for each newer checkpoint that did not verify.
 pub fn load_latest(dir: &Path, device: &Device) -> Result<(Gan, PathBuf, Vec<String>)> {
+    load_latest_as::<Mlp>(dir, device)
+}
+
+/// What [`load_latest_as`] gives: the players of family `F`, the checkpoint used and the
+/// notes on newer damaged ones.
+pub type Loaded<F> = (
+    Gan<<F as Family>::G, <F as Family>::D>,
+    PathBuf,
+    Vec<String>,
+);
+
+/// [`load_latest`] for the players of family `F` (the run's `model`).
+pub fn load_latest_as<F: Family>(dir: &Path, device: &Device) -> Result<Loaded<F>> {
     check_image_run(dir)?;
     let mut skipped = Vec::new();
     for path in checkpoints_of(dir)? {
-        match load_checkpoint(&path, device) {
+        match load_checkpoint_as::<F>(&path, device) {
             Ok(gan) => return Ok((gan, path, skipped)),
             Err(e) => skipped.push(format!("skipped a damaged checkpoint: {e}")),
         }
@@ -939,10 +975,15 @@ fn read_state(ckpt: &Path) -> Result<CheckpointState> {
 
 /// Loads one checkpoint directory of the paper's MLP pair, verifying every file.
 pub fn load_checkpoint(ckpt: &Path, device: &Device) -> Result<Gan> {
+    load_checkpoint_as::<Mlp>(ckpt, device)
+}
+
+/// [`load_checkpoint`] for the players of family `F` (the run's `model`).
+pub fn load_checkpoint_as<F: Family>(ckpt: &Path, device: &Device) -> Result<Gan<F::G, F::D>> {
     let state = read_state(ckpt)?;
     let state_path = ckpt.join(STATE_FILE);
     let cfg = TrainConfig::from_toml_str(&state.config, &[], &state_path.display().to_string())?;
-    let mut gan = Gan::new(cfg, state.shape(&state_path)?, None, device)?;
+    let mut gan = F::build(cfg, state.shape(&state_path)?, None, device)?;
     load_checkpoint_into(ckpt, &mut gan)?;
     Ok(gan)
 }
