@@ -25,6 +25,34 @@ enum What {
     Step(StepArgs),
     /// Sampling throughput of the paper's generator (images/s).
     Sample(SampleBench),
+    /// A DCGAN training step (Algorithm 1, k = 1, Adam) on a fixed random batch, the workload
+    /// of bench/torch_dcgan_step.py: median and min ms per step.
+    Conv(ConvBench),
+}
+
+#[derive(Args)]
+struct ConvBench {
+    /// `dcgan-28`, `dcgan-32` or `dcgan-64`.
+    #[arg(long, default_value = "dcgan-28")]
+    model: String,
+    /// Image channels (1 or 3).
+    #[arg(long, default_value_t = 1, value_parser = crate::common::positive)]
+    channels: usize,
+    /// Batch size.
+    #[arg(long, default_value_t = 64, value_parser = crate::common::positive)]
+    batch: usize,
+    /// Timed steps.
+    #[arg(long, default_value_t = 30, value_parser = crate::common::positive)]
+    steps: usize,
+    /// Untimed warm-up steps.
+    #[arg(long, default_value_t = 5)]
+    warmup: usize,
+    /// Compute threads.
+    #[arg(long, default_value_t = 2, value_parser = crate::common::positive)]
+    threads: usize,
+    /// Print one JSON line.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -72,7 +100,52 @@ pub fn run(a: BenchArgs) -> Result<i32> {
     match a.what {
         What::Step(s) => step(s),
         What::Sample(s) => sample(s),
+        What::Conv(c) => conv(c),
     }
+}
+
+fn conv(a: ConvBench) -> Result<i32> {
+    use gan::train::Family;
+    set_threads(Some(a.threads))?;
+    let cfg = TrainConfig::preset(
+        "mnist-dcgan",
+        &[
+            format!("model={:?}", a.model),
+            format!("batch_size={}", a.batch),
+        ],
+    )?;
+    let side = cfg
+        .model
+        .dcgan_layout()
+        .ok_or_else(|| anyhow::anyhow!("--model {}: not a DCGAN layout", a.model))?
+        .side();
+    let shape = gan::models::ImageShape::new(a.channels, side, side)?;
+    let mut rng = Rng::new(0);
+    let x: Vec<f32> = (0..a.batch * shape.len()).map(|_| rng.uniform()).collect();
+    let mut gan = gan::train::Dcgan::build(cfg, shape, None, &device())?;
+    let mut times = Vec::with_capacity(a.steps);
+    for i in 0..a.warmup + a.steps {
+        let t = Instant::now();
+        gan.train_step(std::slice::from_ref(&x))?;
+        if i >= a.warmup {
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let (median, min) = (times[times.len() / 2], times[0]);
+    if a.json {
+        print_json(&serde_json::json!({
+            "impl": "gan burn engine", "model": a.model, "channels": a.channels,
+            "threads": a.threads, "batch": a.batch,
+            "median_ms": (median * 1000.0).round() / 1000.0, "min_ms": (min * 1000.0).round() / 1000.0,
+        }));
+    } else {
+        out(&format!(
+            "{} step, {} channels, batch {}, {} threads: median {median:.2} ms, min {min:.2} ms ({} steps)",
+            a.model, a.channels, a.batch, a.threads, a.steps
+        ));
+    }
+    Ok(0)
 }
 
 fn paper(overrides: &[String]) -> Result<TrainConfig> {

@@ -1078,12 +1078,48 @@ fn the_dcgan_presets_train_sample_and_refuse_what_does_not_fit() {
     assert!(text(&o).contains("3x32x32"), "{}", text(&o));
     let png = std::fs::read(emoji.join("samples/epoch-0001.png")).expect("grid");
     assert_eq!(png[25], 2, "the emoji grid is not RGB");
+    // the conditional preset: one class asked for, and a grid with one class per row
+    let cond = dir.path().join("cond");
+    let mut args = vec!["train", "--preset", "emoji-cdcgan"];
+    args.extend(small);
+    args.extend(["--out", cond.to_str().expect("utf8")]);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    let one = dir.path().join("one.npy");
+    let o = run(&[
+        "sample",
+        "--run",
+        cond.to_str().expect("utf8"),
+        "-n",
+        "4",
+        "--class",
+        "3",
+        "--out",
+        one.to_str().expect("utf8"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&[
+        "sample",
+        "--run",
+        cond.to_str().expect("utf8"),
+        "-n",
+        "4",
+        "--class",
+        "10",
+        "--out",
+        one.to_str().expect("utf8"),
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("classes 0..9"),
+        "{}",
+        text(&o)
+    );
     // what does not fit is refused before anything is written
     let refused = dir.path().join("refused");
     for (set, want) in [
         ("data.image_size=28", "makes 32 x 32 images"),
         ("engine=\"fast\"", "burn engine"),
-        ("classes=10", "unconditional"),
+        ("conv.ngf=0", "conv.ngf"),
     ] {
         let o = run(&[
             "train",

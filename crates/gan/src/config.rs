@@ -451,6 +451,7 @@ pub const PRESETS: &[&str] = &[
     "fashion-dcgan",
     "emoji-dcgan",
     "emoji-dcgan-64",
+    "emoji-cdcgan",
     "cifar10-dcgan",
 ];
 
@@ -464,6 +465,7 @@ fn preset_text(name: &str) -> Option<&'static str> {
         "fashion-dcgan" => Some(include_str!("../../../configs/fashion-dcgan.toml")),
         "emoji-dcgan" => Some(include_str!("../../../configs/emoji-dcgan.toml")),
         "emoji-dcgan-64" => Some(include_str!("../../../configs/emoji-dcgan-64.toml")),
+        "emoji-cdcgan" => Some(include_str!("../../../configs/emoji-cdcgan.toml")),
         "cifar10-dcgan" => Some(include_str!("../../../configs/cifar10-dcgan.toml")),
         _ => None,
     }
@@ -565,12 +567,6 @@ impl TrainConfig {
                 return bad(
                     "engine",
                     format!("model = {name} trains on the burn engine: set engine = \"burn\""),
-                );
-            }
-            if self.classes > 0 {
-                return bad(
-                    "classes",
-                    format!("model = {name} is unconditional (the conditional DCGANs come later)"),
                 );
             }
             if self.conv.ngf == 0 || self.conv.ndf == 0 {

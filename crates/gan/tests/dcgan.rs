@@ -34,6 +34,7 @@ fn fresh(
         channels: 1,
         ngf: 8,
         ndf: 8,
+        classes: 0,
     };
     let (g, dd) = dcgan_pair(&d, &mut Rng::new(3), &dev).expect("pair");
     Gan::from_models(config(epochs), d.shape().expect("shape"), g, dd, &dev).expect("gan")

@@ -74,6 +74,11 @@ pub struct DcganConfig {
     pub ngf: usize,
     /// D's base width (64).
     pub ndf: usize,
+    /// Classes of a conditional pair (0: unconditional). G sees the one-hot label appended
+    /// to z (its first layer's weights on it are a learned class embedding); D is a
+    /// projection discriminator (Miyato & Koyama 2018): the logit plus the inner product of
+    /// a learned class embedding with D's last features.
+    pub classes: usize,
 }
 
 impl DcganConfig {
@@ -197,6 +202,8 @@ pub struct DcganDiscriminator {
     pub out_linear: Option<Linear>,
     /// `dcgan-32` / `dcgan-64`: the final `4 x 4` convolution to one logit.
     pub out_conv: Option<Conv2d>,
+    /// A conditional D's class embedding (the projection), one weight per last feature.
+    pub embed: Option<Linear>,
 }
 
 /// A fresh DCGAN pair for `cfg`, weights from `rng`.
@@ -216,7 +223,7 @@ pub fn dcgan_pair(
         DcganLayout::Dcgan28 => {
             let features = gw[0] * 7 * 7;
             DcganGenerator {
-                project: Some(linear(cfg.noise_dim, features, rng, device)),
+                project: Some(linear(cfg.noise_dim + cfg.classes, features, rng, device)),
                 project_bn: Some(bn(features, rng, device)),
                 ups: vec![
                     conv_t(gw[0], gw[1], (2, 1), false, rng, device),
@@ -228,7 +235,8 @@ pub fn dcgan_pair(
             }
         }
         _ => {
-            let mut ups = vec![conv_t(cfg.noise_dim, gw[0], (1, 0), false, rng, device)];
+            let z_in = cfg.noise_dim + cfg.classes;
+            let mut ups = vec![conv_t(z_in, gw[0], (1, 0), false, rng, device)];
             let mut bns = vec![bn(gw[0], rng, device)];
             for pair in gw.windows(2) {
                 ups.push(conv_t(pair[0], pair[1], (2, 1), false, rng, device));
@@ -240,7 +248,7 @@ pub fn dcgan_pair(
                 project_bn: None,
                 ups,
                 bns,
-                start_channels: cfg.noise_dim,
+                start_channels: z_in,
                 start_side: 1,
             }
         }
@@ -253,12 +261,27 @@ pub fn dcgan_pair(
         bns.push(bn(pair[1], rng, device));
     }
     let last = dw[dw.len() - 1];
+    // D's last features: 2 ndf x 7 x 7 (dcgan-28) or k ndf x 4 x 4; the projection's class
+    // embedding has one weight per feature
+    let features = last * if dcgan28 { 7 * 7 } else { 4 * 4 };
+    let embed = (cfg.classes > 0).then(|| {
+        let mut l = LinearConfig::new(cfg.classes, features)
+            .with_bias(false)
+            .init(device);
+        l.weight = param(
+            normal(cfg.classes * features, 0.0, rng),
+            [cfg.classes, features],
+            device,
+        );
+        l
+    });
     let d = if dcgan28 {
         DcganDiscriminator {
             downs,
             bns,
-            out_linear: Some(linear(last * 7 * 7, 1, rng, device)),
+            out_linear: Some(linear(features, 1, rng, device)),
             out_conv: None,
+            embed,
         }
     } else {
         DcganDiscriminator {
@@ -266,14 +289,19 @@ pub fn dcgan_pair(
             bns,
             out_linear: None,
             out_conv: Some(conv(last, 1, (1, 0), false, rng, device)),
+            embed,
         }
     };
     Ok((g, d))
 }
 
 impl Generator for DcganGenerator {
-    /// DCGAN's G; a class label is not used (the conditional variants are separate models).
-    fn images(&self, z: Tensor<2>, _labels: Option<Tensor<2>>) -> Tensor<4> {
+    /// DCGAN's G; a conditional G sees the one-hot label appended to z.
+    fn images(&self, z: Tensor<2>, labels: Option<Tensor<2>>) -> Tensor<4> {
+        let z = match labels {
+            Some(y) => Tensor::cat(vec![z, y], 1),
+            None => z,
+        };
         let [n, _] = z.dims();
         let (c0, s0) = (self.start_channels, self.start_side);
         let mut h = match (&self.project, &self.project_bn) {
@@ -301,7 +329,9 @@ impl Discriminator for DcganDiscriminator {
 
     fn draw(&self, _n: usize, _rng: &mut Rng, _device: &Device) {}
 
-    fn logits(&self, x: Tensor<4>, _labels: Option<Tensor<2>>, _draw: Option<&()>) -> Tensor<2> {
+    /// The logit; a conditional (projection) D adds `<embed(y), phi(x)>`, phi the last
+    /// features.
+    fn logits(&self, x: Tensor<4>, labels: Option<Tensor<2>>, _draw: Option<&()>) -> Tensor<2> {
         let [n, ..] = x.dims();
         let mut h = x;
         for (i, down) in self.downs.iter().enumerate() {
@@ -313,13 +343,21 @@ impl Discriminator for DcganDiscriminator {
             }
             h = leaky_relu(h, 0.2);
         }
-        match (&self.out_linear, &self.out_conv) {
-            (Some(l), _) => {
-                let [_, c, hh, ww] = h.dims();
-                l.forward(h.reshape([n, c * hh * ww]))
+        let [_, c, hh, ww] = h.dims();
+        let projection = match (&self.embed, labels) {
+            (Some(e), Some(y)) => {
+                Some((e.forward(y) * h.clone().reshape([n, c * hh * ww])).sum_dim(1))
             }
-            (None, Some(c)) => c.forward(h).reshape([n, 1]),
+            _ => None,
+        };
+        let logit = match (&self.out_linear, &self.out_conv) {
+            (Some(l), _) => l.forward(h.reshape([n, c * hh * ww])),
+            (None, Some(conv)) => conv.forward(h).reshape([n, 1]),
             (None, None) => h.reshape([n, 1]),
+        };
+        match projection {
+            Some(p) => logit + p,
+            None => logit,
         }
     }
 
@@ -348,6 +386,7 @@ mod tests {
             channels,
             ngf: 8,
             ndf: 8,
+            classes: 0,
         };
         dcgan_pair(&cfg, &mut Rng::new(1), &Device::flex()).expect("pair")
     }
@@ -445,6 +484,80 @@ mod tests {
     }
 
     #[test]
+    fn a_conditional_pair_embeds_the_label_in_g_and_projects_it_in_d() {
+        let dev = Device::flex();
+        let cfg = DcganConfig {
+            layout: DcganLayout::Dcgan32,
+            noise_dim: 10,
+            channels: 3,
+            ngf: 8,
+            ndf: 8,
+            classes: 4,
+        };
+        let (g, d) = dcgan_pair(&cfg, &mut Rng::new(1), &dev).expect("pair");
+        assert_eq!(
+            g.ups[0].weight.dims(),
+            [14, 32, 4, 4],
+            "z and the one-hot label"
+        );
+        assert_eq!(
+            d.embed.as_ref().map(|e| e.weight.dims()),
+            Some([4, 32 * 16])
+        );
+        let z = Tensor::<2>::from_data(
+            TensorData::new(normal(20, 0.0, &mut Rng::new(2)), [2, 10]),
+            &dev,
+        );
+        let y = |k: usize| crate::models::one_hot(&[k, k], 4, 1.0, &dev);
+        // G: the label changes the images; D: logit(x, y) - logit(x) is <embed(y), phi(x)>
+        let a = g.images(z.clone(), Some(y(0)));
+        let b = g.images(z, Some(y(1)));
+        let diff: f32 = (a.clone() - b).abs().max().into_scalar();
+        assert!(diff > 1e-4, "the label does not reach G's output");
+        let with = d
+            .logits(a.clone(), Some(y(2)), None)
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("f32");
+        let without = d
+            .logits(a.clone(), None, None)
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("f32");
+        // phi(x): D's last features, recomputed here layer by layer
+        let mut h = a;
+        for (i, down) in d.downs.iter().enumerate() {
+            h = down.forward(h);
+            if i > 0 {
+                h = d.bns[i - 1].forward(h);
+            }
+            h = leaky_relu(h, 0.2);
+        }
+        let phi = h
+            .reshape([2, 32 * 16])
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("f32");
+        let e = d
+            .embed
+            .as_ref()
+            .expect("embed")
+            .weight
+            .val()
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("f32");
+        for r in 0..2 {
+            let dot: f32 = (0..512).map(|j| e[2 * 512 + j] * phi[r * 512 + j]).sum();
+            assert!(
+                (with[r] - without[r] - dot).abs() < 1e-4,
+                "{} vs {dot}",
+                with[r] - without[r]
+            );
+        }
+    }
+
+    #[test]
     fn a_zero_width_is_refused() {
         let cfg = DcganConfig {
             layout: DcganLayout::Dcgan32,
@@ -452,6 +565,7 @@ mod tests {
             channels: 3,
             ngf: 0,
             ndf: 8,
+            classes: 0,
         };
         let e = dcgan_pair(&cfg, &mut Rng::new(1), &Device::flex())
             .expect_err("refused")

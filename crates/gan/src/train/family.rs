@@ -83,6 +83,7 @@ impl Family for Dcgan {
             channels: shape.channels,
             ngf: cfg.conv.ngf,
             ndf: cfg.conv.ndf,
+            classes: cfg.classes,
         };
         let (g, dd) = dcgan_pair(&d, &mut Rng::derived(cfg.seed, streams::INIT), device)?;
         Gan::from_models(cfg, shape, g, dd, device)

@@ -1,0 +1,111 @@
+"""The PyTorch twin of `gan bench conv`: the same DCGAN layouts (dcgan-28: InfoGAN's MNIST
+model; dcgan-32: pytorch/examples' dcgan with one block fewer), the same initialisation
+(N(0, 0.02) weights, BN scales N(1, 0.02)), Adam 2e-4 / beta1 0.5, one D step on a real and a
+detached fake batch (separate passes), one G step, BCE with logits, on a fixed random batch.
+
+    python3 bench/torch_dcgan_step.py --model dcgan-28 --channels 1 --threads 2 --steps 30
+"""
+import argparse, json, statistics, time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+p = argparse.ArgumentParser()
+p.add_argument("--model", default="dcgan-28")
+p.add_argument("--channels", type=int, default=1)
+p.add_argument("--batch", type=int, default=64)
+p.add_argument("--steps", type=int, default=30)
+p.add_argument("--warmup", type=int, default=5)
+p.add_argument("--threads", type=int, default=2)
+p.add_argument("--ngf", type=int, default=64)
+p.add_argument("--ndf", type=int, default=64)
+a = p.parse_args()
+torch.set_num_threads(a.threads)
+torch.manual_seed(0)
+nz, c, ngf, ndf = 100, a.channels, a.ngf, a.ndf
+
+
+def init(m):
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+class G28(nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.fc = nn.Linear(nz, 2 * ngf * 49)
+        s.bn0 = nn.BatchNorm1d(2 * ngf * 49)
+        s.up1 = nn.ConvTranspose2d(2 * ngf, ngf, 4, 2, 1, bias=False)
+        s.bn1 = nn.BatchNorm2d(ngf)
+        s.up2 = nn.ConvTranspose2d(ngf, c, 4, 2, 1)
+
+    def forward(s, z):
+        h = F.relu(s.bn0(s.fc(z))).view(-1, 2 * ngf, 7, 7)
+        return torch.tanh(s.up2(F.relu(s.bn1(s.up1(h)))))
+
+
+class D28(nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.c1 = nn.Conv2d(c, ndf, 4, 2, 1)
+        s.c2 = nn.Conv2d(ndf, 2 * ndf, 4, 2, 1, bias=False)
+        s.bn2 = nn.BatchNorm2d(2 * ndf)
+        s.fc = nn.Linear(2 * ndf * 49, 1)
+
+    def forward(s, x):
+        h = F.leaky_relu(s.c1(x), 0.2)
+        h = F.leaky_relu(s.bn2(s.c2(h)), 0.2)
+        return s.fc(h.flatten(1))
+
+
+def g32():
+    return nn.Sequential(
+        nn.Unflatten(1, (nz, 1, 1)),
+        nn.ConvTranspose2d(nz, 4 * ngf, 4, 1, 0, bias=False), nn.BatchNorm2d(4 * ngf), nn.ReLU(),
+        nn.ConvTranspose2d(4 * ngf, 2 * ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * ngf), nn.ReLU(),
+        nn.ConvTranspose2d(2 * ngf, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(),
+        nn.ConvTranspose2d(ngf, c, 4, 2, 1, bias=False), nn.Tanh())
+
+
+def d32():
+    return nn.Sequential(
+        nn.Conv2d(c, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2),
+        nn.Conv2d(ndf, 2 * ndf, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * ndf), nn.LeakyReLU(0.2),
+        nn.Conv2d(2 * ndf, 4 * ndf, 4, 2, 1, bias=False), nn.BatchNorm2d(4 * ndf), nn.LeakyReLU(0.2),
+        nn.Conv2d(4 * ndf, 1, 4, 1, 0, bias=False), nn.Flatten())
+
+
+g, d = (G28(), D28()) if a.model == "dcgan-28" else (g32(), d32())
+side = 28 if a.model == "dcgan-28" else 32
+g.apply(init)
+d.apply(init)
+og = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+od = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+x = torch.rand(a.batch, c, side, side) * 2 - 1
+ones, zeros = torch.ones(a.batch, 1), torch.zeros(a.batch, 1)
+times = []
+for i in range(a.warmup + a.steps):
+    t = time.perf_counter()
+    z = torch.randn(a.batch, nz)
+    with torch.no_grad():
+        fake = g(z)
+    od.zero_grad()
+    loss_d = (F.binary_cross_entropy_with_logits(d(x), ones)
+              + F.binary_cross_entropy_with_logits(d(fake), zeros))
+    loss_d.backward()
+    od.step()
+    og.zero_grad()
+    loss_g = F.binary_cross_entropy_with_logits(d(g(torch.randn(a.batch, nz))), ones)
+    loss_g.backward()
+    og.step()
+    if i >= a.warmup:
+        times.append((time.perf_counter() - t) * 1e3)
+print(json.dumps({"peer": f"pytorch {torch.__version__}", "model": a.model, "channels": c,
+                  "batch": a.batch, "threads": a.threads,
+                  "median_ms": round(statistics.median(times), 3), "min_ms": round(min(times), 3)}))
