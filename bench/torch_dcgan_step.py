@@ -20,6 +20,8 @@ p.add_argument("--warmup", type=int, default=5)
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--ngf", type=int, default=64)
 p.add_argument("--ndf", type=int, default=64)
+p.add_argument("--sample", type=int, default=0,
+               help="instead of training: images/s of G in eval mode, this many per round")
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
@@ -85,6 +87,20 @@ g, d = (G28(), D28()) if a.model == "dcgan-28" else (g32(), d32())
 side = 28 if a.model == "dcgan-28" else 32
 g.apply(init)
 d.apply(init)
+if a.sample:
+    # the twin of `gan bench sample --model M`: G in evaluation mode, chunks of 1000
+    g.eval()
+    rates = []
+    with torch.no_grad():
+        for r in range(6):
+            t = time.perf_counter()
+            for start in range(0, a.sample, 1000):
+                g(torch.randn(min(1000, a.sample - start), nz))
+            if r > 0:
+                rates.append(a.sample / (time.perf_counter() - t))
+    print(json.dumps({"peer": f"pytorch {torch.__version__}", "model": a.model, "channels": c,
+                      "threads": a.threads, "images_per_sec": round(statistics.median(rates))}))
+    raise SystemExit(0)
 og = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
 od = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
 x = torch.rand(a.batch, c, side, side) * 2 - 1

@@ -82,6 +82,13 @@ struct StepArgs {
 
 #[derive(Args)]
 struct SampleBench {
+    /// `mlp` (the paper's generator) or a DCGAN layout (`dcgan-28`, `dcgan-32`, `dcgan-64`;
+    /// the twin is `bench/torch_dcgan_step.py --sample`).
+    #[arg(long, default_value = "mlp")]
+    model: String,
+    /// Image channels of a DCGAN generator.
+    #[arg(long, default_value_t = 1, value_parser = crate::common::positive)]
+    channels: usize,
     /// Images to generate per round.
     #[arg(short = 'n', long, default_value_t = 10_000, value_parser = crate::common::positive)]
     n: usize,
@@ -188,13 +195,25 @@ fn step(a: StepArgs) -> Result<i32> {
 }
 
 fn sample(a: SampleBench) -> Result<i32> {
+    use gan::train::{Family, Sampler};
     set_threads(Some(a.threads))?;
-    let gan = Gan::new(
-        paper(&["engine=\"burn\"".into()])?,
-        MNIST_SHAPE,
-        None,
-        &device(),
-    )?;
+    let gan: Box<dyn Sampler> = if a.model == "mlp" {
+        Box::new(Gan::new(
+            paper(&["engine=\"burn\"".into()])?,
+            MNIST_SHAPE,
+            None,
+            &device(),
+        )?)
+    } else {
+        let cfg = TrainConfig::preset("mnist-dcgan", &[format!("model={:?}", a.model)])?;
+        let side = cfg
+            .model
+            .dcgan_layout()
+            .ok_or_else(|| anyhow::anyhow!("--model {}: not a DCGAN layout", a.model))?
+            .side();
+        let shape = gan::models::ImageShape::new(a.channels, side, side)?;
+        Box::new(gan::train::Dcgan::build(cfg, shape, None, &device())?)
+    };
     let mut rates = Vec::new();
     for r in 0..a.rounds + 1 {
         let t = Instant::now();
@@ -208,13 +227,14 @@ fn sample(a: SampleBench) -> Result<i32> {
     rates.sort_by(f64::total_cmp);
     let median = rates[rates.len() / 2];
     if a.json {
-        print_json(
-            &serde_json::json!({"images_per_sec": median.round(), "n": a.n, "threads": a.threads}),
-        );
+        print_json(&serde_json::json!({
+            "impl": "gan", "model": a.model, "images_per_sec": median.round(), "n": a.n,
+            "threads": a.threads,
+        }));
     } else {
         out(&format!(
-            "sampling the paper's generator: {median:.0} images/s ({} threads)",
-            a.threads
+            "sampling the {} generator: {median:.0} images/s ({} threads)",
+            a.model, a.threads
         ));
     }
     Ok(0)

@@ -1114,6 +1114,34 @@ fn the_dcgan_presets_train_sample_and_refuse_what_does_not_fit() {
         "{}",
         text(&o)
     );
+    // the benchmarks of the convolutional models run (their timings are for bench/)
+    let o = run(&[
+        "bench",
+        "sample",
+        "--model",
+        "dcgan-32",
+        "--channels",
+        "3",
+        "-n",
+        "5",
+        "--rounds",
+        "1",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert!(num(&v["images_per_sec"]) > 0.0, "{v}");
+    let o = run(&[
+        "bench", "conv", "--model", "dcgan-28", "--batch", "4", "--steps", "1", "--warmup", "0",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&["bench", "sample", "--model", "dcgan-48", "-n", "5"]);
+    assert!(
+        !o.status.success() && text(&o).contains("dcgan-48"),
+        "{}",
+        text(&o)
+    );
     // what does not fit is refused before anything is written
     let refused = dir.path().join("refused");
     for (set, want) in [
