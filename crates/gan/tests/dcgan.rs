@@ -93,3 +93,46 @@ fn a_dcgan_run_trains_and_resumes_bit_for_bit() {
     run.train(&mut Silent).expect("train");
     assert_eq!(run.gan.sample(8, 5).expect("sample"), after);
 }
+
+#[test]
+fn a_dcgan_run_opened_from_its_checkpoint_samples_what_it_trained() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("run");
+    let mut run = Run::create_with(&out, fresh(1), data()).expect("run");
+    run.train(&mut Silent).expect("train");
+    let trained = run.gan.sample(8, 5).expect("sample");
+    drop(run);
+    // the live G's running variances moved from their start (1) and were not overwritten by
+    // saving the optimizer state (burn shares running statistics between module copies)
+    let var = |g: &gan::models::dcgan::DcganGenerator| -> Vec<f32> {
+        g.bns[0]
+            .running_var
+            .value()
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("f32")
+    };
+    let mut opened = fresh(1);
+    gan::train::load_latest_into(&out, &mut opened).expect("load");
+    let (run, _, _) = Run::resume_with(&out, fresh(1), data(), None).expect("reopen");
+    let live = var(&run.gan.generator);
+    assert!(
+        live.iter().all(|&v| v > 1e-3 && (v - 1.0).abs() > 1e-3),
+        "{live:?}"
+    );
+    assert_eq!(var(&opened.generator), live);
+    // saving a checkpoint leaves them as they are
+    run.save_checkpoint().expect("save");
+    assert_eq!(var(&run.gan.generator), live);
+    drop(run);
+    let again = opened.sample(8, 5).expect("sample");
+    let diff = trained
+        .iter()
+        .zip(&again)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert_eq!(
+        diff, 0.0,
+        "the opened run samples other images (max difference {diff})"
+    );
+}

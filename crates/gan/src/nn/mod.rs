@@ -19,6 +19,11 @@ pub fn clamp_params<M: burn::module::Module>(module: M, c: f32) -> M {
             param: burn::module::Param<burn::tensor::Tensor<D>>,
         ) -> burn::module::Param<burn::tensor::Tensor<D>> {
             let c = self.0;
+            // weights only: buffers without gradients (batch-norm running statistics) are
+            // not the critic's weights, and burn shares them between clones
+            if !param.val().is_require_grad() {
+                return param;
+            }
             param.map(|t| t.clamp(-c, c).detach().require_grad())
         }
     }

@@ -245,6 +245,12 @@ struct VelocityAsParams<'a> {
 impl ModuleMapper for VelocityAsParams<'_> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let (id, tensor, mapper) = param.consume();
+        // a buffer that trains without gradients (batch-norm running statistics) keeps its
+        // value: burn's RunningState is shared between clones and mapped in place, so a zero
+        // written here would reach the live module
+        if !tensor.is_require_grad() && self.velocity.get::<D>(id).is_none() {
+            return Param::from_mapped_value(id, tensor, mapper);
+        }
         let v = self
             .velocity
             .get::<D>(id)
@@ -259,8 +265,14 @@ struct CollectParams {
 
 impl ModuleVisitor for CollectParams {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        // trainable parameters only: buffers (batch-norm running statistics) have no
+        // optimizer state
+        let value = param.val();
+        if !value.is_require_grad() {
+            return;
+        }
         let id: ParamId = param.id;
-        self.out.register(id, param.val().inner());
+        self.out.register(id, value.inner());
     }
 }
 

@@ -1020,17 +1020,9 @@ pub fn load_checkpoint_into<G: Generator, D: Discriminator>(
             })
     };
     let read = |name: &str| read_verified(ckpt, name, crc(name)?);
-    module_from_bytes(
-        &mut gan.generator,
-        read(files::GENERATOR)?,
-        &ckpt.join(files::GENERATOR),
-    )?;
-    module_from_bytes(
-        &mut gan.discriminator,
-        read(files::DISCRIMINATOR)?,
-        &ckpt.join(files::DISCRIMINATOR),
-    )?;
-    // optimizer state, saved laid out like the module it belongs to
+    // optimizer state, saved laid out like the module it belongs to; read before the weights,
+    // because loading into a copy of a module writes its shared buffers (burn's
+    // RunningState): the weights files then set those buffers last
     let vg = read_like(
         &gan.generator,
         read(files::GENERATOR_VELOCITY)?,
@@ -1061,6 +1053,16 @@ pub fn load_checkpoint_into<G: Generator, D: Discriminator>(
         )?;
         gan.opt_d.load_second_moment_module(&sd);
     }
+    module_from_bytes(
+        &mut gan.generator,
+        read(files::GENERATOR)?,
+        &ckpt.join(files::GENERATOR),
+    )?;
+    module_from_bytes(
+        &mut gan.discriminator,
+        read(files::DISCRIMINATOR)?,
+        &ckpt.join(files::DISCRIMINATOR),
+    )?;
     gan.cfg = cfg;
     gan.progress = state.progress;
     gan.reload_engine();
