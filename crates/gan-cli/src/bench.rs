@@ -130,16 +130,7 @@ fn conv(a: ConvBench) -> Result<i32> {
     let mut rng = Rng::new(0);
     let x: Vec<f32> = (0..a.batch * shape.len()).map(|_| rng.uniform()).collect();
     let mut gan = gan::train::Dcgan::build(cfg, shape, None, &device())?;
-    let mut times = Vec::with_capacity(a.steps);
-    for i in 0..a.warmup + a.steps {
-        let t = Instant::now();
-        gan.train_step(std::slice::from_ref(&x))?;
-        if i >= a.warmup {
-            times.push(t.elapsed().as_secs_f64() * 1e3);
-        }
-    }
-    times.sort_by(f64::total_cmp);
-    let (median, min) = (times[times.len() / 2], times[0]);
+    let (median, min) = time_steps(&mut gan, &x, a.warmup, a.steps)?;
     if a.json {
         print_json(&serde_json::json!({
             "impl": "gan burn engine", "model": a.model, "channels": a.channels,
@@ -153,6 +144,27 @@ fn conv(a: ConvBench) -> Result<i32> {
         ));
     }
     Ok(0)
+}
+
+/// Median and min milliseconds of `steps` training iterations on the batch `x`, after
+/// `warmup` untimed ones.
+fn time_steps<G: gan::models::Generator, D: gan::models::Discriminator>(
+    gan: &mut Gan<G, D>,
+    x: &[f32],
+    warmup: usize,
+    steps: usize,
+) -> Result<(f64, f64)> {
+    let batch = [x.to_vec()];
+    let mut times = Vec::with_capacity(steps);
+    for i in 0..warmup + steps {
+        let t = Instant::now();
+        gan.train_step(&batch)?;
+        if i >= warmup {
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok((times[times.len() / 2], times[0]))
 }
 
 fn paper(overrides: &[String]) -> Result<TrainConfig> {
@@ -170,16 +182,7 @@ fn step(a: StepArgs) -> Result<i32> {
     let mut rng = Rng::new(0);
     let x: Vec<f32> = (0..a.batch * MNIST_DIM).map(|_| rng.uniform()).collect();
     let mut gan = Gan::new(cfg, MNIST_SHAPE, None, &device())?;
-    let mut times = Vec::with_capacity(a.steps);
-    for i in 0..a.warmup + a.steps {
-        let t = Instant::now();
-        gan.train_step(std::slice::from_ref(&x))?;
-        if i >= a.warmup {
-            times.push(t.elapsed().as_secs_f64() * 1e3);
-        }
-    }
-    times.sort_by(f64::total_cmp);
-    let (median, min) = (times[times.len() / 2], times[0]);
+    let (median, min) = time_steps(&mut gan, &x, a.warmup, a.steps)?;
     if a.json {
         print_json(&serde_json::json!({
             "impl": format!("gan {} engine", a.engine), "schedule": a.schedule, "threads": a.threads,

@@ -112,7 +112,23 @@ fn param<const D: usize>(values: Vec<f32>, dims: [usize; D], device: &Device) ->
     Param::from_tensor(Tensor::from_data(TensorData::new(values, dims), device))
 }
 
-/// A `k x k` convolution (`stride`, `pad`) with N(0, 0.02) weights.
+/// pytorch/examples' `weights_init` for one layer: the weight of shape `dims` from
+/// N(0, 0.02), the bias (when the layer has one, `out` values) zero.
+fn init_layer<const D: usize>(
+    weight: &mut Param<Tensor<D>>,
+    bias: &mut Option<Param<Tensor<1>>>,
+    dims: [usize; D],
+    out: usize,
+    rng: &mut Rng,
+    device: &Device,
+) {
+    *weight = param(normal(dims.iter().product(), 0.0, rng), dims, device);
+    if let Some(b) = bias {
+        *b = param(vec![0.0; out], [out], device);
+    }
+}
+
+/// A `4 x 4` convolution (`stride`, `pad`) with N(0, 0.02) weights.
 fn conv(
     c_in: usize,
     c_out: usize,
@@ -126,11 +142,14 @@ fn conv(
         .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
         .with_bias(bias)
         .init(device);
-    let dims = [c_out, c_in, 4, 4];
-    c.weight = param(normal(dims.iter().product(), 0.0, rng), dims, device);
-    if let Some(b) = &mut c.bias {
-        *b = param(vec![0.0; c_out], [c_out], device);
-    }
+    init_layer(
+        &mut c.weight,
+        &mut c.bias,
+        [c_out, c_in, 4, 4],
+        c_out,
+        rng,
+        device,
+    );
     c
 }
 
@@ -148,11 +167,14 @@ fn conv_t(
         .with_padding([pad, pad])
         .with_bias(bias)
         .init(device);
-    let dims = [c_in, c_out, 4, 4];
-    c.weight = param(normal(dims.iter().product(), 0.0, rng), dims, device);
-    if let Some(b) = &mut c.bias {
-        *b = param(vec![0.0; c_out], [c_out], device);
-    }
+    init_layer(
+        &mut c.weight,
+        &mut c.bias,
+        [c_in, c_out, 4, 4],
+        c_out,
+        rng,
+        device,
+    );
     c
 }
 
@@ -164,13 +186,17 @@ fn bn(c: usize, rng: &mut Rng, device: &Device) -> BatchNorm {
     b
 }
 
-/// A linear map with N(0, 0.02) weights and zero biases.
-fn linear(d_in: usize, d_out: usize, rng: &mut Rng, device: &Device) -> Linear {
-    let mut l = LinearConfig::new(d_in, d_out).init(device);
-    l.weight = param(normal(d_in * d_out, 0.0, rng), [d_in, d_out], device);
-    if let Some(b) = &mut l.bias {
-        *b = param(vec![0.0; d_out], [d_out], device);
-    }
+/// A linear map with N(0, 0.02) weights (and zero biases, with `bias`).
+fn linear(d_in: usize, d_out: usize, bias: bool, rng: &mut Rng, device: &Device) -> Linear {
+    let mut l = LinearConfig::new(d_in, d_out).with_bias(bias).init(device);
+    init_layer(
+        &mut l.weight,
+        &mut l.bias,
+        [d_in, d_out],
+        d_out,
+        rng,
+        device,
+    );
     l
 }
 
@@ -223,7 +249,13 @@ pub fn dcgan_pair(
         DcganLayout::Dcgan28 => {
             let features = gw[0] * 7 * 7;
             DcganGenerator {
-                project: Some(linear(cfg.noise_dim + cfg.classes, features, rng, device)),
+                project: Some(linear(
+                    cfg.noise_dim + cfg.classes,
+                    features,
+                    true,
+                    rng,
+                    device,
+                )),
                 project_bn: Some(bn(features, rng, device)),
                 ups: vec![
                     conv_t(gw[0], gw[1], (2, 1), false, rng, device),
@@ -264,22 +296,12 @@ pub fn dcgan_pair(
     // D's last features: 2 ndf x 7 x 7 (dcgan-28) or k ndf x 4 x 4; the projection's class
     // embedding has one weight per feature
     let features = last * if dcgan28 { 7 * 7 } else { 4 * 4 };
-    let embed = (cfg.classes > 0).then(|| {
-        let mut l = LinearConfig::new(cfg.classes, features)
-            .with_bias(false)
-            .init(device);
-        l.weight = param(
-            normal(cfg.classes * features, 0.0, rng),
-            [cfg.classes, features],
-            device,
-        );
-        l
-    });
+    let embed = (cfg.classes > 0).then(|| linear(cfg.classes, features, false, rng, device));
     let d = if dcgan28 {
         DcganDiscriminator {
             downs,
             bns,
-            out_linear: Some(linear(features, 1, rng, device)),
+            out_linear: Some(linear(features, 1, true, rng, device)),
             out_conv: None,
             embed,
         }

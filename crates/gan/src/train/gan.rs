@@ -476,19 +476,9 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
         let z = sample_noise(&self.cfg.noise, m, &mut self.progress.rng, &self.device);
         let fake_labels = self.fake_labels(m);
         let fake = self.fake_images(z, &fake_labels)?;
-        let draw = self
-            .discriminator
-            .draw(2 * m, &mut self.progress.rng, &self.device);
-        let (yr, yf) = (self.labels_d(real_labels), self.labels_d(&fake_labels));
-        let (real_logits, fake_logits) = self.discriminator.logits_real_fake(
-            (x.clone(), yr.clone()),
-            (fake.clone().detach(), yf.clone()),
-            &draw,
-        );
-        let (host_r, host_f) = self.logits_host(&real_logits, &fake_logits)?;
-        let d_loss = self.cfg.loss.discriminator_loss(real_logits, fake_logits);
-        let d_loss = self.with_penalty(d_loss, (x, yr), (fake.clone(), yf.clone()))?;
-        let mut grads = d_loss.backward();
+        let d = self.discriminator_objective(x, real_labels, fake.clone(), &fake_labels)?;
+        let (draw, yf) = (d.draw, self.labels_d(&fake_labels));
+        let mut grads = d.loss.backward();
         let grads_d = GradientsParams::from_module(&mut grads, &self.discriminator);
 
         let frozen = self.discriminator.clone().no_grad();
@@ -501,7 +491,7 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
         // counter or learning rate)
         self.update_discriminator(grads_d, momentum);
         self.update_generator(grads_g, momentum);
-        Ok(stats_from_logits(self.cfg.loss, &host_r, &host_f))
+        Ok(d.stats)
     }
 
     /// Algorithm 1's inner loop body: one D update on a real batch and a fresh fake batch.
@@ -523,31 +513,43 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
             .images(z, self.labels_g(&fake_labels))
             .detach();
         self.check_shape(fake.dims(), m)?;
+        let d = self.discriminator_objective(x, real_labels, fake, &fake_labels)?;
+        let mut grads = d.loss.backward();
+        let grads_d = GradientsParams::from_module(&mut grads, &self.discriminator);
+        self.update_discriminator(grads_d, momentum);
+        Ok(d.stats)
+    }
+
+    /// D's objective on a real batch and a fake one (detached here: D's update does not reach
+    /// G): D's random choices for both from the training stream, the logits (NaN or infinity
+    /// stops training), the loss with WGAN-GP's penalty where configured, and the statistics.
+    fn discriminator_objective(
+        &mut self,
+        x: Tensor<4>,
+        real_labels: &[usize],
+        fake: Tensor<4>,
+        fake_labels: &[usize],
+    ) -> Result<DObjective<D::Draw>> {
+        let [m, ..] = x.dims();
         let draw = self
             .discriminator
             .draw(2 * m, &mut self.progress.rng, &self.device);
-        let (yr, yf) = (self.labels_d(real_labels), self.labels_d(&fake_labels));
+        let (yr, yf) = (self.labels_d(real_labels), self.labels_d(fake_labels));
         let (real_logits, fake_logits) = self.discriminator.logits_real_fake(
             (x.clone(), yr.clone()),
-            (fake.clone(), yf.clone()),
+            (fake.clone().detach(), yf.clone()),
             &draw,
         );
-        let (host_r, host_f) = self.logits_host(&real_logits, &fake_logits)?;
-        let d_loss = self.cfg.loss.discriminator_loss(real_logits, fake_logits);
-        let d_loss = self.with_penalty(d_loss, (x, yr), (fake, yf))?;
-        let mut grads = d_loss.backward();
-        let grads_d = GradientsParams::from_module(&mut grads, &self.discriminator);
-        self.update_discriminator(grads_d, momentum);
-        Ok(stats_from_logits(self.cfg.loss, &host_r, &host_f))
-    }
-
-    /// The real and fake logits on the host; NaN or infinity stops training.
-    fn logits_host(&self, real: &Tensor<2>, fake: &Tensor<2>) -> Result<(Vec<f32>, Vec<f32>)> {
         let what = "discriminator logits";
-        Ok((
-            logits_to_host(real, self.progress.step, what)?,
-            logits_to_host(fake, self.progress.step, what)?,
-        ))
+        let host_r = logits_to_host(&real_logits, self.progress.step, what)?;
+        let host_f = logits_to_host(&fake_logits, self.progress.step, what)?;
+        let loss = self.cfg.loss.discriminator_loss(real_logits, fake_logits);
+        let loss = self.with_penalty(loss, (x, yr), (fake, yf))?;
+        Ok(DObjective {
+            loss,
+            draw,
+            stats: stats_from_logits(self.cfg.loss, &host_r, &host_f),
+        })
     }
 
     /// Algorithm 1's generator update on fresh noise; returns the generator loss.
@@ -600,9 +602,9 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
                     .ok_or_else(|| Error::Invalid("a fast engine without the MLP G".into()))?
                     .clone();
                 e.write_generator(&mut g);
-                images_of(&g.valid(), z, y)
+                g.valid().images(z, y)
             }
-            _ => images_of(&self.generator.valid(), z, y),
+            _ => self.generator.valid().images(z, y),
         };
         self.check_shape(out.dims(), n)?;
         let mut v = out
@@ -790,10 +792,12 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
     }
 }
 
-/// G's images (a free function so that the fused engine's synced copy and the module itself
-/// go through the same call).
-fn images_of<G: Generator>(g: &G, z: Tensor<2>, labels: Option<Tensor<2>>) -> Tensor<4> {
-    g.images(z, labels)
+/// What [`Gan::discriminator_objective`] gives: D's loss, the random choices it used (the
+/// simultaneous schedule replays them for G) and the step's statistics.
+struct DObjective<R> {
+    loss: Tensor<1>,
+    draw: R,
+    stats: StepStats,
 }
 
 /// A `[n, c, h, w]` batch from host values (images channels first, one after another).
