@@ -38,6 +38,9 @@ struct ConvBench {
     /// Image channels (1 or 3).
     #[arg(long, default_value_t = 1, value_parser = crate::common::positive)]
     channels: usize,
+    /// `fast` (the fused DCGAN engine) or `burn` (autodiff reference).
+    #[arg(long, default_value = "fast")]
+    engine: String,
     /// Batch size.
     #[arg(long, default_value_t = 64, value_parser = crate::common::positive)]
     batch: usize,
@@ -119,6 +122,7 @@ fn conv(a: ConvBench) -> Result<i32> {
         &[
             format!("model={:?}", a.model),
             format!("batch_size={}", a.batch),
+            format!("engine={:?}", a.engine),
         ],
     )?;
     let side = cfg
@@ -133,14 +137,14 @@ fn conv(a: ConvBench) -> Result<i32> {
     let (median, min) = time_steps(&mut gan, &x, a.warmup, a.steps)?;
     if a.json {
         print_json(&serde_json::json!({
-            "impl": "gan burn engine", "model": a.model, "channels": a.channels,
+            "impl": format!("gan {} engine", a.engine), "model": a.model, "channels": a.channels,
             "threads": a.threads, "batch": a.batch,
             "median_ms": (median * 1000.0).round() / 1000.0, "min_ms": (min * 1000.0).round() / 1000.0,
         }));
     } else {
         out(&format!(
-            "{} step, {} channels, batch {}, {} threads: median {median:.2} ms, min {min:.2} ms ({} steps)",
-            a.model, a.channels, a.batch, a.threads, a.steps
+            "{} step ({} engine), {} channels, batch {}, {} threads: median {median:.2} ms, min {min:.2} ms ({} steps)",
+            a.model, a.engine, a.channels, a.batch, a.threads, a.steps
         ));
     }
     Ok(0)

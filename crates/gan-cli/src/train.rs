@@ -176,6 +176,9 @@ impl Observer for Cli {
         if let Some(f) = m.fid {
             quality.push_str(&format!("  fid {f:.2}"));
         }
+        if let (Some(p), Some(r)) = (m.precision, m.recall) {
+            quality.push_str(&format!("  P {p:.3} R {r:.3}"));
+        }
         let line = format!(
             "epoch {:>4}  D(x) {:.3}  D(G(z)) {:.3}  loss D {:.4} G {:.4}  lr {:.4}  mom {:.3}{quality}  {:.1}s  -> {}",
             m.epoch,

@@ -825,6 +825,28 @@ fn the_in_training_fid_works_from_any_directory() {
     let line: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert!(num(&line["fid"]) > 0.0, "{line}");
     assert!(num(&line["parzen_ll"]).is_finite(), "{line}");
+    // precision, recall and the class histogram of the same 300 samples
+    for k in ["precision", "recall"] {
+        assert!((0.0..=1.0).contains(&num(&line[k])), "{k}: {line}");
+    }
+    let hist: Vec<u64> = line["class_histogram"]
+        .as_array()
+        .expect("class_histogram")
+        .iter()
+        .map(|v| v.as_u64().expect("count"))
+        .collect();
+    assert_eq!(hist.len(), 10, "{line}");
+    assert_eq!(hist.iter().sum::<u64>(), 300, "{line}");
+    let csv = std::fs::read_to_string(out.join("metrics.csv")).expect("csv");
+    assert!(
+        csv.starts_with("epoch,")
+            && csv
+                .lines()
+                .next()
+                .unwrap_or("")
+                .ends_with(",precision,recall"),
+        "{csv}"
+    );
 }
 
 #[test]
@@ -1146,7 +1168,7 @@ fn the_dcgan_presets_train_sample_and_refuse_what_does_not_fit() {
     let refused = dir.path().join("refused");
     for (set, want) in [
         ("data.image_size=28", "makes 32 x 32 images"),
-        ("engine=\"fast\"", "burn engine"),
+        ("optimizer.kind=\"rmsprop\"", "runs on the burn engine only"),
         ("conv.ngf=0", "conv.ngf"),
     ] {
         let o = run(&[

@@ -563,11 +563,36 @@ impl TrainConfig {
         let bad = |key: &str, why: String| Err(Error::Config(format!("{key}: {why}")));
         if self.model.dcgan_layout().is_some() {
             let name = serde_json::to_value(self.model).unwrap_or_default();
-            if self.engine != Engine::Burn {
-                return bad(
-                    "engine",
-                    format!("model = {name} trains on the burn engine: set engine = \"burn\""),
-                );
+            // what the fused DCGAN engine (crate::fast::conv) does not implement
+            if self.engine == Engine::Fast {
+                for (on, key, what) in [
+                    (self.classes > 0, "classes", "a conditional DCGAN"),
+                    (
+                        self.loss == GanLoss::WganGp,
+                        "loss",
+                        "wgan-gp (its penalty differentiates D's input gradient)",
+                    ),
+                    (
+                        self.optimizer.kind == OptimKind::Rmsprop,
+                        "optimizer.kind",
+                        "rmsprop",
+                    ),
+                    (
+                        self.schedule == Schedule::Simultaneous,
+                        "schedule",
+                        "the simultaneous schedule",
+                    ),
+                ] {
+                    if on {
+                        return bad(
+                            key,
+                            format!(
+                                "{what} with model = {name} runs on the burn engine only; set \
+                                 engine = \"burn\""
+                            ),
+                        );
+                    }
+                }
             }
             if self.conv.ngf == 0 || self.conv.ndf == 0 {
                 return bad("conv.ngf / conv.ndf", "must be at least 1".into());
@@ -698,8 +723,8 @@ impl TrainConfig {
                 format!("{} must be finite and above 0", o.eps),
             );
         }
-        // what the fused engine does not implement
-        if self.engine == Engine::Fast {
+        // what the fused engine of the MLP pair does not implement
+        if self.engine == Engine::Fast && self.model == Architecture::Mlp {
             for (on, key, what) in [
                 (self.classes > 0, "classes", "a conditional GAN"),
                 (

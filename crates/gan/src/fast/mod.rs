@@ -15,6 +15,7 @@
 //! checkpoints; the random streams are consumed in exactly the order of the burn path, so
 //! both give the same numbers (a test checks losses and weights against burn's autodiff).
 
+pub mod conv;
 pub mod cpu;
 pub mod gemm;
 pub mod int8;
@@ -218,7 +219,7 @@ impl Dense {
     }
 }
 
-fn resize(v: &mut Vec<f32>, n: usize) {
+pub(crate) fn resize(v: &mut Vec<f32>, n: usize) {
     v.resize(n, 0.0);
 }
 
@@ -816,56 +817,23 @@ impl Engine {
         }
     }
 
-    /// Output gradients of [`GanLoss::discriminator_loss`] over `m` real then `n` fake rows:
-    /// for the paper's losses, -(1/2) eq. (2): (1/2)(sigmoid(l) - 1)/m for real,
-    /// (1/2) sigmoid(l)/n for fake; LSGAN (l - 1)/m and l/n; hinge -[l < 1]/m and [l > -1]/n;
-    /// WGAN -1/m and 1/n.
+    /// Output gradients of [`GanLoss::discriminator_loss`] over `m` real then `n` fake rows
+    /// ([`d_logit_grad`]).
     fn d_loss_grad(loss: GanLoss, logits: &[f32], m: usize, out: &mut Vec<f32>) {
         resize(out, logits.len());
         let (mf, nf) = (m as f64, (logits.len() - m) as f64);
         for (i, (o, &l)) in out.iter_mut().zip(logits).enumerate() {
-            let (l, real) = (l as f64, i < m);
-            let g = match (loss, real) {
-                (GanLoss::Minimax | GanLoss::NonSaturating, true) => {
-                    0.5 * (sigmoid_f64(l) - 1.0) / mf
-                }
-                (GanLoss::Minimax | GanLoss::NonSaturating, false) => 0.5 * sigmoid_f64(l) / nf,
-                (GanLoss::Lsgan, true) => (l - 1.0) / mf,
-                (GanLoss::Lsgan, false) => l / nf,
-                (GanLoss::Hinge, true) => {
-                    if l < 1.0 {
-                        -1.0 / mf
-                    } else {
-                        0.0
-                    }
-                }
-                (GanLoss::Hinge, false) => {
-                    if l > -1.0 {
-                        1.0 / nf
-                    } else {
-                        0.0
-                    }
-                }
-                (GanLoss::Wgan | GanLoss::WganGp, true) => -1.0 / mf,
-                (GanLoss::Wgan | GanLoss::WganGp, false) => 1.0 / nf,
-            };
-            *o = g as f32;
+            let real = i < m;
+            *o = d_logit_grad(loss, l as f64, real, if real { mf } else { nf }) as f32;
         }
     }
 
-    /// Output gradients of the generator loss over `n` fake rows: eq. (5) -sigmoid(-l)/n,
-    /// eq. (3) -sigmoid(l)/n, LSGAN (l - 1)/n, hinge and WGAN -1/n.
+    /// Output gradients of the generator loss over `n` fake rows ([`g_logit_grad`]).
     fn g_loss_grad(loss: GanLoss, logits: &[f32], out: &mut Vec<f32>) {
         resize(out, logits.len());
         let n = logits.len() as f64;
         for (o, &l) in out.iter_mut().zip(logits) {
-            let l = l as f64;
-            *o = match loss {
-                GanLoss::NonSaturating => (-sigmoid_f64(-l) / n) as f32,
-                GanLoss::Minimax => (-sigmoid_f64(l) / n) as f32,
-                GanLoss::Lsgan => ((l - 1.0) / n) as f32,
-                GanLoss::Hinge | GanLoss::Wgan | GanLoss::WganGp => (-1.0 / n) as f32,
-            };
+            *o = g_logit_grad(loss, l as f64, n) as f32;
         }
     }
 
@@ -984,6 +952,46 @@ impl Engine {
         self.g_forward(n);
         out.clear();
         out.extend_from_slice(&self.gc.out);
+    }
+}
+
+/// The gradient of the discriminator loss at one logit `l` of a real (or fake) row, of
+/// `count` rows of its kind: for the paper's losses, -(1/2) eq. (2): (1/2)(sigmoid(l) - 1)/m
+/// for real, (1/2) sigmoid(l)/n for fake; LSGAN (l - 1)/m and l/n; hinge -[l < 1]/m and
+/// [l > -1]/n; WGAN -1/m and 1/n ([`GanLoss::discriminator_loss`] is the loss itself).
+pub(crate) fn d_logit_grad(loss: GanLoss, l: f64, real: bool, count: f64) -> f64 {
+    match (loss, real) {
+        (GanLoss::Minimax | GanLoss::NonSaturating, true) => 0.5 * (sigmoid_f64(l) - 1.0) / count,
+        (GanLoss::Minimax | GanLoss::NonSaturating, false) => 0.5 * sigmoid_f64(l) / count,
+        (GanLoss::Lsgan, true) => (l - 1.0) / count,
+        (GanLoss::Lsgan, false) => l / count,
+        (GanLoss::Hinge, true) => {
+            if l < 1.0 {
+                -1.0 / count
+            } else {
+                0.0
+            }
+        }
+        (GanLoss::Hinge, false) => {
+            if l > -1.0 {
+                1.0 / count
+            } else {
+                0.0
+            }
+        }
+        (GanLoss::Wgan | GanLoss::WganGp, true) => -1.0 / count,
+        (GanLoss::Wgan | GanLoss::WganGp, false) => 1.0 / count,
+    }
+}
+
+/// The gradient of the generator loss at one logit of `n` fake rows: eq. (5)
+/// -sigmoid(-l)/n, eq. (3) -sigmoid(l)/n, LSGAN (l - 1)/n, hinge and WGAN -1/n.
+pub(crate) fn g_logit_grad(loss: GanLoss, l: f64, n: f64) -> f64 {
+    match loss {
+        GanLoss::NonSaturating => -sigmoid_f64(-l) / n,
+        GanLoss::Minimax => -sigmoid_f64(l) / n,
+        GanLoss::Lsgan => (l - 1.0) / n,
+        GanLoss::Hinge | GanLoss::Wgan | GanLoss::WganGp => -1.0 / n,
     }
 }
 

@@ -140,6 +140,16 @@ impl MomentumSgd {
         &mut self.velocity
     }
 
+    /// Adam's and RMSProp's second moments, by parameter id.
+    pub fn second(&self) -> &GradientsParams {
+        &self.second
+    }
+
+    /// Both states, mutable: the velocity (Adam's first moment) and the second moment.
+    pub fn states_mut(&mut self) -> (&mut GradientsParams, &mut GradientsParams) {
+        (&mut self.velocity, &mut self.second)
+    }
+
     /// The velocity laid out as a copy of `module` (zeros where none yet), for saving.
     pub fn velocity_module<M: Module>(&self, module: &M) -> M {
         state_as_module(&self.velocity, module)

@@ -12,7 +12,9 @@ use crate::config::OptimKind;
 use crate::config::{Engine as EngineKind, Schedule, TrainConfig};
 use crate::error::{Error, Result};
 use crate::fast::Engine;
+use crate::fast::conv::{ConvEngine, Rule, States};
 use crate::loss::sigmoid_f64;
+use crate::models::dcgan::{DcganDiscriminator, DcganGenerator};
 use crate::models::{
     Discriminator, Draw, Generator, ImageShape, MlpDiscriminator, MlpGenerator, PixelRange,
     one_hot, sample_noise,
@@ -96,8 +98,9 @@ pub struct Gan<G: Generator = MlpGenerator, D: Discriminator = MlpDiscriminator>
     /// The shape of one image.
     shape: ImageShape,
     /// The fast engine, when the config selects it; it then holds the current weights and
-    /// velocities, and [`Gan::sync_modules`] copies them into the modules and optimizers.
-    engine: Option<Engine>,
+    /// optimizer states, and [`Gan::sync_modules`] copies them into the modules and
+    /// optimizers.
+    engine: Option<Fused>,
     /// Whether the fast engine has trained past the modules' copy of the weights (sampling
     /// then reads the engine's generator).
     modules_stale: bool,
@@ -154,6 +157,34 @@ impl Gan {
     }
 }
 
+/// The fused engine of the pair a `Gan` holds.
+enum Fused {
+    /// The paper's MLP pair ([`crate::fast`]).
+    Mlp(Box<Engine>),
+    /// An unconditional DCGAN pair ([`crate::fast::conv`]).
+    Conv(Box<ConvEngine>),
+}
+
+/// A DCGAN pair inside a generic `Gan`, when that is what it holds.
+fn as_dcgan<'a, G: Generator, D: Discriminator>(
+    g: &'a G,
+    d: &'a D,
+) -> Option<(&'a DcganGenerator, &'a DcganDiscriminator)> {
+    let g = (g as &dyn Any).downcast_ref::<DcganGenerator>()?;
+    let d = (d as &dyn Any).downcast_ref::<DcganDiscriminator>()?;
+    Some((g, d))
+}
+
+/// [`as_dcgan`], mutable.
+fn as_dcgan_mut<'a, G: Generator, D: Discriminator>(
+    g: &'a mut G,
+    d: &'a mut D,
+) -> Option<(&'a mut DcganGenerator, &'a mut DcganDiscriminator)> {
+    let g = (g as &mut dyn Any).downcast_mut::<DcganGenerator>()?;
+    let d = (d as &mut dyn Any).downcast_mut::<DcganDiscriminator>()?;
+    Some((g, d))
+}
+
 /// The paper's pair inside a generic `Gan`, when that is what it holds (the fused engine's
 /// specialisation).
 fn as_mlp<'a, G: Generator, D: Discriminator>(
@@ -192,10 +223,13 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
         if shape.is_empty() {
             return Err(Error::Invalid("the data has 0 values per image".into()));
         }
-        if cfg.engine == EngineKind::Fast && as_mlp(&generator, &discriminator).is_none() {
+        if cfg.engine == EngineKind::Fast
+            && as_mlp(&generator, &discriminator).is_none()
+            && as_dcgan(&generator, &discriminator).is_none()
+        {
             return Err(Error::Config(
-                "engine = \"fast\" is the fused engine of the paper's MLP pair; train other \
-                 models with engine = \"burn\""
+                "engine = \"fast\" is the fused engine of the paper's MLP pair and of the \
+                 DCGAN pairs; train other models with engine = \"burn\""
                     .into(),
             ));
         }
@@ -221,7 +255,7 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
             engine: None,
             modules_stale: false,
         };
-        gan.reload_engine();
+        gan.reload_engine()?;
         Ok(gan)
     }
 
@@ -237,11 +271,11 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
 
     /// Rebuilds the fast engine (when configured) from the modules and optimizer states,
     /// e.g. after loading a checkpoint into them.
-    pub fn reload_engine(&mut self) {
+    pub fn reload_engine(&mut self) -> Result<()> {
         self.modules_stale = false;
         self.engine = None;
         if self.cfg.engine != EngineKind::Fast {
-            return;
+            return Ok(());
         }
         if let Some((g, d)) = as_mlp(&self.generator, &self.discriminator) {
             let mut e = Engine::from_modules(
@@ -251,8 +285,27 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
                 Some(self.opt_d.velocity()),
             );
             e.d_clip = self.cfg.discriminator.clip;
-            self.engine = Some(e);
+            self.engine = Some(Fused::Mlp(Box::new(e)));
+        } else if let Some((g, d)) = as_dcgan(&self.generator, &self.discriminator) {
+            fn states(o: &MomentumSgd) -> States<'_> {
+                States {
+                    first: o.velocity(),
+                    second: o.second(),
+                }
+            }
+            let mut e = ConvEngine::from_modules(
+                g,
+                d,
+                states(&self.opt_g),
+                states(&self.opt_d),
+                self.cfg.noise.dim,
+                self.shape.channels,
+                self.shape.height,
+            )?;
+            e.d_clip = self.cfg.discriminator.clip;
+            self.engine = Some(Fused::Conv(Box::new(e)));
         }
+        Ok(())
     }
 
     /// Copies the fast engine's weights and velocities into the modules and optimizer states
@@ -260,10 +313,22 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
     /// trained weights without it; call it before reading the modules' weights directly.
     pub fn sync_modules(&mut self) {
         self.modules_stale = false;
-        if let Some(e) = &self.engine
-            && let Some((g, d)) = as_mlp_mut(&mut self.generator, &mut self.discriminator)
-        {
-            e.write_modules(g, d, self.opt_g.velocity_mut(), self.opt_d.velocity_mut());
+        let adam = self.cfg.optimizer.kind == OptimKind::Adam;
+        match &self.engine {
+            Some(Fused::Mlp(e)) => {
+                if let Some((g, d)) = as_mlp_mut(&mut self.generator, &mut self.discriminator) {
+                    e.write_modules(g, d, self.opt_g.velocity_mut(), self.opt_d.velocity_mut());
+                }
+            }
+            Some(Fused::Conv(e)) => {
+                if let Some((g, d)) = as_dcgan_mut(&mut self.generator, &mut self.discriminator) {
+                    let (f, s) = self.opt_g.states_mut();
+                    e.write_generator(g, f, s, adam);
+                    let (f, s) = self.opt_d.states_mut();
+                    e.write_discriminator(d, f, s, adam);
+                }
+            }
+            None => {}
         }
     }
 
@@ -369,8 +434,47 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
     fn fast_step(&mut self, real: &[Vec<f32>], momentum: f64) -> Result<StepStats> {
         let d = self.data_dim();
         self.modules_stale = true;
-        let Some(engine) = self.engine.as_mut() else {
-            return Err(Error::Invalid("fast step without a fast engine".into()));
+        let rules = self.fused_rules();
+        let engine = match self.engine.as_mut() {
+            Some(Fused::Mlp(e)) => e,
+            Some(Fused::Conv(e)) => {
+                let cfg = &self.cfg;
+                let p = &mut self.progress;
+                let step = p.step;
+                let mut last = StepStats::default();
+                for x in real {
+                    let lr = learning_rate_at(&cfg.optimizer, p.d_updates) as f32;
+                    let rule = rules(p.d_updates + 1, momentum);
+                    let (r, f) = e.discriminator_step(
+                        cfg.loss,
+                        x,
+                        x.len() / d,
+                        &cfg.noise,
+                        &mut p.rng,
+                        lr,
+                        rule,
+                    );
+                    p.d_updates += 1;
+                    check_logits(&r, step)?;
+                    check_logits(&f, step)?;
+                    last = stats_from_logits(cfg.loss, &r, &f);
+                }
+                let lr = learning_rate_at(&cfg.optimizer, p.g_updates) as f32;
+                let rule = rules(p.g_updates + 1, momentum);
+                let g = e.generator_step(
+                    cfg.loss,
+                    real[0].len() / d,
+                    &cfg.noise,
+                    &mut p.rng,
+                    lr,
+                    rule,
+                );
+                p.g_updates += 1;
+                check_logits(&g, step)?;
+                last.g_loss = mean(&g, |l| cfg.loss.generator_loss_scalar(l));
+                return Ok(last);
+            }
+            None => return Err(Error::Invalid("fast step without a fast engine".into())),
         };
         let cfg = &self.cfg;
         let p = &mut self.progress;
@@ -596,12 +700,22 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
         let y = self.labels_g(labels).map(Tensor::inner);
         // after fused steps, the engine holds the trained weights: sample from them
         let out = match (&self.engine, self.modules_stale) {
-            (Some(e), true) => {
+            (Some(Fused::Mlp(e)), true) => {
                 let mut g = (&self.generator as &dyn Any)
                     .downcast_ref::<MlpGenerator>()
                     .ok_or_else(|| Error::Invalid("a fast engine without the MLP G".into()))?
                     .clone();
                 e.write_generator(&mut g);
+                g.valid().images(z, y)
+            }
+            (Some(Fused::Conv(e)), true) => {
+                let mut g = (&self.generator as &dyn Any)
+                    .downcast_ref::<DcganGenerator>()
+                    .ok_or_else(|| Error::Invalid("a fast engine without the DCGAN G".into()))?
+                    .clone();
+                // the optimizer states are not needed to sample: written to scratch
+                let (mut f, mut s) = (GradientsParams::new(), GradientsParams::new());
+                e.write_generator(&mut g, &mut f, &mut s, false);
                 g.valid().images(z, y)
             }
             _ => self.generator.valid().images(z, y),
@@ -705,6 +819,20 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
     }
 
     /// The configured adaptive rule (`None`: momentum SGD).
+    /// The fused DCGAN engine's update rule for update number `t` (1-based) at `momentum`.
+    fn fused_rules(&self) -> impl Fn(u64, f64) -> Rule + use<G, D> {
+        let adaptive = self.adaptive();
+        move |t, momentum| match adaptive {
+            Some(Adaptive::Adam { beta1, beta2, eps }) => Rule::Adam {
+                beta1,
+                beta2,
+                eps,
+                t,
+            },
+            _ => Rule::Momentum(momentum as f32),
+        }
+    }
+
     fn adaptive(&self) -> Option<Adaptive> {
         let o = &self.cfg.optimizer;
         match o.kind {

@@ -66,6 +66,22 @@ pub struct CheckpointState {
     pub files: Vec<(String, u32)>,
 }
 
+/// Points per set in the epoch's precision / recall (the first this many samples and test
+/// images): the k-nearest-neighbour radii cost O(n^2) distances.
+pub const PR_POINTS: usize = 5000;
+/// The neighbour that sets each point's radius in the epoch's precision / recall
+/// (Kynkäänniemi et al. 2019 use k = 3).
+pub const PR_K: usize = 3;
+
+/// What an evaluation epoch measured.
+struct EpochEval {
+    parzen: crate::eval::parzen::ParzenReport,
+    fid: Option<f64>,
+    precision: Option<f64>,
+    recall: Option<f64>,
+    class_histogram: Option<Vec<usize>>,
+}
+
 /// One line of `metrics.jsonl`: means over an epoch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpochMetrics {
@@ -104,18 +120,30 @@ pub struct EpochMetrics {
     /// classifier's features, on epochs where it was computed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fid: Option<f64>,
+    /// Improved precision (Kynkäänniemi et al. 2019) of the first [`PR_POINTS`] samples
+    /// against as many test images in the classifier's features, k = [`PR_K`], on epochs
+    /// with a FID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<f64>,
+    /// Its recall, on the same points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recall: Option<f64>,
+    /// How many of the evaluation samples the classifier puts in each class (a collapsed
+    /// generator piles them into few), on epochs with a FID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_histogram: Option<Vec<usize>>,
     /// The `monitor_ll` channel: mean log-likelihood (nats) of the validation images under a
     /// Parzen window (sigma 0.2) on 100 samples, when `monitor_ll` is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_ll: Option<f64>,
 }
 
-const CSV_HEADER: &str = "epoch,step,d_loss,g_loss,d_real,d_fake,lr,momentum,seconds,images_per_sec,parzen_ll,parzen_se,parzen_sigma,fid,valid_ll";
+const CSV_HEADER: &str = "epoch,step,d_loss,g_loss,d_real,d_fake,lr,momentum,seconds,images_per_sec,parzen_ll,parzen_se,parzen_sigma,fid,valid_ll,precision,recall";
 
 impl EpochMetrics {
     fn csv(&self) -> String {
         format!(
-            "{},{},{},{},{},{},{},{},{:.3},{:.1},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{:.3},{:.1},{},{},{},{},{},{},{}",
             self.epoch,
             self.step,
             self.d_loss,
@@ -130,7 +158,9 @@ impl EpochMetrics {
             opt(self.parzen_se),
             opt(self.parzen_sigma),
             opt(self.fid),
-            opt(self.valid_ll)
+            opt(self.valid_ll),
+            opt(self.precision),
+            opt(self.recall)
         )
     }
 }
@@ -461,12 +491,10 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
         self
     }
 
-    /// The Parzen protocol on `eval_samples` samples (seeded by the epoch), and the FID of
-    /// the same samples when a classifier is given, when due.
-    fn eval_if_due(
-        &self,
-        epoch: u64,
-    ) -> Result<Option<(crate::eval::parzen::ParzenReport, Option<f64>)>> {
+    /// The Parzen protocol on `eval_samples` samples (seeded by the epoch), and the FID,
+    /// precision, recall and class histogram of the same samples when a classifier is
+    /// given, when due.
+    fn eval_if_due(&self, epoch: u64) -> Result<Option<EpochEval>> {
         let every = self.gan.cfg.eval_every;
         let Some(ev) = &self.eval else {
             return Ok(None);
@@ -488,18 +516,38 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
             d,
             None,
         )?;
-        let fid = match &ev.classifier {
-            Some(c) if d == 784 => {
-                use crate::classifier::features;
-                Some(crate::eval::quality::frechet_distance(
-                    &features(c, &test)?,
-                    &features(c, &kernels)?,
-                    crate::models::lenet::FEATURE_DIM,
-                )?)
-            }
-            _ => None,
+        let mut out = EpochEval {
+            parzen,
+            fid: None,
+            precision: None,
+            recall: None,
+            class_histogram: None,
         };
-        Ok(Some((parzen, fid)))
+        if let Some(c) = ev.classifier.as_ref().filter(|_| d == 784) {
+            use crate::classifier::{features, probabilities};
+            use crate::eval::quality;
+            use crate::models::lenet::{CLASSES, FEATURE_DIM};
+            let (real, fake) = (features(c, &test)?, features(c, &kernels)?);
+            out.fid = Some(quality::frechet_distance(&real, &fake, FEATURE_DIM)?);
+            let n = PR_POINTS
+                .min(real.len() / FEATURE_DIM)
+                .min(fake.len() / FEATURE_DIM);
+            if n > PR_K {
+                let (p, r) = quality::precision_recall(
+                    &real[..n * FEATURE_DIM],
+                    &fake[..n * FEATURE_DIM],
+                    FEATURE_DIM,
+                    PR_K,
+                )?;
+                out.precision = Some(p);
+                out.recall = Some(r);
+            }
+            out.class_histogram = Some(quality::class_histogram(
+                &probabilities(c, &kernels)?,
+                CLASSES,
+            ));
+        }
+        Ok(Some(out))
     }
 
     /// The `monitor_ll` channel for `epoch` (see [`TrainConfig::monitor_ll`]), when on.
@@ -611,6 +659,9 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
                 parzen_se: None,
                 parzen_sigma: None,
                 fid: None,
+                precision: None,
+                recall: None,
+                class_histogram: None,
                 valid_ll: None,
             };
             let mut metrics = metrics;
@@ -622,11 +673,14 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
             self.gan.sync_modules();
             self.write_grid(epoch + 1)?;
             metrics.valid_ll = self.monitor_ll(epoch + 1)?;
-            if let Some((r, fid)) = self.eval_if_due(epoch + 1)? {
-                metrics.parzen_ll = Some(r.test_ll);
-                metrics.parzen_se = Some(r.test_se);
-                metrics.parzen_sigma = Some(r.sigma);
-                metrics.fid = fid;
+            if let Some(e) = self.eval_if_due(epoch + 1)? {
+                metrics.parzen_ll = Some(e.parzen.test_ll);
+                metrics.parzen_se = Some(e.parzen.test_se);
+                metrics.parzen_sigma = Some(e.parzen.sigma);
+                metrics.fid = e.fid;
+                metrics.precision = e.precision;
+                metrics.recall = e.recall;
+                metrics.class_histogram = e.class_histogram;
             }
             // metrics first: a run killed between the two resumes from the previous
             // checkpoint, drops this line and computes it again
@@ -672,7 +726,7 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
         let gan = &mut self.gan;
         gan.cfg.optimizer.lr = lr;
         gan.cfg.epochs = epochs;
-        gan.reload_engine();
+        gan.reload_engine()?;
         write_atomic(&self.dir.join(files::CONFIG), gan.cfg.to_toml()?.as_bytes())?;
         truncate_metrics(&self.dir, gan.progress.epoch)?;
         observer.on_rollback(step, what, &ckpt, lr);
@@ -1065,7 +1119,7 @@ pub fn load_checkpoint_into<G: Generator, D: Discriminator>(
     )?;
     gan.cfg = cfg;
     gan.progress = state.progress;
-    gan.reload_engine();
+    gan.reload_engine()?;
     Ok(())
 }
 

@@ -1,0 +1,1329 @@
+//! The fused CPU engine of the DCGAN pairs ([`crate::models::dcgan`]): every convolution an
+//! im2col (or col2im) and one GEMM ([`super::gemm`]), batch normalisation fused with its
+//! activation in one pass per channel, Adam or momentum SGD on flat buffers reused from
+//! step to step. burn's autodiff on the same modules is the reference it is tested against
+//! (`tests/conv_engine.rs`).
+//!
+//! Activations are stored channel-major, `[c, n, h, w]` ("CNHW"): a convolution's output
+//! is then one `[c_out, n * h * w]` product, and each channel's batch statistics are one
+//! contiguous row.
+//!
+//! What it trains is exactly Algorithm 1 as the burn engine runs it for these models: the
+//! D step draws z, runs G in training mode (its batch statistics, and its running
+//! statistics move), and D on the real and the fake batch in separate passes; the G step
+//! draws z and runs G and D in training mode, D's weights fixed.
+
+use burn::module::{Param, ParamId};
+use burn::nn::BatchNorm;
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::optim::GradientsParams;
+use burn::tensor::{Tensor, TensorData};
+use rayon::prelude::*;
+
+use super::gemm::{Trans, matmul};
+use super::{d_logit_grad, g_logit_grad, resize};
+use crate::config::NoiseConfig;
+use crate::loss::GanLoss;
+use crate::models::dcgan::{DcganDiscriminator, DcganGenerator};
+use crate::models::noise_values;
+use crate::rng::Rng;
+
+/// Kernel side of every DCGAN convolution.
+const K: usize = 4;
+/// Kernel positions.
+const KK: usize = K * K;
+/// LeakyReLU's slope in D (Radford et al. 2016).
+const LEAK: f32 = 0.2;
+
+/// A `4 x 4` convolution's geometry: input `c x h x w`, stride, padding, output `ho x wo`.
+/// A transposed convolution is the adjoint of the convolution of its output geometry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geom {
+    /// Input channels (of the convolution; a transposed convolution's output channels).
+    pub c: usize,
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Stride.
+    pub stride: usize,
+    /// Zero padding on every side.
+    pub pad: usize,
+    /// Output height.
+    pub ho: usize,
+    /// Output width.
+    pub wo: usize,
+}
+
+impl Geom {
+    /// The geometry of a `4 x 4` convolution over `c x h x w` (None when the kernel does
+    /// not fit).
+    pub fn new(c: usize, h: usize, w: usize, stride: usize, pad: usize) -> Option<Self> {
+        let (hp, wp) = (h + 2 * pad, w + 2 * pad);
+        if hp < K || wp < K || stride == 0 {
+            return None;
+        }
+        Some(Self {
+            c,
+            h,
+            w,
+            stride,
+            pad,
+            ho: (hp - K) / stride + 1,
+            wo: (wp - K) / stride + 1,
+        })
+    }
+
+    fn rows(&self) -> usize {
+        self.c * KK
+    }
+
+    /// The outputs `lo..hi` (of `out`) whose input under kernel tap `k` lies inside an axis
+    /// of `size` values (input `o * stride + k - pad`).
+    fn span(&self, k: usize, size: usize, out: usize) -> (usize, usize) {
+        let s = self.stride;
+        let lo = if k >= self.pad {
+            0
+        } else {
+            (self.pad - k).div_ceil(s)
+        };
+        let hi = match (size + self.pad).checked_sub(k + 1) {
+            Some(last) => (last / s + 1).min(out),
+            None => 0,
+        };
+        (lo.min(hi), hi)
+    }
+}
+
+/// The columns of a convolution: `x` is `[c, n, h, w]`, `col` becomes
+/// `[c * 16, n * ho * wo]` with row `(ci, ki, kj)` holding the input under that tap for every
+/// output position (zero in the padding).
+pub fn im2col(x: &[f32], n: usize, g: Geom, col: &mut Vec<f32>) {
+    let (plane, out) = (g.h * g.w, g.ho * g.wo);
+    let cols = n * out;
+    resize(col, g.rows() * cols);
+    let (s, p) = (g.stride, g.pad);
+    col.par_chunks_mut(cols).enumerate().for_each(|(r, row)| {
+        let (c, ki, kj) = (r / KK, (r / K) % K, r % K);
+        let (ylo, yhi) = g.span(ki, g.h, g.ho);
+        let (xlo, xhi) = g.span(kj, g.w, g.wo);
+        let xc = &x[c * n * plane..(c + 1) * n * plane];
+        for b in 0..n {
+            let img = &xc[b * plane..(b + 1) * plane];
+            let dst = &mut row[b * out..(b + 1) * out];
+            dst[..ylo * g.wo].fill(0.0);
+            dst[yhi * g.wo..].fill(0.0);
+            for oy in ylo..yhi {
+                let o = &mut dst[oy * g.wo..(oy + 1) * g.wo];
+                let src = &img[(oy * s + ki - p) * g.w..];
+                o[..xlo].fill(0.0);
+                o[xhi..].fill(0.0);
+                if s == 1 {
+                    o[xlo..xhi].copy_from_slice(&src[xlo + kj - p..xhi + kj - p]);
+                } else {
+                    for (ox, v) in o[xlo..xhi].iter_mut().enumerate() {
+                        *v = src[(xlo + ox) * s + kj - p];
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// The adjoint of [`im2col`]: sums the columns `col` (`[c * 16, n * ho * wo]`) back into
+/// `x` (`[c, n, h, w]`, overwritten).
+pub fn col2im(col: &[f32], n: usize, g: Geom, x: &mut Vec<f32>) {
+    let (plane, out) = (g.h * g.w, g.ho * g.wo);
+    let cols = n * out;
+    resize(x, g.c * n * plane);
+    let (s, p) = (g.stride, g.pad);
+    // one task per (channel, image) when there are few channels
+    let per = if g.c >= 4 { n } else { 1 };
+    x.par_chunks_mut(per * plane)
+        .enumerate()
+        .for_each(|(t, xc)| {
+            xc.fill(0.0);
+            let (c, b0) = (t * per / n, (t * per) % n);
+            for kk in 0..KK {
+                let (ki, kj) = (kk / K, kk % K);
+                let (ylo, yhi) = g.span(ki, g.h, g.ho);
+                let (xlo, xhi) = g.span(kj, g.w, g.wo);
+                let row = &col[(c * KK + kk) * cols..(c * KK + kk + 1) * cols];
+                for bi in 0..per {
+                    let img = &mut xc[bi * plane..(bi + 1) * plane];
+                    let src = &row[(b0 + bi) * out..(b0 + bi + 1) * out];
+                    for oy in ylo..yhi {
+                        let dst = &mut img[(oy * s + ki - p) * g.w..];
+                        let o = &src[oy * g.wo..(oy + 1) * g.wo];
+                        for ox in xlo..xhi {
+                            dst[ox * s + kj - p] += o[ox];
+                        }
+                    }
+                }
+            }
+        });
+}
+
+/// `[a, b, c]` -> `[b, a, c]` (row-major), e.g. NCHW <-> CNHW with `c = h * w`.
+pub fn swap_outer(src: &[f32], a: usize, b: usize, c: usize, dst: &mut Vec<f32>) {
+    resize(dst, a * b * c);
+    dst.par_chunks_mut(a * c).enumerate().for_each(|(j, out)| {
+        for i in 0..a {
+            out[i * c..(i + 1) * c].copy_from_slice(&src[(i * b + j) * c..(i * b + j + 1) * c]);
+        }
+    });
+}
+
+/// One trainable tensor: its values, gradient and optimizer state, flat in burn's layout.
+struct Tensorf {
+    id: ParamId,
+    dims: Vec<usize>,
+    w: Vec<f32>,
+    g: Vec<f32>,
+    m: Vec<f32>,
+    v: Vec<f32>,
+}
+
+fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.inner()
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap_or_default()
+}
+
+/// The optimizer states an engine reads and writes: the velocity (Adam's first moment) and
+/// Adam's second moment, by parameter id.
+pub struct States<'a> {
+    /// Momentum SGD's velocity or Adam's first moment.
+    pub first: &'a GradientsParams,
+    /// Adam's second moment.
+    pub second: &'a GradientsParams,
+}
+
+impl Tensorf {
+    fn from<const D: usize>(p: &Param<Tensor<D>>, s: &States) -> Self {
+        let t = p.val();
+        let dims = t.dims().to_vec();
+        let w = host(t);
+        let n = w.len();
+        let state =
+            |g: &GradientsParams| g.get::<D>(p.id).map(host).unwrap_or_else(|| vec![0.0; n]);
+        Self {
+            id: p.id,
+            dims,
+            g: vec![0.0; n],
+            m: state(s.first),
+            v: state(s.second),
+            w,
+        }
+    }
+
+    fn write<const D: usize>(
+        &self,
+        p: &mut Param<Tensor<D>>,
+        first: &mut GradientsParams,
+        second: &mut GradientsParams,
+        adam: bool,
+    ) {
+        let device = p.val().device();
+        let dims: [usize; D] = std::array::from_fn(|i| self.dims[i]);
+        let t = Tensor::<D>::from_data(TensorData::new(self.w.clone(), dims), &device);
+        *p = p.clone().map(|_| t.require_grad());
+        let inner = device.clone().without_autodiff();
+        let state = |v: &Vec<f32>| Tensor::<D>::from_data(TensorData::new(v.clone(), dims), &inner);
+        first.register::<D>(self.id, state(&self.m));
+        if adam {
+            second.register::<D>(self.id, state(&self.v));
+        }
+    }
+
+    fn zero_grad(&mut self) {
+        self.g.fill(0.0);
+    }
+}
+
+/// The update rule of [`Optim`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Rule {
+    /// Momentum SGD (pylearn2's form, [`crate::optim::MomentumSgd`]).
+    Momentum(f32),
+    /// Adam at this 1-based update number (as [`crate::optim::Adaptive::Adam`] writes it).
+    Adam {
+        /// First-moment decay.
+        beta1: f64,
+        /// Second-moment decay.
+        beta2: f64,
+        /// Added to the denominator.
+        eps: f64,
+        /// The update number.
+        t: u64,
+    },
+}
+
+impl Tensorf {
+    /// One update with this parameter's gradient; the formulas are
+    /// [`crate::optim::MomentumSgd::step`] and [`crate::optim::Adaptive::Adam`]'s, on
+    /// slices, in the same order of float32 operations.
+    fn update(&mut self, lr: f32, rule: Rule, clip: Option<f32>) {
+        match rule {
+            Rule::Momentum(mu) => {
+                for ((w, v), &g) in self.w.iter_mut().zip(&mut self.m).zip(&self.g) {
+                    *v = mu * *v + -lr * g;
+                    *w += *v;
+                }
+            }
+            Rule::Adam {
+                beta1,
+                beta2,
+                eps,
+                t,
+            } => {
+                let t = t as i32;
+                let (c1, c2) = (1.0 - beta1.powi(t), 1.0 - beta2.powi(t));
+                let (b1, b2) = (beta1 as f32, beta2 as f32);
+                let (k1, k2) = ((1.0 - beta1) as f32, (1.0 - beta2) as f32);
+                let (c2, eps, scale) = (c2 as f32, eps as f32, (lr as f64 / c1) as f32);
+                for (((w, m), v), &g) in self
+                    .w
+                    .iter_mut()
+                    .zip(&mut self.m)
+                    .zip(&mut self.v)
+                    .zip(&self.g)
+                {
+                    *m = *m * b1 + g * k1;
+                    *v = *v * b2 + (g * g) * k2;
+                    *w -= *m / ((*v / c2).sqrt() + eps) * scale;
+                }
+            }
+        }
+        if let Some(c) = clip {
+            self.w.iter_mut().for_each(|w| *w = w.clamp(-c, c));
+        }
+    }
+}
+
+/// Batch normalisation in training mode (burn's `BatchNorm`: biased batch variance,
+/// `epsilon`, running statistics `(1 - momentum) r + momentum s`), over rows: each of the
+/// `gamma.len()` features is one contiguous row of the activation.
+struct Bn {
+    gamma: Tensorf,
+    beta: Tensorf,
+    running_mean: Vec<f32>,
+    running_var: Vec<f32>,
+    momentum: f32,
+    epsilon: f32,
+}
+
+/// What a batch-norm pass keeps for its backward pass.
+#[derive(Default)]
+struct BnCache {
+    xhat: Vec<f32>,
+    inv_std: Vec<f32>,
+}
+
+/// The activation fused after a batch normalisation (or a layer without one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Act {
+    Relu,
+    Leaky,
+}
+
+impl Act {
+    fn apply(self, x: f32) -> f32 {
+        match self {
+            Act::Relu => x.max(0.0),
+            Act::Leaky => {
+                if x > 0.0 {
+                    x
+                } else {
+                    LEAK * x
+                }
+            }
+        }
+    }
+
+    /// The derivative, from the activation's output (its sign is the input's).
+    fn slope(self, y: f32) -> f32 {
+        match (self, y > 0.0) {
+            (_, true) => 1.0,
+            (Act::Relu, false) => 0.0,
+            (Act::Leaky, false) => LEAK,
+        }
+    }
+}
+
+impl Bn {
+    fn from(b: &BatchNorm, s: &States) -> Self {
+        Self {
+            gamma: Tensorf::from(&b.gamma, s),
+            beta: Tensorf::from(&b.beta, s),
+            running_mean: host(b.running_mean.value_sync()),
+            running_var: host(b.running_var.value_sync()),
+            momentum: b.momentum as f32,
+            epsilon: b.epsilon as f32,
+        }
+    }
+
+    fn write(
+        &self,
+        b: &mut BatchNorm,
+        first: &mut GradientsParams,
+        second: &mut GradientsParams,
+        adam: bool,
+    ) {
+        self.gamma.write(&mut b.gamma, first, second, adam);
+        self.beta.write(&mut b.beta, first, second, adam);
+        let device = b.running_mean.value_sync().device();
+        let c = self.running_mean.len();
+        let t = |v: &Vec<f32>| Tensor::<1>::from_data(TensorData::new(v.clone(), [c]), &device);
+        b.running_mean.update(t(&self.running_mean));
+        b.running_var.update(t(&self.running_var));
+        // settle the update (burn keeps it per thread until synchronised)
+        let _ = (b.running_mean.value_sync(), b.running_var.value_sync());
+    }
+
+    /// Normalises each row of `x` in place with its batch statistics, then applies `act`;
+    /// moves the running statistics.
+    fn forward(&mut self, x: &mut [f32], act: Act, cache: &mut BnCache) {
+        let c = self.gamma.w.len();
+        let len = x.len() / c;
+        resize(&mut cache.xhat, x.len());
+        resize(&mut cache.inv_std, c);
+        let stats: Vec<(f32, f32)> = x
+            .par_chunks_mut(len)
+            .zip(cache.xhat.par_chunks_mut(len))
+            .enumerate()
+            .map(|(j, (row, xhat))| {
+                let mean = (row.iter().map(|&v| v as f64).sum::<f64>() / len as f64) as f32;
+                let var = (row
+                    .iter()
+                    .map(|&v| {
+                        let d = (v - mean) as f64;
+                        d * d
+                    })
+                    .sum::<f64>()
+                    / len as f64) as f32;
+                let inv = 1.0 / (var + self.epsilon).sqrt();
+                let (g, b) = (self.gamma.w[j], self.beta.w[j]);
+                for (v, h) in row.iter_mut().zip(xhat.iter_mut()) {
+                    *h = (*v - mean) * inv;
+                    *v = act.apply(*h * g + b);
+                }
+                (mean, var)
+            })
+            .collect();
+        let mo = self.momentum;
+        for (j, (mean, var)) in stats.into_iter().enumerate() {
+            cache.inv_std[j] = 1.0 / (var + self.epsilon).sqrt();
+            self.running_mean[j] = self.running_mean[j] * (1.0 - mo) + mean * mo;
+            self.running_var[j] = self.running_var[j] * (1.0 - mo) + var * mo;
+        }
+    }
+
+    /// Back through `act` (from its output `y`) and the normalisation: `d` holds the
+    /// gradient at the activation's output and becomes the gradient at the normalisation's
+    /// input; the scale and shift gradients accumulate when `weights`.
+    fn backward(&mut self, d: &mut [f32], y: &[f32], act: Act, cache: &BnCache, weights: bool) {
+        let c = self.gamma.w.len();
+        let len = d.len() / c;
+        let sums: Vec<(f32, f32)> = d
+            .par_chunks_mut(len)
+            .zip(y.par_chunks(len))
+            .zip(cache.xhat.par_chunks(len))
+            .enumerate()
+            .map(|(j, ((dr, yr), xr))| {
+                let (mut sb, mut sg) = (0f64, 0f64);
+                for ((dv, &yv), &h) in dr.iter_mut().zip(yr).zip(xr) {
+                    *dv *= act.slope(yv);
+                    sb += *dv as f64;
+                    sg += (*dv * h) as f64;
+                }
+                let (sb, sg) = (sb as f32, sg as f32);
+                let k = self.gamma.w[j] * cache.inv_std[j] / len as f32;
+                let n = len as f32;
+                for (dv, &h) in dr.iter_mut().zip(xr) {
+                    *dv = k * (n * *dv - sb - h * sg);
+                }
+                (sb, sg)
+            })
+            .collect();
+        if weights {
+            for (j, (sb, sg)) in sums.into_iter().enumerate() {
+                self.beta.g[j] += sb;
+                self.gamma.g[j] += sg;
+            }
+        }
+    }
+
+    fn tensors(&mut self) -> [&mut Tensorf; 2] {
+        [&mut self.gamma, &mut self.beta]
+    }
+}
+
+/// A `4 x 4` convolution or transposed convolution (weights `[c_out, c_in * 16]` or
+/// `[c_in, c_out * 16]`, burn's layouts), with an optional bias.
+struct ConvLayer {
+    weight: Tensorf,
+    bias: Option<Tensorf>,
+    /// The convolution's geometry (a transposed layer's: that of its adjoint).
+    geom: Geom,
+    c_in: usize,
+    c_out: usize,
+    transposed: bool,
+}
+
+impl ConvLayer {
+    fn conv(l: &Conv2d, h: usize, w: usize, s: &States) -> Option<Self> {
+        let [c_out, c_in, kh, kw] = l.weight.val().dims();
+        (kh == K && kw == K && l.stride[0] == l.stride[1]).then_some(())?;
+        let pad = match &l.padding {
+            burn::nn::PaddingConfig2d::Explicit(a, b, c, d) if a == b && b == c && c == d => *a,
+            burn::nn::PaddingConfig2d::Valid => 0,
+            _ => return None,
+        };
+        Some(Self {
+            weight: Tensorf::from(&l.weight, s),
+            bias: l.bias.as_ref().map(|b| Tensorf::from(b, s)),
+            geom: Geom::new(c_in, h, w, l.stride[0], pad)?,
+            c_in,
+            c_out,
+            transposed: false,
+        })
+    }
+
+    fn conv_t(l: &ConvTranspose2d, h: usize, w: usize, s: &States) -> Option<Self> {
+        let [c_in, c_out, kh, kw] = l.weight.val().dims();
+        let ok = kh == K
+            && kw == K
+            && l.stride[0] == l.stride[1]
+            && l.padding[0] == l.padding[1]
+            && l.padding_out == [0, 0]
+            && l.dilation == [1, 1]
+            && l.groups == 1;
+        ok.then_some(())?;
+        let (stride, pad) = (l.stride[0], l.padding[0]);
+        // the output side of a transposed convolution: (h - 1) s - 2 p + 4
+        let (ho, wo) = (
+            ((h - 1) * stride + K).checked_sub(2 * pad)?,
+            ((w - 1) * stride + K).checked_sub(2 * pad)?,
+        );
+        let geom = Geom::new(c_out, ho, wo, stride, pad)?;
+        (geom.ho == h && geom.wo == w).then_some(())?;
+        Some(Self {
+            weight: Tensorf::from(&l.weight, s),
+            bias: l.bias.as_ref().map(|b| Tensorf::from(b, s)),
+            geom,
+            c_in,
+            c_out,
+            transposed: true,
+        })
+    }
+
+    /// Output `(h, w)`.
+    fn out_side(&self) -> (usize, usize) {
+        if self.transposed {
+            (self.geom.h, self.geom.w)
+        } else {
+            (self.geom.ho, self.geom.wo)
+        }
+    }
+
+    /// `y = layer(x)` for `x` `[c_in, n, h, w]`; `col` keeps what the backward pass needs
+    /// (the input's columns of a convolution).
+    fn forward(&self, x: &[f32], n: usize, col: &mut Vec<f32>, y: &mut Vec<f32>) {
+        let g = self.geom;
+        let kdim = self.c_in * KK;
+        if self.transposed {
+            let cols = n * g.ho * g.wo;
+            // columns [c_out * 16, n h_in w_in] = W' x, then summed into the image
+            resize(col, self.c_out * KK * cols);
+            matmul(
+                col,
+                &self.weight.w,
+                Trans::Yes,
+                x,
+                Trans::No,
+                self.c_out * KK,
+                self.c_in,
+                cols,
+                false,
+            );
+            col2im(col, n, g, y);
+        } else {
+            let cols = n * g.ho * g.wo;
+            im2col(x, n, g, col);
+            resize(y, self.c_out * cols);
+            matmul(
+                y,
+                &self.weight.w,
+                Trans::No,
+                col,
+                Trans::No,
+                self.c_out,
+                kdim,
+                cols,
+                false,
+            );
+        }
+        if let Some(b) = &self.bias {
+            let len = y.len() / self.c_out;
+            y.par_chunks_mut(len)
+                .zip(&b.w)
+                .for_each(|(row, &bv)| row.iter_mut().for_each(|v| *v += bv));
+        }
+    }
+
+    /// Back through the layer: `dy` `[c_out, n, ho, wo]` at its output; the weight (and bias)
+    /// gradients accumulate when `weights`, and `dx` gets the input's gradient when given.
+    /// `x` and `col` are what [`ConvLayer::forward`] saw and kept; `work` is scratch.
+    #[allow(clippy::too_many_arguments)]
+    fn backward(
+        &mut self,
+        dy: &[f32],
+        x: &[f32],
+        col: &[f32],
+        n: usize,
+        weights: bool,
+        dx: Option<&mut Vec<f32>>,
+        work: &mut Vec<f32>,
+    ) {
+        let g = self.geom;
+        if weights && let Some(b) = &mut self.bias {
+            let len = dy.len() / self.c_out;
+            for (gb, row) in b.g.iter_mut().zip(dy.chunks(len)) {
+                *gb += row.iter().map(|&v| v as f64).sum::<f64>() as f32;
+            }
+        }
+        let cols = n * g.ho * g.wo;
+        if self.transposed {
+            // the columns of dy; dW [c_in, c_out 16] += x dcol', dx = W dcol
+            im2col(dy, n, g, work);
+            if weights {
+                matmul(
+                    &mut self.weight.g,
+                    x,
+                    Trans::No,
+                    work,
+                    Trans::Yes,
+                    self.c_in,
+                    cols,
+                    self.c_out * KK,
+                    true,
+                );
+            }
+            if let Some(dx) = dx {
+                resize(dx, self.c_in * cols);
+                matmul(
+                    dx,
+                    &self.weight.w,
+                    Trans::No,
+                    work,
+                    Trans::No,
+                    self.c_in,
+                    self.c_out * KK,
+                    cols,
+                    false,
+                );
+            }
+        } else {
+            // dW [c_out, c_in 16] += dy col', dcol = W' dy, dx = col2im(dcol)
+            let kdim = self.c_in * KK;
+            if weights {
+                matmul(
+                    &mut self.weight.g,
+                    dy,
+                    Trans::No,
+                    col,
+                    Trans::Yes,
+                    self.c_out,
+                    cols,
+                    kdim,
+                    true,
+                );
+            }
+            if let Some(dx) = dx {
+                resize(work, kdim * cols);
+                matmul(
+                    work,
+                    &self.weight.w,
+                    Trans::Yes,
+                    dy,
+                    Trans::No,
+                    kdim,
+                    self.c_out,
+                    cols,
+                    false,
+                );
+                col2im(work, n, g, dx);
+            }
+        }
+    }
+
+    fn tensors(&mut self) -> Vec<&mut Tensorf> {
+        let mut v = vec![&mut self.weight];
+        if let Some(b) = &mut self.bias {
+            v.push(b);
+        }
+        v
+    }
+}
+
+/// A dense layer `y = x W + b` with burn's `[in, out]` weight, applied feature-major:
+/// `x` `[in, n]` -> `y` `[out, n]`.
+struct DenseLayer {
+    weight: Tensorf,
+    bias: Option<Tensorf>,
+    d_in: usize,
+    d_out: usize,
+}
+
+impl DenseLayer {
+    fn from(l: &burn::nn::Linear, s: &States) -> Self {
+        let [d_in, d_out] = l.weight.val().dims();
+        Self {
+            weight: Tensorf::from(&l.weight, s),
+            bias: l.bias.as_ref().map(|b| Tensorf::from(b, s)),
+            d_in,
+            d_out,
+        }
+    }
+
+    fn tensors(&mut self) -> Vec<&mut Tensorf> {
+        let mut v = vec![&mut self.weight];
+        if let Some(b) = &mut self.bias {
+            v.push(b);
+        }
+        v
+    }
+}
+
+/// G's activations of the last forward pass.
+#[derive(Default)]
+struct GCache {
+    /// The noise, `[n, z]` row-major.
+    z: Vec<f32>,
+    /// `dcgan-28`: the projection's output after BN and ReLU, feature-major `[f, n]`.
+    proj: Vec<f32>,
+    proj_bn: BnCache,
+    /// The input of every transposed convolution (CNHW), and after the last one G's image
+    /// (tanh output, CNHW).
+    acts: Vec<Vec<f32>>,
+    cols: Vec<Vec<f32>>,
+    bns: Vec<BnCache>,
+}
+
+/// D's activations of the last forward pass.
+#[derive(Default)]
+struct DCache {
+    /// The input of every convolution (CNHW), then the last features.
+    acts: Vec<Vec<f32>>,
+    cols: Vec<Vec<f32>>,
+    bns: Vec<BnCache>,
+    out_col: Vec<f32>,
+}
+
+/// The fused engine's copy of a DCGAN pair: weights, gradients, optimizer states and the
+/// buffers of the last passes.
+pub struct ConvEngine {
+    noise_dim: usize,
+    channels: usize,
+    side: usize,
+    // G
+    project: Option<(DenseLayer, Bn)>,
+    start: (usize, usize),
+    ups: Vec<ConvLayer>,
+    g_bns: Vec<Bn>,
+    // D
+    downs: Vec<ConvLayer>,
+    d_bns: Vec<Bn>,
+    out_linear: Option<DenseLayer>,
+    out_conv: Option<ConvLayer>,
+    gc: GCache,
+    dc: DCache,
+    work: Vec<f32>,
+    grad_a: Vec<f32>,
+    grad_b: Vec<f32>,
+    /// WGAN's clipping of D's weights after each update.
+    pub d_clip: Option<f32>,
+}
+
+/// Why a pair cannot train on the fused engine.
+fn unsupported(what: &str) -> crate::error::Error {
+    crate::error::Error::Config(format!(
+        "the fused DCGAN engine does not implement {what}; set engine = \"burn\""
+    ))
+}
+
+impl ConvEngine {
+    /// The engine for an unconditional DCGAN pair (images `channels x side x side`), its
+    /// optimizer states from `g_state` / `d_state` (zeros where a parameter has none).
+    pub fn from_modules(
+        g: &DcganGenerator,
+        d: &DcganDiscriminator,
+        g_state: States,
+        d_state: States,
+        noise_dim: usize,
+        channels: usize,
+        side: usize,
+    ) -> crate::error::Result<Self> {
+        if d.embed.is_some() {
+            return Err(unsupported("a conditional (projection) pair"));
+        }
+        let bad = || unsupported("this layer shape");
+        let project = match (&g.project, &g.project_bn) {
+            (Some(p), Some(b)) => Some((DenseLayer::from(p, &g_state), Bn::from(b, &g_state))),
+            (None, None) => None,
+            _ => return Err(bad()),
+        };
+        let start = (g.start_channels, g.start_side);
+        let mut ups = Vec::new();
+        let mut s = start.1;
+        for l in &g.ups {
+            let layer = ConvLayer::conv_t(l, s, s, &g_state).ok_or_else(bad)?;
+            s = layer.out_side().0;
+            ups.push(layer);
+        }
+        if s != side || g.bns.len() + 1 != ups.len() {
+            return Err(bad());
+        }
+        let g_bns = g.bns.iter().map(|b| Bn::from(b, &g_state)).collect();
+        let mut downs = Vec::new();
+        let mut s = side;
+        for l in &d.downs {
+            let layer = ConvLayer::conv(l, s, s, &d_state).ok_or_else(bad)?;
+            s = layer.out_side().0;
+            downs.push(layer);
+        }
+        if d.bns.len() + 1 != downs.len() {
+            return Err(bad());
+        }
+        let d_bns = d.bns.iter().map(|b| Bn::from(b, &d_state)).collect();
+        let out_linear = d.out_linear.as_ref().map(|l| DenseLayer::from(l, &d_state));
+        let out_conv = match &d.out_conv {
+            Some(c) => Some(ConvLayer::conv(c, s, s, &d_state).ok_or_else(bad)?),
+            None => None,
+        };
+        if out_linear.is_some() == out_conv.is_some() {
+            return Err(bad());
+        }
+        Ok(Self {
+            noise_dim,
+            channels,
+            side,
+            project,
+            start,
+            ups,
+            g_bns,
+            downs,
+            d_bns,
+            out_linear,
+            out_conv,
+            gc: GCache::default(),
+            dc: DCache::default(),
+            work: Vec::new(),
+            grad_a: Vec::new(),
+            grad_b: Vec::new(),
+            d_clip: None,
+        })
+    }
+
+    /// Writes the engine's G (weights, running statistics) into `g`, and its optimizer
+    /// states into `first` / `second` (the second moments only with `adam`).
+    pub fn write_generator(
+        &self,
+        g: &mut DcganGenerator,
+        first: &mut GradientsParams,
+        second: &mut GradientsParams,
+        adam: bool,
+    ) {
+        if let (Some((p, pb)), Some(gp), Some(gb)) =
+            (&self.project, &mut g.project, &mut g.project_bn)
+        {
+            p.weight.write(&mut gp.weight, first, second, adam);
+            if let (Some(b), Some(gpb)) = (&p.bias, &mut gp.bias) {
+                b.write(gpb, first, second, adam);
+            }
+            pb.write(gb, first, second, adam);
+        }
+        for (l, gl) in self.ups.iter().zip(&mut g.ups) {
+            l.weight.write(&mut gl.weight, first, second, adam);
+            if let (Some(b), Some(gb)) = (&l.bias, &mut gl.bias) {
+                b.write(gb, first, second, adam);
+            }
+        }
+        for (b, gb) in self.g_bns.iter().zip(&mut g.bns) {
+            b.write(gb, first, second, adam);
+        }
+    }
+
+    /// Writes the engine's D into `d`, and its optimizer states into `first` / `second`.
+    pub fn write_discriminator(
+        &self,
+        d: &mut DcganDiscriminator,
+        first: &mut GradientsParams,
+        second: &mut GradientsParams,
+        adam: bool,
+    ) {
+        for (l, dl) in self.downs.iter().zip(&mut d.downs) {
+            l.weight.write(&mut dl.weight, first, second, adam);
+            if let (Some(b), Some(db)) = (&l.bias, &mut dl.bias) {
+                b.write(db, first, second, adam);
+            }
+        }
+        for (b, db) in self.d_bns.iter().zip(&mut d.bns) {
+            b.write(db, first, second, adam);
+        }
+        if let (Some(l), Some(dl)) = (&self.out_linear, &mut d.out_linear) {
+            l.weight.write(&mut dl.weight, first, second, adam);
+            if let (Some(b), Some(db)) = (&l.bias, &mut dl.bias) {
+                b.write(db, first, second, adam);
+            }
+        }
+        if let (Some(l), Some(dl)) = (&self.out_conv, &mut d.out_conv) {
+            l.weight.write(&mut dl.weight, first, second, adam);
+            if let (Some(b), Some(db)) = (&l.bias, &mut dl.bias) {
+                b.write(db, first, second, adam);
+            }
+        }
+    }
+
+    fn g_tensors(&mut self) -> Vec<&mut Tensorf> {
+        let mut v = Vec::new();
+        if let Some((p, b)) = &mut self.project {
+            v.extend(p.tensors());
+            v.extend(b.tensors());
+        }
+        for l in &mut self.ups {
+            v.extend(l.tensors());
+        }
+        for b in &mut self.g_bns {
+            v.extend(b.tensors());
+        }
+        v
+    }
+
+    fn d_tensors(&mut self) -> Vec<&mut Tensorf> {
+        let mut v = Vec::new();
+        for l in &mut self.downs {
+            v.extend(l.tensors());
+        }
+        for b in &mut self.d_bns {
+            v.extend(b.tensors());
+        }
+        if let Some(l) = &mut self.out_linear {
+            v.extend(l.tensors());
+        }
+        if let Some(l) = &mut self.out_conv {
+            v.extend(l.tensors());
+        }
+        v
+    }
+
+    /// G in training mode on the noise in `self.gc.z` (`n` rows): the image ends in
+    /// `self.gc.acts.last()` (CNHW, in [-1, 1]).
+    fn g_forward(&mut self, n: usize) {
+        let layers = self.ups.len();
+        let gc = &mut self.gc;
+        gc.acts.resize_with(layers + 1, Vec::new);
+        gc.cols.resize_with(layers, Vec::new);
+        gc.bns.resize_with(layers, BnCache::default);
+        let (c0, s0) = self.start;
+        match &mut self.project {
+            Some((p, bn)) => {
+                // [f, n] = W' z' (+ b), BN + ReLU per feature, then [c0, s0 s0, n] -> CNHW
+                resize(&mut gc.proj, p.d_out * n);
+                matmul(
+                    &mut gc.proj,
+                    &p.weight.w,
+                    Trans::Yes,
+                    &gc.z,
+                    Trans::Yes,
+                    p.d_out,
+                    p.d_in,
+                    n,
+                    false,
+                );
+                if let Some(b) = &p.bias {
+                    gc.proj
+                        .par_chunks_mut(n)
+                        .zip(&b.w)
+                        .for_each(|(row, &bv)| row.iter_mut().for_each(|v| *v += bv));
+                }
+                bn.forward(&mut gc.proj, Act::Relu, &mut gc.proj_bn);
+                // [c0, s0 s0, n] -> [c0, n, s0 s0]
+                let a0 = &mut gc.acts[0];
+                resize(a0, gc.proj.len());
+                let hw = s0 * s0;
+                a0.par_chunks_mut(n * hw).enumerate().for_each(|(c, out)| {
+                    for p in 0..hw {
+                        let src = &gc.proj[(c * hw + p) * n..(c * hw + p + 1) * n];
+                        for (b, &v) in src.iter().enumerate() {
+                            out[b * hw + p] = v;
+                        }
+                    }
+                });
+            }
+            None => {
+                // z [n, c0] -> [c0, n] (1 x 1 images)
+                debug_assert_eq!(s0, 1);
+                swap_outer(&gc.z, n, c0, 1, &mut gc.acts[0]);
+            }
+        }
+        for i in 0..layers {
+            let (before, after) = gc.acts.split_at_mut(i + 1);
+            self.ups[i].forward(&before[i], n, &mut gc.cols[i], &mut after[0]);
+            if i + 1 < layers {
+                self.g_bns[i].forward(&mut after[0], Act::Relu, &mut gc.bns[i]);
+            }
+        }
+        let out = &mut gc.acts[layers];
+        out.par_iter_mut().for_each(|v| *v = v.tanh());
+    }
+
+    /// Back through G from `d` (the gradient at its image, CNHW; consumed), accumulating
+    /// every weight gradient.
+    fn g_backward(&mut self, d: &mut Vec<f32>, n: usize) {
+        let layers = self.ups.len();
+        let gc = &self.gc;
+        d.par_iter_mut()
+            .zip(gc.acts[layers].par_iter())
+            .for_each(|(g, &y)| *g *= 1.0 - y * y);
+        let mut dx = std::mem::take(&mut self.grad_b);
+        for i in (0..layers).rev() {
+            let need_dx = i > 0 || self.project.is_some();
+            self.ups[i].backward(
+                d,
+                &gc.acts[i],
+                &gc.cols[i],
+                n,
+                true,
+                need_dx.then_some(&mut dx),
+                &mut self.work,
+            );
+            if !need_dx {
+                break;
+            }
+            if i > 0 {
+                self.g_bns[i - 1].backward(&mut dx, &gc.acts[i], Act::Relu, &gc.bns[i - 1], true);
+            }
+            std::mem::swap(d, &mut dx);
+        }
+        if let Some((p, bn)) = &mut self.project {
+            // d is [c0, n, s0 s0]: back to [f, n], then ReLU + BN, then the linear map
+            let (_, s0) = self.start;
+            let hw = s0 * s0;
+            resize(&mut dx, d.len());
+            dx.par_chunks_mut(n * hw).enumerate().for_each(|(c, out)| {
+                for p in 0..hw {
+                    for b in 0..n {
+                        out[p * n + b] = d[c * n * hw + b * hw + p];
+                    }
+                }
+            });
+            bn.backward(&mut dx, &gc.proj, Act::Relu, &gc.proj_bn, true);
+            // dW [in, out] += z' dh'   (z [n, in], dh [out, n])
+            matmul(
+                &mut p.weight.g,
+                &gc.z,
+                Trans::Yes,
+                &dx,
+                Trans::Yes,
+                p.d_in,
+                n,
+                p.d_out,
+                true,
+            );
+            if let Some(b) = &mut p.bias {
+                for (gb, row) in b.g.iter_mut().zip(dx.chunks(n)) {
+                    *gb += row.iter().map(|&v| v as f64).sum::<f64>() as f32;
+                }
+            }
+        }
+        self.grad_b = dx;
+    }
+
+    /// D in training mode on `x` (`n` images, CNHW, in [-1, 1]): the logits.
+    fn d_forward(&mut self, x: &[f32], n: usize) -> Vec<f32> {
+        let layers = self.downs.len();
+        let dc = &mut self.dc;
+        dc.acts.resize_with(layers + 1, Vec::new);
+        dc.cols.resize_with(layers, Vec::new);
+        dc.bns.resize_with(layers, BnCache::default);
+        resize(&mut dc.acts[0], x.len());
+        dc.acts[0].copy_from_slice(x);
+        for i in 0..layers {
+            let (before, after) = dc.acts.split_at_mut(i + 1);
+            let y = &mut after[0];
+            self.downs[i].forward(&before[i], n, &mut dc.cols[i], y);
+            if i > 0 {
+                self.d_bns[i - 1].forward(y, Act::Leaky, &mut dc.bns[i]);
+            } else {
+                y.par_iter_mut().for_each(|v| *v = Act::Leaky.apply(*v));
+            }
+        }
+        let feats = &dc.acts[layers];
+        if let Some(l) = &self.out_linear {
+            // logit[b] = sum_{c, p} W[c hw + p] a[c, b, p] + bias (burn flattens NCHW)
+            let c = self.downs[layers - 1].c_out;
+            let hw = l.d_in / c;
+            let bias = l.bias.as_ref().map_or(0.0, |b| b.w[0]);
+            (0..n)
+                .map(|b| {
+                    let mut s = 0f32;
+                    for ci in 0..c {
+                        let a = &feats[(ci * n + b) * hw..(ci * n + b + 1) * hw];
+                        let w = &l.weight.w[ci * hw..(ci + 1) * hw];
+                        s += a.iter().zip(w).map(|(x, y)| x * y).sum::<f32>();
+                    }
+                    s + bias
+                })
+                .collect()
+        } else if let Some(l) = &self.out_conv {
+            let mut y = Vec::new();
+            l.forward(feats, n, &mut dc.out_col, &mut y);
+            y
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Back through D from the logits' gradient `dl`: D's weight gradients accumulate when
+    /// `weights`; the image's gradient (CNHW) is returned when `data`.
+    fn d_backward(&mut self, dl: &[f32], n: usize, weights: bool, data: bool) -> Vec<f32> {
+        let layers = self.downs.len();
+        let dc = &self.dc;
+        let feats = &dc.acts[layers];
+        let mut d = std::mem::take(&mut self.grad_a);
+        resize(&mut d, feats.len());
+        if let Some(l) = &mut self.out_linear {
+            let c = self.downs[layers - 1].c_out;
+            let hw = l.d_in / c;
+            for ci in 0..c {
+                let w = &l.weight.w[ci * hw..(ci + 1) * hw];
+                for (b, &g) in dl.iter().enumerate() {
+                    let at = (ci * n + b) * hw;
+                    for (o, &wv) in d[at..at + hw].iter_mut().zip(w) {
+                        *o = g * wv;
+                    }
+                    if weights {
+                        let a = &feats[at..at + hw];
+                        for (gw, &av) in l.weight.g[ci * hw..(ci + 1) * hw].iter_mut().zip(a) {
+                            *gw += g * av;
+                        }
+                    }
+                }
+            }
+            if weights && let Some(b) = &mut l.bias {
+                b.g[0] += dl.iter().map(|&v| v as f64).sum::<f64>() as f32;
+            }
+        } else if let Some(l) = &mut self.out_conv {
+            l.backward(
+                dl,
+                feats,
+                &dc.out_col,
+                n,
+                weights,
+                Some(&mut d),
+                &mut self.work,
+            );
+        }
+        let mut dx = std::mem::take(&mut self.grad_b);
+        for i in (0..layers).rev() {
+            let y = &dc.acts[i + 1];
+            if i > 0 {
+                self.d_bns[i - 1].backward(&mut d, y, Act::Leaky, &dc.bns[i], weights);
+            } else {
+                d.par_iter_mut()
+                    .zip(y.par_iter())
+                    .for_each(|(g, &v)| *g *= Act::Leaky.slope(v));
+            }
+            let need_dx = i > 0 || data;
+            self.downs[i].backward(
+                &d,
+                &dc.acts[i],
+                &dc.cols[i],
+                n,
+                weights,
+                need_dx.then_some(&mut dx),
+                &mut self.work,
+            );
+            if !need_dx {
+                break;
+            }
+            std::mem::swap(&mut d, &mut dx);
+        }
+        self.grad_b = dx;
+        if data {
+            d
+        } else {
+            self.grad_a = d;
+            Vec::new()
+        }
+    }
+
+    /// NCHW `[n, c, h, w]` in [0, 1] -> CNHW in [-1, 1].
+    fn real_cnhw(&self, x: &[f32], n: usize) -> Vec<f32> {
+        let hw = self.side * self.side;
+        let sym: Vec<f32> = x
+            .iter()
+            .map(|&v| crate::models::base::PixelRange::Symmetric.from_unit(v))
+            .collect();
+        if self.channels == 1 {
+            return sym;
+        }
+        let mut out = Vec::new();
+        swap_outer(&sym, n, self.channels, hw, &mut out);
+        out
+    }
+
+    /// Algorithm 1's D update on the real batch `x` (`m` images, `[n, c, h, w]` in [0, 1]):
+    /// z from `rng`, G's fake batch, D on the real then the fake batch, one update of D.
+    /// Returns D's logits on the real and the fake batch.
+    #[allow(clippy::too_many_arguments)]
+    pub fn discriminator_step(
+        &mut self,
+        loss: GanLoss,
+        x: &[f32],
+        m: usize,
+        noise: &NoiseConfig,
+        rng: &mut Rng,
+        lr: f32,
+        rule: Rule,
+    ) -> (Vec<f32>, Vec<f32>) {
+        self.gc.z = noise_values(noise, m, rng);
+        self.g_forward(m);
+        let fake = std::mem::take(&mut self.gc.acts[self.ups.len()]);
+        let real = self.real_cnhw(x, m);
+        for t in self.d_tensors() {
+            t.zero_grad();
+        }
+        let (mf, nf) = (m as f64, m as f64);
+        let real_logits = self.d_forward(&real, m);
+        let dl: Vec<f32> = real_logits
+            .iter()
+            .map(|&l| d_logit_grad(loss, l as f64, true, mf) as f32)
+            .collect();
+        self.d_backward(&dl, m, true, false);
+        let fake_logits = self.d_forward(&fake, m);
+        let dl: Vec<f32> = fake_logits
+            .iter()
+            .map(|&l| d_logit_grad(loss, l as f64, false, nf) as f32)
+            .collect();
+        self.d_backward(&dl, m, true, false);
+        self.gc.acts[self.ups.len()] = fake;
+        let clip = self.d_clip;
+        for t in self.d_tensors() {
+            t.update(lr, rule, clip);
+        }
+        (real_logits, fake_logits)
+    }
+
+    /// Algorithm 1's G update on fresh noise (`m` samples): returns D's logits on them.
+    pub fn generator_step(
+        &mut self,
+        loss: GanLoss,
+        m: usize,
+        noise: &NoiseConfig,
+        rng: &mut Rng,
+        lr: f32,
+        rule: Rule,
+    ) -> Vec<f32> {
+        self.gc.z = noise_values(noise, m, rng);
+        self.g_forward(m);
+        let fake = std::mem::take(&mut self.gc.acts[self.ups.len()]);
+        let logits = self.d_forward(&fake, m);
+        self.gc.acts[self.ups.len()] = fake;
+        let n = m as f64;
+        let dl: Vec<f32> = logits
+            .iter()
+            .map(|&l| g_logit_grad(loss, l as f64, n) as f32)
+            .collect();
+        let mut d = self.d_backward(&dl, m, false, true);
+        for t in self.g_tensors() {
+            t.zero_grad();
+        }
+        self.g_backward(&mut d, m);
+        self.grad_a = d;
+        for t in self.g_tensors() {
+            t.update(lr, rule, None);
+        }
+        logits
+    }
+
+    /// The noise dimension G reads.
+    pub fn noise_dim(&self) -> usize {
+        self.noise_dim
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// im2col by its definition: column (ci, ki, kj) at output (b, oy, ox) is the input at
+    /// (oy s + ki - p, ox s + kj - p), zero outside.
+    fn naive_im2col(x: &[f32], n: usize, g: Geom) -> Vec<f32> {
+        let cols = n * g.ho * g.wo;
+        let mut col = vec![0.0; g.rows() * cols];
+        for r in 0..g.rows() {
+            let (c, ki, kj) = (r / KK, (r / K) % K, r % K);
+            for b in 0..n {
+                for oy in 0..g.ho {
+                    for ox in 0..g.wo {
+                        let iy = (oy * g.stride + ki) as isize - g.pad as isize;
+                        let ix = (ox * g.stride + kj) as isize - g.pad as isize;
+                        if iy >= 0 && ix >= 0 && (iy as usize) < g.h && (ix as usize) < g.w {
+                            col[r * cols + (b * g.ho + oy) * g.wo + ox] =
+                                x[((c * n + b) * g.h + iy as usize) * g.w + ix as usize];
+                        }
+                    }
+                }
+            }
+        }
+        col
+    }
+
+    #[test]
+    fn im2col_matches_its_definition_and_col2im_is_its_adjoint() {
+        // the DCGAN geometries (stride 2 pad 1, stride 1 pad 0) and odd ones
+        for (c, h, w, s, p, n) in [
+            (3, 8, 8, 2, 1, 2),
+            (2, 4, 4, 1, 0, 3),
+            (1, 7, 5, 2, 1, 2),
+            (5, 6, 6, 1, 1, 1),
+            (2, 9, 9, 3, 2, 2),
+        ] {
+            let g = Geom::new(c, h, w, s, p).expect("fits");
+            let mut rng = Rng::new(4);
+            let x: Vec<f32> = (0..c * n * h * w).map(|_| rng.normal()).collect();
+            let mut col = Vec::new();
+            im2col(&x, n, g, &mut col);
+            assert_eq!(col, naive_im2col(&x, n, g), "{g:?}");
+            // <im2col(x), y> = <x, col2im(y)>
+            let y: Vec<f32> = (0..col.len()).map(|_| rng.normal()).collect();
+            let mut back = Vec::new();
+            col2im(&y, n, g, &mut back);
+            let lhs: f64 = col.iter().zip(&y).map(|(a, b)| (a * b) as f64).sum();
+            let rhs: f64 = x.iter().zip(&back).map(|(a, b)| (a * b) as f64).sum();
+            assert!(
+                (lhs - rhs).abs() < 1e-3 * (1.0 + lhs.abs()),
+                "{g:?}: {lhs} vs {rhs}"
+            );
+        }
+    }
+
+    #[test]
+    fn swap_outer_swaps_the_two_outer_axes() {
+        let src: Vec<f32> = (0..24).map(|i| i as f32).collect();
+        let mut dst = Vec::new();
+        swap_outer(&src, 2, 3, 4, &mut dst);
+        // dst[j][i][k] = src[i][j][k]
+        for i in 0..2 {
+            for j in 0..3 {
+                for k in 0..4 {
+                    assert_eq!(dst[(j * 2 + i) * 4 + k], src[(i * 3 + j) * 4 + k]);
+                }
+            }
+        }
+    }
+}
