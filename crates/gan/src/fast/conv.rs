@@ -95,73 +95,136 @@ impl Geom {
     }
 }
 
+/// Each image row split by column phase: `[c, n, h, w]` -> `[c, n, h, s, ceil(w / s)]`
+/// with `phases[.., r, j] = x[.., j s + r]` (zero past the row's end), so that the inputs a
+/// stride-`s` tap reads for consecutive outputs are consecutive.
+fn split_phases(x: &[f32], rows: usize, w: usize, s: usize, out: &mut Vec<f32>) {
+    let wd = w.div_ceil(s);
+    resize(out, rows * s * wd);
+    out.par_chunks_mut(s * wd)
+        .zip(x.par_chunks(w))
+        .for_each(|(o, src)| {
+            for r in 0..s {
+                let dst = &mut o[r * wd..(r + 1) * wd];
+                for (j, v) in dst.iter_mut().enumerate() {
+                    *v = src.get(j * s + r).copied().unwrap_or(0.0);
+                }
+            }
+        });
+}
+
+/// The inverse of [`split_phases`] (the padding past a row's end dropped).
+fn join_phases(phases: &[f32], rows: usize, w: usize, s: usize, x: &mut [f32]) {
+    let wd = w.div_ceil(s);
+    debug_assert!(x.len() >= rows * w);
+    x.par_chunks_mut(w)
+        .zip(phases.par_chunks(s * wd))
+        .for_each(|(dst, o)| {
+            for (ix, v) in dst.iter_mut().enumerate() {
+                *v = o[(ix % s) * wd + ix / s];
+            }
+        });
+}
+
+/// Where tap `kj` of output `ox` reads in the phase layout of a row: input
+/// `ox s + kj - p = (ox + shift) s + phase`, so the phase row `phase` at `ox + shift`.
+fn phase_of(kj: usize, g: &Geom) -> (usize, isize) {
+    let q = kj as isize - g.pad as isize;
+    let s = g.stride as isize;
+    (q.rem_euclid(s) as usize, q.div_euclid(s))
+}
+
+thread_local! {
+    /// Scratch of [`im2col`] and [`col2im`] (the phase layout), reused between calls.
+    static PHASES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// The columns of a convolution: `x` is `[c, n, h, w]`, `col` becomes
 /// `[c * 16, n * ho * wo]` with row `(ci, ki, kj)` holding the input under that tap for every
-/// output position (zero in the padding).
+/// output position (zero in the padding). Every row segment is one contiguous copy: with a
+/// stride, from the input split by column phase.
 pub fn im2col(x: &[f32], n: usize, g: Geom, col: &mut Vec<f32>) {
     let (plane, out) = (g.h * g.w, g.ho * g.wo);
     let cols = n * out;
     resize(col, g.rows() * cols);
-    let (s, p) = (g.stride, g.pad);
-    col.par_chunks_mut(cols).enumerate().for_each(|(r, row)| {
-        let (c, ki, kj) = (r / KK, (r / K) % K, r % K);
-        let (ylo, yhi) = g.span(ki, g.h, g.ho);
-        let (xlo, xhi) = g.span(kj, g.w, g.wo);
-        let xc = &x[c * n * plane..(c + 1) * n * plane];
-        for b in 0..n {
-            let img = &xc[b * plane..(b + 1) * plane];
-            let dst = &mut row[b * out..(b + 1) * out];
-            dst[..ylo * g.wo].fill(0.0);
-            dst[yhi * g.wo..].fill(0.0);
-            for oy in ylo..yhi {
-                let o = &mut dst[oy * g.wo..(oy + 1) * g.wo];
-                let src = &img[(oy * s + ki - p) * g.w..];
-                o[..xlo].fill(0.0);
-                o[xhi..].fill(0.0);
-                if s == 1 {
-                    o[xlo..xhi].copy_from_slice(&src[xlo + kj - p..xhi + kj - p]);
-                } else {
-                    for (ox, v) in o[xlo..xhi].iter_mut().enumerate() {
-                        *v = src[(xlo + ox) * s + kj - p];
-                    }
-                }
-            }
-        }
-    });
-}
-
-/// The adjoint of [`im2col`]: sums the columns `col` (`[c * 16, n * ho * wo]`) back into
-/// `x` (`[c, n, h, w]`, overwritten).
-pub fn col2im(col: &[f32], n: usize, g: Geom, x: &mut Vec<f32>) {
-    let (plane, out) = (g.h * g.w, g.ho * g.wo);
-    let cols = n * out;
-    resize(x, g.c * n * plane);
-    let (s, p) = (g.stride, g.pad);
-    // one task per (channel, image) when there are few channels
-    let per = if g.c >= 4 { n } else { 1 };
-    x.par_chunks_mut(per * plane)
-        .enumerate()
-        .for_each(|(t, xc)| {
-            xc.fill(0.0);
-            let (c, b0) = (t * per / n, (t * per) % n);
-            for kk in 0..KK {
-                let (ki, kj) = (kk / K, kk % K);
-                let (ylo, yhi) = g.span(ki, g.h, g.ho);
-                let (xlo, xhi) = g.span(kj, g.w, g.wo);
-                let row = &col[(c * KK + kk) * cols..(c * KK + kk + 1) * cols];
-                for bi in 0..per {
-                    let img = &mut xc[bi * plane..(bi + 1) * plane];
-                    let src = &row[(b0 + bi) * out..(b0 + bi + 1) * out];
-                    for oy in ylo..yhi {
-                        let dst = &mut img[(oy * s + ki - p) * g.w..];
-                        let o = &src[oy * g.wo..(oy + 1) * g.wo];
-                        for ox in xlo..xhi {
-                            dst[ox * s + kj - p] += o[ox];
-                        }
+    let s = g.stride;
+    let wd = g.w.div_ceil(s);
+    PHASES.with_borrow_mut(|ph| {
+        split_phases(x, g.c * n * g.h, g.w, s, ph);
+        let ph = &*ph;
+        let pplane = g.h * s * wd;
+        col.par_chunks_mut(cols).enumerate().for_each(|(r, row)| {
+            let (c, ki, kj) = (r / KK, (r / K) % K, r % K);
+            let (ylo, yhi) = g.span(ki, g.h, g.ho);
+            let (xlo, xhi) = g.span(kj, g.w, g.wo);
+            let (phase, shift) = phase_of(kj, &g);
+            let xc = &ph[c * n * pplane..(c + 1) * n * pplane];
+            for b in 0..n {
+                let img = &xc[b * pplane..(b + 1) * pplane];
+                let dst = &mut row[b * out..(b + 1) * out];
+                dst[..ylo * g.wo].fill(0.0);
+                dst[yhi * g.wo..].fill(0.0);
+                for oy in ylo..yhi {
+                    let o = &mut dst[oy * g.wo..(oy + 1) * g.wo];
+                    let iy = oy * s + ki - g.pad;
+                    let src = &img[(iy * s + phase) * wd..(iy * s + phase + 1) * wd];
+                    o[..xlo].fill(0.0);
+                    o[xhi..].fill(0.0);
+                    if xlo < xhi {
+                        let from = (xlo as isize + shift) as usize;
+                        o[xlo..xhi].copy_from_slice(&src[from..from + (xhi - xlo)]);
                     }
                 }
             }
         });
+    });
+}
+
+/// The adjoint of [`im2col`]: sums the columns `col` (`[c * 16, n * ho * wo]`) back into
+/// `x` (`[c, n, h, w]`, overwritten), each row segment one contiguous add in the phase
+/// layout.
+pub fn col2im(col: &[f32], n: usize, g: Geom, x: &mut Vec<f32>) {
+    let out = g.ho * g.wo;
+    let cols = n * out;
+    let s = g.stride;
+    let wd = g.w.div_ceil(s);
+    let pplane = g.h * s * wd;
+    resize(x, g.c * n * g.h * g.w);
+    PHASES.with_borrow_mut(|ph| {
+        resize(ph, g.c * n * pplane);
+        // one task per (channel, image) when there are few channels
+        let per = if g.c >= 4 { n } else { 1 };
+        ph.par_chunks_mut(per * pplane)
+            .enumerate()
+            .for_each(|(t, xc)| {
+                xc.fill(0.0);
+                let (c, b0) = (t * per / n, (t * per) % n);
+                for kk in 0..KK {
+                    let (ki, kj) = (kk / K, kk % K);
+                    let (ylo, yhi) = g.span(ki, g.h, g.ho);
+                    let (xlo, xhi) = g.span(kj, g.w, g.wo);
+                    if xlo >= xhi {
+                        continue;
+                    }
+                    let (phase, shift) = phase_of(kj, &g);
+                    let from = (xlo as isize + shift) as usize;
+                    let row = &col[(c * KK + kk) * cols..(c * KK + kk + 1) * cols];
+                    for bi in 0..per {
+                        let img = &mut xc[bi * pplane..(bi + 1) * pplane];
+                        let src = &row[(b0 + bi) * out..(b0 + bi + 1) * out];
+                        for oy in ylo..yhi {
+                            let iy = oy * s + ki - g.pad;
+                            let dst = &mut img[(iy * s + phase) * wd + from..][..xhi - xlo];
+                            let o = &src[oy * g.wo + xlo..oy * g.wo + xhi];
+                            for (d, &v) in dst.iter_mut().zip(o) {
+                                *d += v;
+                            }
+                        }
+                    }
+                }
+            });
+        join_phases(ph, g.c * n * g.h, g.w, s, x);
+    });
 }
 
 /// `[a, b, c]` -> `[b, a, c]` (row-major), e.g. NCHW <-> CNHW with `c = h * w`.
