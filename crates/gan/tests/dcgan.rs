@@ -49,7 +49,14 @@ fn fresh_on(
         classes: 0,
     };
     let (g, dd) = dcgan_pair(&d, &mut Rng::new(3), &dev).expect("pair");
-    Gan::from_models(config(engine, epochs), d.shape().expect("shape"), g, dd, &dev).expect("gan")
+    Gan::from_models(
+        config(engine, epochs),
+        d.shape().expect("shape"),
+        g,
+        dd,
+        &dev,
+    )
+    .expect("gan")
 }
 
 fn data() -> gan::data::ImageSet {

@@ -32,6 +32,8 @@ use crate::rng::Rng;
 const K: usize = 4;
 /// Kernel positions.
 const KK: usize = K * K;
+/// Images per pass of [`ConvEngine::generate`] (bounds the column buffers).
+pub const SAMPLE_CHUNK: usize = 256;
 /// LeakyReLU's slope in D (Radford et al. 2016).
 const LEAK: f32 = 0.2;
 
@@ -144,7 +146,7 @@ thread_local! {
 /// output position (zero in the padding). Every row segment is one contiguous copy: with a
 /// stride, from the input split by column phase.
 pub fn im2col(x: &[f32], n: usize, g: Geom, col: &mut Vec<f32>) {
-    let (plane, out) = (g.h * g.w, g.ho * g.wo);
+    let out = g.ho * g.wo;
     let cols = n * out;
     resize(col, g.rows() * cols);
     let s = g.stride;
@@ -445,11 +447,28 @@ impl Bn {
         let _ = (b.running_mean.value_sync(), b.running_var.value_sync());
     }
 
-    /// Normalises each row of `x` in place with its batch statistics, then applies `act`;
-    /// moves the running statistics.
-    fn forward(&mut self, x: &mut [f32], act: Act, cache: &mut BnCache) {
+    /// Normalises each row of `x` in place, then applies `act`: in training mode with its
+    /// batch statistics (kept in `cache` for the backward pass, and returned, for
+    /// [`Bn::absorb`]), in evaluation mode with the running statistics.
+    fn forward(
+        &self,
+        x: &mut [f32],
+        act: Act,
+        cache: &mut BnCache,
+        train: bool,
+    ) -> Vec<(f32, f32)> {
         let c = self.gamma.w.len();
         let len = x.len() / c;
+        if !train {
+            x.par_chunks_mut(len).enumerate().for_each(|(j, row)| {
+                let inv = 1.0 / (self.running_var[j] + self.epsilon).sqrt();
+                let (m, g, b) = (self.running_mean[j], self.gamma.w[j], self.beta.w[j]);
+                for v in row.iter_mut() {
+                    *v = act.apply((*v - m) * inv * g + b);
+                }
+            });
+            return Vec::new();
+        }
         resize(&mut cache.xhat, x.len());
         resize(&mut cache.inv_std, c);
         let stats: Vec<(f32, f32)> = x
@@ -475,9 +494,16 @@ impl Bn {
                 (mean, var)
             })
             .collect();
-        let mo = self.momentum;
-        for (j, (mean, var)) in stats.into_iter().enumerate() {
+        for (j, (_, var)) in stats.iter().enumerate() {
             cache.inv_std[j] = 1.0 / (var + self.epsilon).sqrt();
+        }
+        stats
+    }
+
+    /// Moves the running statistics towards a training pass's batch statistics.
+    fn absorb(&mut self, stats: &[(f32, f32)]) {
+        let mo = self.momentum;
+        for (j, &(mean, var)) in stats.iter().enumerate() {
             self.running_mean[j] = self.running_mean[j] * (1.0 - mo) + mean * mo;
             self.running_var[j] = self.running_var[j] * (1.0 - mo) + var * mo;
         }
@@ -985,13 +1011,29 @@ impl ConvEngine {
     /// G in training mode on the noise in `self.gc.z` (`n` rows): the image ends in
     /// `self.gc.acts.last()` (CNHW, in [-1, 1]).
     fn g_forward(&mut self, n: usize) {
+        let mut gc = std::mem::take(&mut self.gc);
+        let stats = self.g_pass(&mut gc, n, true);
+        self.gc = gc;
+        let mut stats = stats.into_iter();
+        if let Some((_, bn)) = &mut self.project {
+            bn.absorb(&stats.next().unwrap_or_default());
+        }
+        for (bn, st) in self.g_bns.iter_mut().zip(stats) {
+            bn.absorb(&st);
+        }
+    }
+
+    /// G on the noise in `gc.z` (`n` rows), in training mode (batch statistics, returned
+    /// per batch norm: the projection's first) or evaluation mode (running statistics); the
+    /// image ends in `gc.acts.last()` (CNHW, in [-1, 1]).
+    fn g_pass(&self, gc: &mut GCache, n: usize, train: bool) -> Vec<Vec<(f32, f32)>> {
         let layers = self.ups.len();
-        let gc = &mut self.gc;
+        let mut stats = Vec::new();
         gc.acts.resize_with(layers + 1, Vec::new);
         gc.cols.resize_with(layers, Vec::new);
         gc.bns.resize_with(layers, BnCache::default);
         let (c0, s0) = self.start;
-        match &mut self.project {
+        match &self.project {
             Some((p, bn)) => {
                 // [f, n] = W' z' (+ b), BN + ReLU per feature, then [c0, s0 s0, n] -> CNHW
                 resize(&mut gc.proj, p.d_out * n);
@@ -1012,7 +1054,7 @@ impl ConvEngine {
                         .zip(&b.w)
                         .for_each(|(row, &bv)| row.iter_mut().for_each(|v| *v += bv));
                 }
-                bn.forward(&mut gc.proj, Act::Relu, &mut gc.proj_bn);
+                stats.push(bn.forward(&mut gc.proj, Act::Relu, &mut gc.proj_bn, train));
                 // [c0, s0 s0, n] -> [c0, n, s0 s0]
                 let a0 = &mut gc.acts[0];
                 resize(a0, gc.proj.len());
@@ -1036,11 +1078,12 @@ impl ConvEngine {
             let (before, after) = gc.acts.split_at_mut(i + 1);
             self.ups[i].forward(&before[i], n, &mut gc.cols[i], &mut after[0]);
             if i + 1 < layers {
-                self.g_bns[i].forward(&mut after[0], Act::Relu, &mut gc.bns[i]);
+                stats.push(self.g_bns[i].forward(&mut after[0], Act::Relu, &mut gc.bns[i], train));
             }
         }
         let out = &mut gc.acts[layers];
         out.par_iter_mut().for_each(|v| *v = v.tanh());
+        stats
     }
 
     /// Back through G from `d` (the gradient at its image, CNHW; consumed), accumulating
@@ -1119,7 +1162,8 @@ impl ConvEngine {
             let y = &mut after[0];
             self.downs[i].forward(&before[i], n, &mut dc.cols[i], y);
             if i > 0 {
-                self.d_bns[i - 1].forward(y, Act::Leaky, &mut dc.bns[i]);
+                let st = self.d_bns[i - 1].forward(y, Act::Leaky, &mut dc.bns[i], true);
+                self.d_bns[i - 1].absorb(&st);
             } else {
                 y.par_iter_mut().for_each(|v| *v = Act::Leaky.apply(*v));
             }
@@ -1311,6 +1355,29 @@ impl ConvEngine {
             t.update(lr, rule, None);
         }
         logits
+    }
+
+    /// G in evaluation mode (running statistics) on noise `z` (`[n, noise_dim]` row-major):
+    /// `n` images `[c, h, w]` each, in [-1, 1], in chunks of [`SAMPLE_CHUNK`].
+    pub fn generate(&self, z: &[f32], n: usize) -> Vec<f32> {
+        let mut gc = GCache::default();
+        let mut out = Vec::with_capacity(n * self.channels * self.side * self.side);
+        let hw = self.side * self.side;
+        let mut chunk = Vec::new();
+        for start in (0..n).step_by(SAMPLE_CHUNK) {
+            let m = SAMPLE_CHUNK.min(n - start);
+            gc.z.clear();
+            gc.z.extend_from_slice(&z[start * self.noise_dim..(start + m) * self.noise_dim]);
+            self.g_pass(&mut gc, m, false);
+            let img = &gc.acts[self.ups.len()];
+            if self.channels == 1 {
+                out.extend_from_slice(img);
+            } else {
+                swap_outer(img, self.channels, m, hw, &mut chunk);
+                out.extend_from_slice(&chunk);
+            }
+        }
+        out
     }
 
     /// The noise dimension G reads.

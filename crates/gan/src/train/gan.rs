@@ -696,6 +696,37 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
                 "a conditional generator needs {n} labels below {classes}"
             )));
         }
+        let mut v = match &self.engine {
+            // the fused DCGAN engine samples on its own (evaluation mode, its weights)
+            Some(Fused::Conv(e)) => {
+                let zv = z
+                    .into_data()
+                    .try_into_vec::<f32>()
+                    .map_err(|e| Error::Invalid(format!("reading the noise: {e:?}")))?;
+                if zv.len() != n * e.noise_dim() {
+                    return Err(Error::Invalid(format!(
+                        "the generator reads {} noise values per sample, got {}",
+                        e.noise_dim(),
+                        zv.len() / n.max(1)
+                    )));
+                }
+                e.generate(&zv, n)
+            }
+            _ => self.generate_on_modules(z, labels)?,
+        };
+        // back to [0, 1]: every reader of samples (grids, .npy, Parzen, FID) sees the data's
+        // range
+        let range = self.generator.range();
+        if range != PixelRange::Unit {
+            v.iter_mut().for_each(|x| *x = range.to_unit(*x));
+        }
+        Ok(v)
+    }
+
+    /// G's images on the modules (or the fused MLP engine's weights after fused steps), in
+    /// G's own range.
+    fn generate_on_modules(&self, z: Tensor<2>, labels: &[usize]) -> Result<Vec<f32>> {
+        let [n, _] = z.dims();
         let z = z.inner();
         let y = self.labels_g(labels).map(Tensor::inner);
         // after fused steps, the engine holds the trained weights: sample from them
@@ -708,30 +739,12 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
                 e.write_generator(&mut g);
                 g.valid().images(z, y)
             }
-            (Some(Fused::Conv(e)), true) => {
-                let mut g = (&self.generator as &dyn Any)
-                    .downcast_ref::<DcganGenerator>()
-                    .ok_or_else(|| Error::Invalid("a fast engine without the DCGAN G".into()))?
-                    .clone();
-                // the optimizer states are not needed to sample: written to scratch
-                let (mut f, mut s) = (GradientsParams::new(), GradientsParams::new());
-                e.write_generator(&mut g, &mut f, &mut s, false);
-                g.valid().images(z, y)
-            }
             _ => self.generator.valid().images(z, y),
         };
         self.check_shape(out.dims(), n)?;
-        let mut v = out
-            .into_data()
+        out.into_data()
             .try_into_vec::<f32>()
-            .map_err(|e| Error::Invalid(format!("reading generated samples: {e:?}")))?;
-        // back to [0, 1]: every reader of samples (grids, .npy, Parzen, FID) sees the data's
-        // range
-        let range = self.generator.range();
-        if range != PixelRange::Unit {
-            v.iter_mut().for_each(|x| *x = range.to_unit(*x));
-        }
-        Ok(v)
+            .map_err(|e| Error::Invalid(format!("reading generated samples: {e:?}")))
     }
 
     /// `n` samples from G with noise drawn from a stream seeded by `seed`, in chunks of 1000;
