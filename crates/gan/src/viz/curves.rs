@@ -78,14 +78,29 @@ pub(super) fn panel(
     Ok(())
 }
 
-/// Draws the curves of a run into an RGB image `width x height` (three panels side by side).
+/// The panels [`curves_image`] draws for these metrics: losses, D's outputs and the Parzen
+/// estimate, then the FID and precision / recall when the run logged them.
+pub fn panel_count(metrics: &[EpochMetrics]) -> usize {
+    let fid = metrics.iter().any(|m| m.fid.is_some());
+    let pr = metrics.iter().any(|m| m.precision.is_some());
+    3 + fid as usize + pr as usize
+}
+
+/// Draws the curves of a run into an RGB image `width x height` ([`panel_count`] panels
+/// side by side).
 pub fn curves_image(metrics: &[EpochMetrics], width: u32, height: u32) -> Result<image::RgbImage> {
     ensure_font();
     let mut buf = vec![255u8; (width * height * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let areas = root.split_evenly((1, 3));
+        let areas = root.split_evenly((1, panel_count(metrics)));
+        let some = |f: fn(&EpochMetrics) -> Option<f64>| -> Vec<(f64, f64)> {
+            metrics
+                .iter()
+                .filter_map(|m| f(m).map(|v| (m.epoch as f64, v)))
+                .collect()
+        };
         let e = |f: fn(&EpochMetrics) -> f64| {
             metrics
                 .iter()
@@ -124,6 +139,26 @@ pub fn curves_image(metrics: &[EpochMetrics], width: u32, height: u32) -> Result
             series.push(("valid (monitor_ll)", MAGENTA, valid));
         }
         panel(&areas[2], "Parzen log-likelihood (nats)", "epoch", &series)?;
+        let mut next = 3;
+        let fid = some(|m| m.fid);
+        if !fid.is_empty() {
+            panel(
+                &areas[next],
+                "FID (reference classifier)",
+                "epoch",
+                &[("FID", BLUE, fid)],
+            )?;
+            next += 1;
+        }
+        let (p, r) = (some(|m| m.precision), some(|m| m.recall));
+        if !p.is_empty() {
+            panel(
+                &areas[next],
+                "precision / recall",
+                "epoch",
+                &[("precision", BLUE, p), ("recall", RED, r)],
+            )?;
+        }
         root.present().map_err(err)?;
     }
     image::RgbImage::from_raw(width, height, buf).ok_or_else(|| err("buffer size"))
@@ -144,7 +179,7 @@ pub fn save_curves(metrics_jsonl: &Path, out: &Path) -> Result<()> {
     if metrics.is_empty() {
         return Err(Error::data(metrics_jsonl, "no epochs recorded yet"));
     }
-    let img = curves_image(&metrics, 1500, 450)?;
+    let img = curves_image(&metrics, 500 * panel_count(&metrics) as u32, 450)?;
     write_png(out, img.width(), img.height(), img.into_raw())
 }
 
@@ -153,4 +188,54 @@ pub(super) fn write_png(path: &Path, width: u32, height: u32, buf: Vec<u8>) -> R
     let img = image::RgbImage::from_raw(width, height, buf).ok_or_else(|| err("buffer size"))?;
     img.save(path)
         .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn epoch(e: u64, quality: bool) -> EpochMetrics {
+        let q = |v: f64| quality.then_some(v);
+        EpochMetrics {
+            epoch: e,
+            step: e * 10,
+            d_loss: 0.6,
+            g_loss: 0.9,
+            d_real: 0.6,
+            d_fake: 0.4,
+            lr: 0.1,
+            momentum: 0.5,
+            seconds: 1.0,
+            images_per_sec: 100.0,
+            parzen_ll: Some(100.0 + e as f64),
+            parzen_se: Some(2.0),
+            parzen_sigma: Some(0.2),
+            fid: q(50.0 / e as f64),
+            precision: q(0.5),
+            recall: q(0.4 + 0.1 * e as f64),
+            class_histogram: None,
+            valid_ll: None,
+        }
+    }
+
+    #[test]
+    fn a_run_with_sample_quality_gets_its_fid_and_precision_recall_panels() {
+        let plain: Vec<_> = (1..4).map(|e| epoch(e, false)).collect();
+        let rich: Vec<_> = (1..4).map(|e| epoch(e, true)).collect();
+        assert_eq!(panel_count(&plain), 3);
+        assert_eq!(panel_count(&rich), 5);
+        let img = curves_image(&rich, 1000, 200).expect("image");
+        // the last two fifths hold drawn curves (coloured pixels), not an empty canvas
+        let coloured = |x0: u32, x1: u32| {
+            (x0..x1)
+                .flat_map(|x| (0..200).map(move |y| (x, y)))
+                .filter(|&(x, y)| {
+                    let p = img.get_pixel(x, y).0;
+                    p[0] != p[1] || p[1] != p[2]
+                })
+                .count()
+        };
+        assert!(coloured(600, 800) > 50, "no FID curve");
+        assert!(coloured(800, 1000) > 50, "no precision / recall curves");
+    }
 }
