@@ -114,26 +114,42 @@ pub fn run(a: BenchArgs) -> Result<i32> {
     }
 }
 
-fn conv(a: ConvBench) -> Result<i32> {
+/// A fresh DCGAN pair of layout `model` for `channels`-channel images: `mnist-dcgan`'s
+/// settings with `sets` on top.
+fn dcgan(
+    model: &str,
+    channels: usize,
+    sets: &[String],
+) -> Result<
+    gan::train::Gan<gan::models::dcgan::DcganGenerator, gan::models::dcgan::DcganDiscriminator>,
+> {
     use gan::train::Family;
+    let mut sets = sets.to_vec();
+    sets.push(format!("model={model:?}"));
+    let cfg = TrainConfig::preset("mnist-dcgan", &sets)?;
+    let side = cfg
+        .model
+        .dcgan_layout()
+        .ok_or_else(|| anyhow::anyhow!("--model {model}: not a DCGAN layout"))?
+        .side();
+    let shape = gan::models::ImageShape::new(channels, side, side)?;
+    Ok(gan::train::Dcgan::build(cfg, shape, None, &device())?)
+}
+
+fn conv(a: ConvBench) -> Result<i32> {
     set_threads(Some(a.threads))?;
-    let cfg = TrainConfig::preset(
-        "mnist-dcgan",
+    let mut gan = dcgan(
+        &a.model,
+        a.channels,
         &[
-            format!("model={:?}", a.model),
             format!("batch_size={}", a.batch),
             format!("engine={:?}", a.engine),
         ],
     )?;
-    let side = cfg
-        .model
-        .dcgan_layout()
-        .ok_or_else(|| anyhow::anyhow!("--model {}: not a DCGAN layout", a.model))?
-        .side();
-    let shape = gan::models::ImageShape::new(a.channels, side, side)?;
     let mut rng = Rng::new(0);
-    let x: Vec<f32> = (0..a.batch * shape.len()).map(|_| rng.uniform()).collect();
-    let mut gan = gan::train::Dcgan::build(cfg, shape, None, &device())?;
+    let x: Vec<f32> = (0..a.batch * gan.data_dim())
+        .map(|_| rng.uniform())
+        .collect();
     let (median, min) = time_steps(&mut gan, &x, a.warmup, a.steps)?;
     if a.json {
         print_json(&serde_json::json!({
@@ -202,7 +218,7 @@ fn step(a: StepArgs) -> Result<i32> {
 }
 
 fn sample(a: SampleBench) -> Result<i32> {
-    use gan::train::{Family, Sampler};
+    use gan::train::Sampler;
     set_threads(Some(a.threads))?;
     let gan: Box<dyn Sampler> = if a.model == "mlp" {
         Box::new(Gan::new(
@@ -212,14 +228,7 @@ fn sample(a: SampleBench) -> Result<i32> {
             &device(),
         )?)
     } else {
-        let cfg = TrainConfig::preset("mnist-dcgan", &[format!("model={:?}", a.model)])?;
-        let side = cfg
-            .model
-            .dcgan_layout()
-            .ok_or_else(|| anyhow::anyhow!("--model {}: not a DCGAN layout", a.model))?
-            .side();
-        let shape = gan::models::ImageShape::new(a.channels, side, side)?;
-        Box::new(gan::train::Dcgan::build(cfg, shape, None, &device())?)
+        Box::new(dcgan(&a.model, a.channels, &[])?)
     };
     let mut rates = Vec::new();
     for r in 0..a.rounds + 1 {

@@ -21,7 +21,7 @@ use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
 use super::gemm::{Trans, matmul};
-use super::{d_logit_grad, g_logit_grad, resize};
+use super::{d_logit_grad, g_logit_grad, host, resize};
 use crate::config::NoiseConfig;
 use crate::loss::GanLoss;
 use crate::models::dcgan::{DcganDiscriminator, DcganGenerator};
@@ -249,13 +249,6 @@ struct Tensorf {
     v: Vec<f32>,
 }
 
-fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.inner()
-        .into_data()
-        .try_into_vec::<f32>()
-        .unwrap_or_default()
-}
-
 /// The optimizer states an engine reads and writes: the velocity (Adam's first moment) and
 /// Adam's second moment, by parameter id.
 pub struct States<'a> {
@@ -302,30 +295,23 @@ impl Tensorf {
         }
     }
 
+    /// Writes a layer's weight and, where both sides have one, its bias.
+    fn write_layer<const D: usize>(
+        weight: &Tensorf,
+        bias: &Option<Tensorf>,
+        (w, b): (&mut Param<Tensor<D>>, &mut Option<Param<Tensor<1>>>),
+        out: &mut StatesOut,
+    ) {
+        weight.write(w, out.first, out.second, out.adam);
+        if let (Some(src), Some(dst)) = (bias, b) {
+            src.write(dst, out.first, out.second, out.adam);
+        }
+    }
+
     fn zero_grad(&mut self) {
         self.g.fill(0.0);
     }
-}
 
-/// The update rule of [`Optim`].
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Rule {
-    /// Momentum SGD (pylearn2's form, [`crate::optim::MomentumSgd`]).
-    Momentum(f32),
-    /// Adam at this 1-based update number (as [`crate::optim::Adaptive::Adam`] writes it).
-    Adam {
-        /// First-moment decay.
-        beta1: f64,
-        /// Second-moment decay.
-        beta2: f64,
-        /// Added to the denominator.
-        eps: f64,
-        /// The update number.
-        t: u64,
-    },
-}
-
-impl Tensorf {
     /// One update with this parameter's gradient; the formulas are
     /// [`crate::optim::MomentumSgd::step`] and [`crate::optim::Adaptive::Adam`]'s, on
     /// slices, in the same order of float32 operations.
@@ -365,6 +351,35 @@ impl Tensorf {
             self.w.iter_mut().for_each(|w| *w = w.clamp(-c, c));
         }
     }
+}
+
+/// Where the engine writes optimizer states back: the velocity (Adam's first moment) and,
+/// with `adam`, the second moment.
+pub struct StatesOut<'a> {
+    /// Momentum SGD's velocity or Adam's first moment.
+    pub first: &'a mut GradientsParams,
+    /// Adam's second moment.
+    pub second: &'a mut GradientsParams,
+    /// Whether there are second moments to write.
+    pub adam: bool,
+}
+
+/// The update rule of a fused update ([`Tensorf::update`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Rule {
+    /// Momentum SGD (pylearn2's form, [`crate::optim::MomentumSgd`]).
+    Momentum(f32),
+    /// Adam at this 1-based update number (as [`crate::optim::Adaptive::Adam`] writes it).
+    Adam {
+        /// First-moment decay.
+        beta1: f64,
+        /// Second-moment decay.
+        beta2: f64,
+        /// Added to the denominator.
+        eps: f64,
+        /// The update number.
+        t: u64,
+    },
 }
 
 /// Batch normalisation in training mode (burn's `BatchNorm`: biased batch variance,
@@ -749,11 +764,9 @@ impl ConvLayer {
     }
 
     fn tensors(&mut self) -> Vec<&mut Tensorf> {
-        let mut v = vec![&mut self.weight];
-        if let Some(b) = &mut self.bias {
-            v.push(b);
-        }
-        v
+        std::iter::once(&mut self.weight)
+            .chain(self.bias.as_mut())
+            .collect()
     }
 }
 
@@ -778,11 +791,9 @@ impl DenseLayer {
     }
 
     fn tensors(&mut self) -> Vec<&mut Tensorf> {
-        let mut v = vec![&mut self.weight];
-        if let Some(b) = &mut self.bias {
-            v.push(b);
-        }
-        v
+        std::iter::once(&mut self.weight)
+            .chain(self.bias.as_mut())
+            .collect()
     }
 }
 
@@ -917,62 +928,35 @@ impl ConvEngine {
     }
 
     /// Writes the engine's G (weights, running statistics) into `g`, and its optimizer
-    /// states into `first` / `second` (the second moments only with `adam`).
-    pub fn write_generator(
-        &self,
-        g: &mut DcganGenerator,
-        first: &mut GradientsParams,
-        second: &mut GradientsParams,
-        adam: bool,
-    ) {
+    /// states into `out`.
+    pub fn write_generator(&self, g: &mut DcganGenerator, out: &mut StatesOut) {
         if let (Some((p, pb)), Some(gp), Some(gb)) =
             (&self.project, &mut g.project, &mut g.project_bn)
         {
-            p.weight.write(&mut gp.weight, first, second, adam);
-            if let (Some(b), Some(gpb)) = (&p.bias, &mut gp.bias) {
-                b.write(gpb, first, second, adam);
-            }
-            pb.write(gb, first, second, adam);
+            Tensorf::write_layer(&p.weight, &p.bias, (&mut gp.weight, &mut gp.bias), out);
+            pb.write(gb, out.first, out.second, out.adam);
         }
         for (l, gl) in self.ups.iter().zip(&mut g.ups) {
-            l.weight.write(&mut gl.weight, first, second, adam);
-            if let (Some(b), Some(gb)) = (&l.bias, &mut gl.bias) {
-                b.write(gb, first, second, adam);
-            }
+            Tensorf::write_layer(&l.weight, &l.bias, (&mut gl.weight, &mut gl.bias), out);
         }
         for (b, gb) in self.g_bns.iter().zip(&mut g.bns) {
-            b.write(gb, first, second, adam);
+            b.write(gb, out.first, out.second, out.adam);
         }
     }
 
-    /// Writes the engine's D into `d`, and its optimizer states into `first` / `second`.
-    pub fn write_discriminator(
-        &self,
-        d: &mut DcganDiscriminator,
-        first: &mut GradientsParams,
-        second: &mut GradientsParams,
-        adam: bool,
-    ) {
+    /// Writes the engine's D into `d`, and its optimizer states into `out`.
+    pub fn write_discriminator(&self, d: &mut DcganDiscriminator, out: &mut StatesOut) {
         for (l, dl) in self.downs.iter().zip(&mut d.downs) {
-            l.weight.write(&mut dl.weight, first, second, adam);
-            if let (Some(b), Some(db)) = (&l.bias, &mut dl.bias) {
-                b.write(db, first, second, adam);
-            }
+            Tensorf::write_layer(&l.weight, &l.bias, (&mut dl.weight, &mut dl.bias), out);
         }
         for (b, db) in self.d_bns.iter().zip(&mut d.bns) {
-            b.write(db, first, second, adam);
+            b.write(db, out.first, out.second, out.adam);
         }
         if let (Some(l), Some(dl)) = (&self.out_linear, &mut d.out_linear) {
-            l.weight.write(&mut dl.weight, first, second, adam);
-            if let (Some(b), Some(db)) = (&l.bias, &mut dl.bias) {
-                b.write(db, first, second, adam);
-            }
+            Tensorf::write_layer(&l.weight, &l.bias, (&mut dl.weight, &mut dl.bias), out);
         }
         if let (Some(l), Some(dl)) = (&self.out_conv, &mut d.out_conv) {
-            l.weight.write(&mut dl.weight, first, second, adam);
-            if let (Some(b), Some(db)) = (&l.bias, &mut dl.bias) {
-                b.write(db, first, second, adam);
-            }
+            Tensorf::write_layer(&l.weight, &l.bias, (&mut dl.weight, &mut dl.bias), out);
         }
     }
 

@@ -398,7 +398,7 @@ pub struct Engine {
 }
 
 /// Host copy of a burn tensor.
-fn host<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
+pub(crate) fn host<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
     t.inner()
         .into_data()
         .try_into_vec::<f32>()

@@ -12,7 +12,7 @@ use crate::config::OptimKind;
 use crate::config::{Engine as EngineKind, Schedule, TrainConfig};
 use crate::error::{Error, Result};
 use crate::fast::Engine;
-use crate::fast::conv::{ConvEngine, Rule, States};
+use crate::fast::conv::{ConvEngine, Rule, States, StatesOut};
 use crate::loss::sigmoid_f64;
 use crate::models::dcgan::{DcganDiscriminator, DcganGenerator};
 use crate::models::{
@@ -210,8 +210,9 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
     /// Any pair of players for images of `shape`, with fresh optimizer states and counters.
     /// The config is checked ([`TrainConfig::check`]); its `generator` and `discriminator`
     /// sections describe the MLP pair and are not read for other models. `engine = "fast"`
-    /// needs the paper's MLP pair ([`MlpGenerator`], [`MlpDiscriminator`]); other models
-    /// train with `engine = "burn"`.
+    /// needs the paper's MLP pair ([`MlpGenerator`], [`MlpDiscriminator`]) or a DCGAN pair
+    /// ([`DcganGenerator`], [`DcganDiscriminator`]); other models train with
+    /// `engine = "burn"`.
     pub fn from_models(
         cfg: TrainConfig,
         shape: ImageShape,
@@ -322,10 +323,24 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
             }
             Some(Fused::Conv(e)) => {
                 if let Some((g, d)) = as_dcgan_mut(&mut self.generator, &mut self.discriminator) {
-                    let (f, s) = self.opt_g.states_mut();
-                    e.write_generator(g, f, s, adam);
-                    let (f, s) = self.opt_d.states_mut();
-                    e.write_discriminator(d, f, s, adam);
+                    let (first, second) = self.opt_g.states_mut();
+                    e.write_generator(
+                        g,
+                        &mut StatesOut {
+                            first,
+                            second,
+                            adam,
+                        },
+                    );
+                    let (first, second) = self.opt_d.states_mut();
+                    e.write_discriminator(
+                        d,
+                        &mut StatesOut {
+                            first,
+                            second,
+                            adam,
+                        },
+                    );
                 }
             }
             None => {}
@@ -434,54 +449,10 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
     fn fast_step(&mut self, real: &[Vec<f32>], momentum: f64) -> Result<StepStats> {
         let d = self.data_dim();
         self.modules_stale = true;
-        let rules = self.fused_rules();
-        let engine = match self.engine.as_mut() {
-            Some(Fused::Mlp(e)) => e,
-            Some(Fused::Conv(e)) => {
-                let cfg = &self.cfg;
-                let p = &mut self.progress;
+        let (cfg, p) = (&self.cfg, &mut self.progress);
+        match self.engine.as_mut() {
+            Some(Fused::Mlp(engine)) if cfg.schedule == Schedule::Simultaneous => {
                 let step = p.step;
-                let mut last = StepStats::default();
-                for x in real {
-                    let lr = learning_rate_at(&cfg.optimizer, p.d_updates) as f32;
-                    let rule = rules(p.d_updates + 1, momentum);
-                    let (r, f) = e.discriminator_step(
-                        cfg.loss,
-                        x,
-                        x.len() / d,
-                        &cfg.noise,
-                        &mut p.rng,
-                        lr,
-                        rule,
-                    );
-                    p.d_updates += 1;
-                    check_logits(&r, step)?;
-                    check_logits(&f, step)?;
-                    last = stats_from_logits(cfg.loss, &r, &f);
-                }
-                let lr = learning_rate_at(&cfg.optimizer, p.g_updates) as f32;
-                let rule = rules(p.g_updates + 1, momentum);
-                let g = e.generator_step(
-                    cfg.loss,
-                    real[0].len() / d,
-                    &cfg.noise,
-                    &mut p.rng,
-                    lr,
-                    rule,
-                );
-                p.g_updates += 1;
-                check_logits(&g, step)?;
-                last.g_loss = mean(&g, |l| cfg.loss.generator_loss_scalar(l));
-                return Ok(last);
-            }
-            None => return Err(Error::Invalid("fast step without a fast engine".into())),
-        };
-        let cfg = &self.cfg;
-        let p = &mut self.progress;
-        let mu = momentum as f32;
-        let step = p.step;
-        let stats = match cfg.schedule {
-            Schedule::Simultaneous => {
                 let m = real[0].len() / d;
                 let lr_d = learning_rate_at(&cfg.optimizer, p.d_updates) as f32;
                 let lr_g = learning_rate_at(&cfg.optimizer, p.g_updates) as f32;
@@ -494,50 +465,26 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
                     &mut p.rng,
                     lr_d,
                     lr_g,
-                    mu,
+                    momentum as f32,
                 );
                 p.d_updates += 1;
                 p.g_updates += 1;
                 check_logits(&out.real_logits, step)?;
                 check_logits(&out.fake_logits, step)?;
-                stats_from_logits(cfg.loss, &out.real_logits, &out.fake_logits)
-            }
-            Schedule::Alternating => {
-                let mut last = StepStats::default();
-                for x in real {
-                    let lr = learning_rate_at(&cfg.optimizer, p.d_updates) as f32;
-                    let (r, f) = engine.discriminator_step(
-                        cfg.loss,
-                        x,
-                        x.len() / d,
-                        &cfg.noise,
-                        &cfg.discriminator,
-                        &mut p.rng,
-                        lr,
-                        mu,
-                    );
-                    p.d_updates += 1;
-                    check_logits(&r, step)?;
-                    check_logits(&f, step)?;
-                    last = stats_from_logits(cfg.loss, &r, &f);
-                }
-                let lr = learning_rate_at(&cfg.optimizer, p.g_updates) as f32;
-                let g = engine.generator_step(
-                    real[0].len() / d,
-                    &cfg.noise,
-                    &cfg.discriminator,
+                Ok(stats_from_logits(
                     cfg.loss,
-                    &mut p.rng,
-                    lr,
-                    mu,
-                );
-                p.g_updates += 1;
-                check_logits(&g, step)?;
-                last.g_loss = mean(&g, |l| cfg.loss.generator_loss_scalar(l));
-                last
+                    &out.real_logits,
+                    &out.fake_logits,
+                ))
             }
-        };
-        Ok(stats)
+            Some(Fused::Mlp(engine)) => {
+                fused_alternating(engine.as_mut(), cfg, p, real, d, momentum)
+            }
+            Some(Fused::Conv(engine)) => {
+                fused_alternating(engine.as_mut(), cfg, p, real, d, momentum)
+            }
+            None => Err(Error::Invalid("fast step without a fast engine".into())),
+        }
     }
 
     fn lr_d(&self) -> f64 {
@@ -832,34 +779,8 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
     }
 
     /// The configured adaptive rule (`None`: momentum SGD).
-    /// The fused DCGAN engine's update rule for update number `t` (1-based) at `momentum`.
-    fn fused_rules(&self) -> impl Fn(u64, f64) -> Rule + use<G, D> {
-        let adaptive = self.adaptive();
-        move |t, momentum| match adaptive {
-            Some(Adaptive::Adam { beta1, beta2, eps }) => Rule::Adam {
-                beta1,
-                beta2,
-                eps,
-                t,
-            },
-            _ => Rule::Momentum(momentum as f32),
-        }
-    }
-
     fn adaptive(&self) -> Option<Adaptive> {
-        let o = &self.cfg.optimizer;
-        match o.kind {
-            OptimKind::Sgd => None,
-            OptimKind::Adam => Some(Adaptive::Adam {
-                beta1: o.beta1,
-                beta2: o.beta2,
-                eps: o.eps,
-            }),
-            OptimKind::Rmsprop => Some(Adaptive::RmsProp {
-                alpha: o.beta2,
-                eps: o.eps,
-            }),
-        }
+        adaptive_of(&self.cfg.optimizer)
     }
 
     /// `d_loss` plus WGAN-GP's gradient penalty on interpolates of the two batches
@@ -945,6 +866,151 @@ struct DObjective<R> {
 pub fn images_from(values: Vec<f32>, shape: ImageShape, device: &Device) -> Tensor<4> {
     let n = values.len() / shape.len().max(1);
     Tensor::from_data(TensorData::new(values, shape.batch(n)), device)
+}
+
+/// The adaptive rule of an optimizer config (`None`: momentum SGD).
+fn adaptive_of(o: &crate::config::OptimConfig) -> Option<Adaptive> {
+    match o.kind {
+        OptimKind::Sgd => None,
+        OptimKind::Adam => Some(Adaptive::Adam {
+            beta1: o.beta1,
+            beta2: o.beta2,
+            eps: o.eps,
+        }),
+        OptimKind::Rmsprop => Some(Adaptive::RmsProp {
+            alpha: o.beta2,
+            eps: o.eps,
+        }),
+    }
+}
+
+/// Algorithm 1's two halves on a fused engine, for [`fused_alternating`]: one D update on a
+/// real batch of `m` images (D's logits on it and on the fake batch) and one G update on `m`
+/// fresh samples (D's logits on them), at learning rate `lr`, update number `t` (1-based)
+/// and `momentum`.
+trait FusedHalves {
+    #[allow(clippy::too_many_arguments)]
+    fn d_update(
+        &mut self,
+        cfg: &TrainConfig,
+        x: &[f32],
+        m: usize,
+        rng: &mut Rng,
+        lr: f32,
+        t: u64,
+        momentum: f64,
+    ) -> (Vec<f32>, Vec<f32>);
+
+    fn g_update(
+        &mut self,
+        cfg: &TrainConfig,
+        m: usize,
+        rng: &mut Rng,
+        lr: f32,
+        t: u64,
+        momentum: f64,
+    ) -> Vec<f32>;
+}
+
+impl FusedHalves for Engine {
+    fn d_update(
+        &mut self,
+        cfg: &TrainConfig,
+        x: &[f32],
+        m: usize,
+        rng: &mut Rng,
+        lr: f32,
+        _t: u64,
+        momentum: f64,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let (noise, dcfg) = (&cfg.noise, &cfg.discriminator);
+        self.discriminator_step(cfg.loss, x, m, noise, dcfg, rng, lr, momentum as f32)
+    }
+
+    fn g_update(
+        &mut self,
+        cfg: &TrainConfig,
+        m: usize,
+        rng: &mut Rng,
+        lr: f32,
+        _t: u64,
+        momentum: f64,
+    ) -> Vec<f32> {
+        let (noise, dcfg) = (&cfg.noise, &cfg.discriminator);
+        self.generator_step(m, noise, dcfg, cfg.loss, rng, lr, momentum as f32)
+    }
+}
+
+/// The fused DCGAN engine's update rule for update number `t` at `momentum`.
+fn conv_rule(cfg: &TrainConfig, t: u64, momentum: f64) -> Rule {
+    match adaptive_of(&cfg.optimizer) {
+        Some(Adaptive::Adam { beta1, beta2, eps }) => Rule::Adam {
+            beta1,
+            beta2,
+            eps,
+            t,
+        },
+        _ => Rule::Momentum(momentum as f32),
+    }
+}
+
+impl FusedHalves for ConvEngine {
+    fn d_update(
+        &mut self,
+        cfg: &TrainConfig,
+        x: &[f32],
+        m: usize,
+        rng: &mut Rng,
+        lr: f32,
+        t: u64,
+        momentum: f64,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let rule = conv_rule(cfg, t, momentum);
+        self.discriminator_step(cfg.loss, x, m, &cfg.noise, rng, lr, rule)
+    }
+
+    fn g_update(
+        &mut self,
+        cfg: &TrainConfig,
+        m: usize,
+        rng: &mut Rng,
+        lr: f32,
+        t: u64,
+        momentum: f64,
+    ) -> Vec<f32> {
+        let rule = conv_rule(cfg, t, momentum);
+        self.generator_step(cfg.loss, m, &cfg.noise, rng, lr, rule)
+    }
+}
+
+/// Algorithm 1 on a fused engine: one D update per real batch (`d` values per image), then
+/// one G update; NaN or infinite logits stop training.
+fn fused_alternating(
+    engine: &mut impl FusedHalves,
+    cfg: &TrainConfig,
+    p: &mut Progress,
+    real: &[Vec<f32>],
+    d: usize,
+    momentum: f64,
+) -> Result<StepStats> {
+    let step = p.step;
+    let mut last = StepStats::default();
+    for x in real {
+        let lr = learning_rate_at(&cfg.optimizer, p.d_updates) as f32;
+        let t = p.d_updates + 1;
+        let (r, f) = engine.d_update(cfg, x, x.len() / d, &mut p.rng, lr, t, momentum);
+        p.d_updates += 1;
+        check_logits(&r, step)?;
+        check_logits(&f, step)?;
+        last = stats_from_logits(cfg.loss, &r, &f);
+    }
+    let lr = learning_rate_at(&cfg.optimizer, p.g_updates) as f32;
+    let t = p.g_updates + 1;
+    let g = engine.g_update(cfg, real[0].len() / d, &mut p.rng, lr, t, momentum);
+    p.g_updates += 1;
+    check_logits(&g, step)?;
+    last.g_loss = mean(&g, |l| cfg.loss.generator_loss_scalar(l));
+    Ok(last)
 }
 
 /// One update of `module` by momentum SGD (`rule == None`) or an adaptive rule (update `t`).
