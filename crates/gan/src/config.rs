@@ -412,9 +412,18 @@ pub struct TrainConfig {
     /// rather than on the test set.
     #[serde(default)]
     pub monitor_ll: bool,
+    /// TensorBoard event files (`DIR/tensorboard/`): the means of the losses and D's
+    /// outputs over every this many steps, with the learning rates, momentum and images/s,
+    /// and at every epoch its metrics and sample grid; 0 writes none.
+    #[serde(default = "default_tensorboard_every")]
+    pub tensorboard_every: u64,
     /// What to do when training diverges (NaN or infinity).
     #[serde(default)]
     pub divergence: DivergenceConfig,
+}
+
+fn default_tensorboard_every() -> u64 {
+    10
 }
 
 fn default_label_scale() -> f32 {
@@ -835,6 +844,7 @@ fn merge_layer(base: &mut toml::Table, layer: toml::Table, prefix: &str, file: &
 /// Keys a config may omit (absent from a preset unless set).
 const OPTIONAL: &[&str] = &[
     "monitor_ll",
+    "tensorboard_every",
     "model",
     "conv",
     "conv.ngf",

@@ -1,6 +1,7 @@
 //! Training: Algorithm 1 (and the authors' simultaneous schedule), run directories,
-//! checkpoints and resumption.
+//! checkpoints and resumption, TensorBoard event files.
 
+pub mod events;
 mod family;
 mod gan;
 pub mod lock;

@@ -9,6 +9,7 @@ use std::time::Instant;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use super::events::{EventLog, Window};
 use super::family::{Family, Mlp};
 use super::gan::{Gan, Progress, StepStats, check_finite, streams};
 use crate::checkpoint::{
@@ -282,6 +283,10 @@ pub struct Run<G: Generator = MlpGenerator, D: Discriminator = MlpDiscriminator>
     train: Box<dyn Dataset>,
     fixed_noise: Tensor<2>,
     eval: Option<EvalData>,
+    /// The TensorBoard event file, when `tensorboard_every` > 0.
+    events: Option<EventLog>,
+    /// The steps since the last scalar event.
+    window: Window,
     _lock: super::lock::RunLock,
 }
 
@@ -419,7 +424,8 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
         for f in [files::METRICS_JSONL, files::METRICS_CSV] {
             let _ = fs::remove_file(dir.join(f));
         }
-        let run = Self::assemble(dir, gan, train, lock);
+        let mut run = Self::assemble(dir, gan, train, lock);
+        run.open_events(None)?;
         // the initial state, so that a run killed or diverging in its first epoch can be
         // resumed or rolled back
         run.save_checkpoint()?;
@@ -453,7 +459,75 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
             write_atomic(&dir.join(files::CONFIG), gan.cfg.to_toml()?.as_bytes())?;
         }
         truncate_metrics(dir, gan.progress.epoch)?;
-        Ok(Self::assemble(dir, gan, train, lock))
+        let step = gan.progress.step;
+        let mut run = Self::assemble(dir, gan, train, lock);
+        run.open_events(Some(step))?;
+        Ok(run)
+    }
+
+    /// Opens the run's TensorBoard event file (see [`EventLog::open`]) when the config
+    /// asks for one.
+    fn open_events(&mut self, keep: Option<u64>) -> Result<()> {
+        self.events = None;
+        if self.gan.cfg.tensorboard_every > 0 {
+            self.events = Some(EventLog::open(&self.dir, keep)?);
+        }
+        Ok(())
+    }
+
+    /// The scalar event of the steps since the last one, every `tensorboard_every` steps.
+    fn step_events(&mut self, stats: &StepStats, images_per_sec: f64) -> Result<()> {
+        let every = self.gan.cfg.tensorboard_every;
+        let Some(log) = &mut self.events else {
+            return Ok(());
+        };
+        self.window.add(stats);
+        let step = self.gan.progress.step;
+        if !step.is_multiple_of(every) {
+            return Ok(());
+        }
+        let (lr_d, lr_g, momentum) = self.gan.schedule_now();
+        let mut values = self.window.take();
+        values.extend([
+            ("optim/lr_d", lr_d),
+            ("optim/lr_g", lr_g),
+            ("optim/momentum", momentum),
+            ("speed/images_per_sec", images_per_sec),
+        ]);
+        log.scalars(step, &values)
+    }
+
+    /// The epoch's metrics and sample grid as events at the epoch's last step.
+    fn epoch_events(&mut self, m: &EpochMetrics) -> Result<()> {
+        let Some(log) = &mut self.events else {
+            return Ok(());
+        };
+        let mut values = vec![
+            ("epoch/epoch", m.epoch as f64),
+            ("epoch/d_loss", m.d_loss),
+            ("epoch/g_loss", m.g_loss),
+            ("epoch/d_real", m.d_real),
+            ("epoch/d_fake", m.d_fake),
+            ("epoch/seconds", m.seconds),
+        ];
+        let optional = [
+            ("quality/parzen_nats", m.parzen_ll),
+            ("quality/parzen_se", m.parzen_se),
+            ("quality/valid_ll", m.valid_ll),
+            ("quality/fid", m.fid),
+            ("quality/precision", m.precision),
+            ("quality/recall", m.recall),
+        ];
+        values.extend(optional.into_iter().filter_map(|(t, v)| v.map(|v| (t, v))));
+        log.scalars(m.step, &values)?;
+        let grid = self
+            .dir
+            .join(files::SAMPLES)
+            .join(format!("epoch-{:04}.png", m.epoch));
+        if let Ok(png) = fs::read(&grid) {
+            log.png(m.step, "samples/grid", png)?;
+        }
+        log.sync()
     }
 
     fn assemble(
@@ -475,6 +549,8 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
             train,
             fixed_noise,
             eval: None,
+            events: None,
+            window: Window::default(),
             _lock: lock,
         }
     }
@@ -622,13 +698,15 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
                     Err(e) => return Err(e),
                 };
                 let consumed = (self.gan.progress.batch - first_batch) * m;
+                let images_per_sec = consumed as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                self.step_events(&stats, images_per_sec)?;
                 observer.on_step(&StepReport {
                     epoch,
                     iteration: self.gan.progress.batch / per_step,
                     iterations_per_epoch: iters,
                     step: self.gan.progress.step,
                     stats: &stats,
-                    images_per_sec: consumed as f64 / started.elapsed().as_secs_f64().max(1e-9),
+                    images_per_sec,
                 });
                 if let Some((n, seed)) = observer.samples_wanted(self.gan.progress.step) {
                     let samples = self.gan.sample(n, seed)?;
@@ -685,6 +763,7 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
             // metrics first: a run killed between the two resumes from the previous
             // checkpoint, drops this line and computes it again
             self.append_metrics(&metrics)?;
+            self.epoch_events(&metrics)?;
             let ckpt = match self.save_checkpoint() {
                 Ok(c) => c,
                 Err(Error::Diverged { step, what }) => {
@@ -729,6 +808,8 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
         gan.reload_engine()?;
         write_atomic(&self.dir.join(files::CONFIG), gan.cfg.to_toml()?.as_bytes())?;
         truncate_metrics(&self.dir, gan.progress.epoch)?;
+        let step = gan.progress.step;
+        self.open_events(Some(step))?;
         observer.on_rollback(step, what, &ckpt, lr);
         Ok(())
     }
