@@ -6,6 +6,7 @@ mod classifier;
 mod common;
 mod eval;
 mod figure;
+mod report;
 mod sample;
 mod theory;
 mod toy;
@@ -36,6 +37,9 @@ enum Command {
     /// Make the paper's figures (samples with nearest training images, interpolation) and
     /// training curves.
     Figure(figure::FigureArgs),
+    /// Write one self-contained HTML page of a run: curves, sample grids over epochs,
+    /// figures, provenance, checkpoints and config.
+    Report(report::ReportArgs),
     /// Train or check the reference classifier behind the sample-quality metrics.
     Classifier(classifier::ClassifierArgs),
     /// Adversarial examples (FGSM) against the reference classifier or a discriminator.
@@ -91,6 +95,7 @@ fn main() {
         Command::Classifier(a) => classifier::run(a),
         Command::Attack(a) => attack::run(a),
         Command::Toy(a) => toy::run(a),
+        Command::Report(a) => report::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

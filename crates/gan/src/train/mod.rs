@@ -12,8 +12,8 @@ pub use gan::{
     Gan, Progress, StepStats, check_finite, grid_label, grid_labels, images_from, tensor_from,
 };
 pub use run::{
-    CheckpointState, EpochMetrics, EvalData, Loaded, Observer, Outcome, Run, RunKind, Silent,
-    StepReport, check_image_run, checkpoint_image_shape, files, load_checkpoint,
+    CheckpointState, EpochMetrics, EvalData, Loaded, Observer, Outcome, PR_K, PR_POINTS, Run,
+    RunKind, Silent, StepReport, check_image_run, checkpoint_image_shape, files, load_checkpoint,
     load_checkpoint_as, load_checkpoint_into, load_latest, load_latest_as, load_latest_into,
     plural, read_run_config, run_kind,
 };

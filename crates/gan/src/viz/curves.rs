@@ -28,8 +28,8 @@ pub(super) fn err(e: impl std::fmt::Display) -> Error {
 pub(super) type Series<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
 
 /// One chart of lines with a legend (an empty chart says "no data").
-pub(super) fn panel(
-    area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+pub(super) fn panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
     title: &str,
     x_desc: &str,
     series: &[Series<'_>],
@@ -91,8 +91,32 @@ pub fn panel_count(metrics: &[EpochMetrics]) -> usize {
 pub fn curves_image(metrics: &[EpochMetrics], width: u32, height: u32) -> Result<image::RgbImage> {
     ensure_font();
     let mut buf = vec![255u8; (width * height * 3) as usize];
+    draw_curves(
+        BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area(),
+        metrics,
+    )?;
+    image::RgbImage::from_raw(width, height, buf).ok_or_else(|| err("buffer size"))
+}
+
+/// The same curves as an SVG document (for `gan report`): every series one `<polyline>`
+/// with a point per epoch that logged it.
+pub fn curves_svg(metrics: &[EpochMetrics], width: u32, height: u32) -> Result<String> {
+    // the text's layout is measured with the bundled font
+    ensure_font();
+    let mut out = String::new();
+    draw_curves(
+        plotters::backend::SVGBackend::with_string(&mut out, (width, height)).into_drawing_area(),
+        metrics,
+    )?;
+    Ok(out)
+}
+
+/// Draws the [`panel_count`] panels side by side on `root`.
+fn draw_curves<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    metrics: &[EpochMetrics],
+) -> Result<()> {
     {
-        let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let areas = root.split_evenly((1, panel_count(metrics)));
         let some = |f: fn(&EpochMetrics) -> Option<f64>| -> Vec<(f64, f64)> {
@@ -161,7 +185,7 @@ pub fn curves_image(metrics: &[EpochMetrics], width: u32, height: u32) -> Result
         }
         root.present().map_err(err)?;
     }
-    image::RgbImage::from_raw(width, height, buf).ok_or_else(|| err("buffer size"))
+    Ok(())
 }
 
 /// Reads `metrics.jsonl` and writes the curves as a PNG.

@@ -3,10 +3,11 @@
 mod adversarial;
 mod curves;
 mod grid;
+pub mod report;
 mod theory;
 
 pub use adversarial::{AdversarialExample, save_adversarial_figure};
-pub use curves::{curves_image, save_curves};
+pub use curves::{curves_image, curves_svg, save_curves};
 pub use grid::{grid_image, save_grid, to_byte};
 pub use theory::{
     save_density_panels, save_saturation_plot, save_scatter, save_scatter_panels, save_value_plot,
