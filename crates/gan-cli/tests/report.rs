@@ -23,6 +23,11 @@ window.addEventListener('load', function () {
     var n = p.getAttribute('points').trim().split(/\s+/).length;
     if (p.getAttribute('stroke-width') === '2' && n > 2) lines.push(n);
   });
+  var steps = [];
+  document.querySelectorAll('#step-curves polyline').forEach(function (p) {
+    var n = p.getAttribute('points').trim().split(/\s+/).length;
+    if (p.getAttribute('stroke-width') === '2' && n > 2) steps.push(n);
+  });
   var imgs = document.querySelectorAll('img');
   var decoded = 0;
   imgs.forEach(function (i) { if (i.complete && i.naturalWidth > 0) decoded++; });
@@ -33,7 +38,7 @@ window.addEventListener('load', function () {
       function (i) { return !i.hidden; }).length;
   var out = document.createElement('pre');
   out.id = 'probe';
-  out.textContent = JSON.stringify({lines: lines, images: imgs.length, decoded: decoded,
+  out.textContent = JSON.stringify({lines: lines, steps: steps, images: imgs.length, decoded: decoded,
       first_epoch: first, visible: visible, errors: window.__errors});
   document.body.appendChild(out);
 });
@@ -126,6 +131,15 @@ fn the_report_page_loads_in_a_browser_with_every_curve_and_grid() {
         .collect();
     assert!(lines.len() >= 4, "{v}");
     assert!(lines.iter().all(|&n| n == EPOCHS as u64), "{v}");
+    // the same four series per step from the TensorBoard events: 20 steps an epoch, a
+    // point per window of 10
+    let steps: Vec<u64> = v["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|x| x.as_u64())
+        .collect();
+    assert_eq!(steps, [2 * EPOCHS as u64; 4], "{v}");
     // every image on the page (a grid per epoch) decoded by the browser
     assert_eq!(v["images"].as_u64(), Some(EPOCHS as u64), "{v}");
     assert_eq!(v["decoded"], v["images"], "{v}");

@@ -111,6 +111,49 @@ pub fn curves_svg(metrics: &[EpochMetrics], width: u32, height: u32) -> Result<S
     Ok(out)
 }
 
+/// Series over training steps (from a run's TensorBoard events, `(tag, [(step, value)])`)
+/// as an SVG document of two panels: the losses and D's outputs.
+pub fn step_curves_svg(
+    series: &[(String, Vec<(f64, f64)>)],
+    width: u32,
+    height: u32,
+) -> Result<String> {
+    ensure_font();
+    let get = |tag: &str| {
+        series
+            .iter()
+            .find(|s| s.0 == tag)
+            .map_or_else(Vec::new, |s| s.1.clone())
+    };
+    let mut out = String::new();
+    {
+        let root = plotters::backend::SVGBackend::with_string(&mut out, (width, height))
+            .into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let areas = root.split_evenly((1, 2));
+        panel(
+            &areas[0],
+            "losses (window means)",
+            "step",
+            &[
+                ("D loss", BLUE, get("loss/d")),
+                ("G loss", RED, get("loss/g")),
+            ],
+        )?;
+        panel(
+            &areas[1],
+            "discriminator outputs (window means)",
+            "step",
+            &[
+                ("D(x)", BLUE, get("d_output/real")),
+                ("D(G(z))", RED, get("d_output/fake")),
+            ],
+        )?;
+        root.present().map_err(err)?;
+    }
+    Ok(out)
+}
+
 /// Draws the [`panel_count`] panels side by side on `root`.
 fn draw_curves<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,

@@ -36,6 +36,35 @@ pub struct RunReport {
     pub figures: Vec<PathBuf>,
     /// `(name, step, epoch, bytes)` of every checkpoint.
     pub checkpoints: Vec<(String, u64, Option<u64>, u64)>,
+    /// The scalar series of the run's TensorBoard events, `(tag, [(step, value)])`.
+    pub steps: Vec<(String, Vec<(f64, f64)>)>,
+}
+
+/// The scalar series of a run's event files (their good records; see
+/// [`crate::train::events::read_events`]).
+fn step_series(run: &Path) -> Result<Vec<(String, Vec<(f64, f64)>)>> {
+    use crate::train::events::{Kind, What, event_files, read_events};
+    let mut out: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for f in event_files(run) {
+        for e in read_events(&f)?.0 {
+            let Some(What::Summary(s)) = e.what else {
+                continue;
+            };
+            for v in s.value {
+                if let Some(Kind::SimpleValue(x)) = v.kind {
+                    let at = match out.iter().position(|s| s.0 == v.tag) {
+                        Some(i) => i,
+                        None => {
+                            out.push((v.tag, Vec::new()));
+                            out.len() - 1
+                        }
+                    };
+                    out[at].1.push((e.step as f64, x as f64));
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Where the page's numbers were made: the binary and the machine.
@@ -147,6 +176,7 @@ impl RunReport {
                 (name, step, epoch, bytes)
             })
             .collect();
+        let steps = step_series(&run)?;
         Ok(Self {
             dir: dir.to_path_buf(),
             config,
@@ -155,6 +185,7 @@ impl RunReport {
             grids,
             figures,
             checkpoints,
+            steps,
         })
     }
 
@@ -203,8 +234,14 @@ impl RunReport {
 
         // curves
         w(&mut h, "<h2>Curves</h2>");
+        let has_steps = self.steps.iter().any(|s| s.0 == "loss/d");
         if self.metrics.is_empty() {
             w(&mut h, "<p>No epoch has finished yet.</p>");
+        } else if self.metrics.len() == 1 && has_steps {
+            w(
+                &mut h,
+                "<p>One epoch so far: its steps are drawn below.</p>",
+            );
         } else {
             let panels = super::curves::panel_count(&self.metrics) as u32;
             let svg = super::curves_svg(&self.metrics, 340 * panels, 300)?;
@@ -215,6 +252,17 @@ impl RunReport {
                  the means of the losses and of D's outputs over its steps; the quality \
                  metrics at the epochs that computed them (provenance below).</p>",
                 self.metrics.len()
+            );
+        }
+
+        if has_steps {
+            let svg = super::step_curves_svg(&self.steps, 1000, 300)?;
+            let svg = svg.find("<svg").map_or(svg.as_str(), |i| &svg[i..]);
+            let _ = write!(
+                h,
+                "<div id=\"step-curves\">{svg}</div><p class=\"note\">Per step, from the \
+                 run's TensorBoard events: the means over each window of {} steps.</p>",
+                self.config.tensorboard_every
             );
         }
 
@@ -390,9 +438,12 @@ mod tests {
             config: TrainConfig::preset("mnist-fast", &[]).expect("preset"),
             config_text: String::new(),
             metrics: Vec::new(),
-            grids: (1..=n).map(|e| (e, PathBuf::from(format!("{e}.png")))).collect(),
+            grids: (1..=n)
+                .map(|e| (e, PathBuf::from(format!("{e}.png"))))
+                .collect(),
             figures: Vec::new(),
             checkpoints: Vec::new(),
+            steps: Vec::new(),
         }
     }
 
@@ -413,7 +464,10 @@ mod tests {
         let cfg = TrainConfig::preset("mnist-fast", &[]).expect("preset");
         fs::write(dir.path().join(files::CONFIG), cfg.to_toml().expect("toml")).expect("write");
         fs::write(dir.path().join(files::METRICS_JSONL), "{}\n").expect("write");
-        let e = RunReport::read(dir.path()).err().expect("refused").to_string();
+        let e = RunReport::read(dir.path())
+            .err()
+            .expect("refused")
+            .to_string();
         assert!(e.contains("metrics.jsonl") && e.contains("line 1"), "{e}");
     }
 }
