@@ -111,6 +111,9 @@ pub fn curves_svg(metrics: &[EpochMetrics], width: u32, height: u32) -> Result<S
     Ok(out)
 }
 
+/// Scalar series by tag: `(tag, [(step, value)])`.
+pub type StepSeries = Vec<(String, Vec<(f64, f64)>)>;
+
 /// Series over training steps (from a run's TensorBoard events, `(tag, [(step, value)])`)
 /// as an SVG document of two panels: the losses and D's outputs.
 pub fn step_curves_svg(

@@ -37,14 +37,14 @@ pub struct RunReport {
     /// `(name, step, epoch, bytes)` of every checkpoint.
     pub checkpoints: Vec<(String, u64, Option<u64>, u64)>,
     /// The scalar series of the run's TensorBoard events, `(tag, [(step, value)])`.
-    pub steps: Vec<(String, Vec<(f64, f64)>)>,
+    pub steps: super::StepSeries,
 }
 
 /// The scalar series of a run's event files (their good records; see
 /// [`crate::train::events::read_events`]).
-fn step_series(run: &Path) -> Result<Vec<(String, Vec<(f64, f64)>)>> {
+fn step_series(run: &Path) -> Result<super::StepSeries> {
     use crate::train::events::{Kind, What, event_files, read_events};
-    let mut out: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    let mut out = super::StepSeries::new();
     for f in event_files(run) {
         for e in read_events(&f)?.0 {
             let Some(What::Summary(s)) = e.what else {
