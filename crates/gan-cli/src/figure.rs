@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use gan::eval::nearest::nearest;
 use gan::rng::Rng;
 use gan::train::{checkpoint_image_shape, files, load_sampler, read_run_config};
-use gan::viz::{save_curves, save_grid};
+use gan::viz::{read_metrics, save_comparison, save_curves, save_grid};
 
 use crate::common::{device, set_threads};
 
@@ -27,6 +27,21 @@ enum Kind {
     Interpolate(Common),
     /// Training curves from metrics.jsonl: losses, D(x) and D(G(z)), the Parzen estimate.
     Curves(CurvesArgs),
+    /// Runs side by side (e.g. two seeds): the Parzen estimate and the FID over epochs.
+    Compare(CompareArgs),
+}
+
+#[derive(Args)]
+struct CompareArgs {
+    /// A run directory (give two or more).
+    #[arg(long, required = true, num_args = 1)]
+    run: Vec<PathBuf>,
+    /// A legend label per run, in order [default: the directories' names].
+    #[arg(long)]
+    label: Vec<String>,
+    /// Output PNG.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -71,6 +86,26 @@ pub fn run(a: FigureArgs) -> Result<i32> {
         Kind::Interpolate(c) => (c, true),
         Kind::Curves(c) => {
             save_curves(&c.run.join(files::METRICS_JSONL), &c.out)?;
+            eprintln!("wrote {}", c.out.display());
+            return Ok(0);
+        }
+        Kind::Compare(c) => {
+            if c.run.len() < 2 || (!c.label.is_empty() && c.label.len() != c.run.len()) {
+                bail!("give two or more --run, and either no --label or one per --run");
+            }
+            let runs = c
+                .run
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let label = c.label.get(i).cloned().unwrap_or_else(|| {
+                        r.file_name()
+                            .map_or_else(|| r.display().to_string(), |n| n.to_string_lossy().into())
+                    });
+                    Ok((label, read_metrics(&r.join(files::METRICS_JSONL))?))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            save_comparison(&runs, &c.out)?;
             eprintln!("wrote {}", c.out.display());
             return Ok(0);
         }

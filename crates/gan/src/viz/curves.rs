@@ -234,23 +234,75 @@ fn draw_curves<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Reads `metrics.jsonl` and writes the curves as a PNG.
-pub fn save_curves(metrics_jsonl: &Path, out: &Path) -> Result<()> {
+/// Reads a run's `metrics.jsonl` (a damaged line is an error naming the file and line).
+pub fn read_metrics(metrics_jsonl: &Path) -> Result<Vec<EpochMetrics>> {
     let text = std::fs::read_to_string(metrics_jsonl).map_err(|e| Error::io(metrics_jsonl, e))?;
-    let metrics: Vec<EpochMetrics> = text
-        .lines()
+    text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l)
-                .map_err(|e| Error::data(metrics_jsonl, format!("line {}: {e}", i + 1)))
+            serde_json::from_str(l).map_err(|e| {
+                Error::data(
+                    metrics_jsonl,
+                    format!("line {}: not an epoch's metrics ({e})", i + 1),
+                )
+            })
         })
-        .collect::<Result<_>>()?;
+        .collect()
+}
+
+/// Reads `metrics.jsonl` and writes the curves as a PNG.
+pub fn save_curves(metrics_jsonl: &Path, out: &Path) -> Result<()> {
+    let metrics = read_metrics(metrics_jsonl)?;
     if metrics.is_empty() {
         return Err(Error::data(metrics_jsonl, "no epochs recorded yet"));
     }
     let img = curves_image(&metrics, 500 * panel_count(&metrics) as u32, 450)?;
     write_png(out, img.width(), img.height(), img.into_raw())
+}
+
+/// Runs side by side (`(label, metrics)`, e.g. two seeds of one preset): the Parzen
+/// estimate and, where logged, the LeNet FID of each over epochs, as a PNG.
+pub fn save_comparison(runs: &[(String, Vec<EpochMetrics>)], out: &Path) -> Result<()> {
+    ensure_font();
+    const COLOURS: [RGBColor; 6] = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
+    let fid = runs.iter().any(|r| r.1.iter().any(|m| m.fid.is_some()));
+    let panels = 1 + fid as u32;
+    let (width, height) = (600 * panels, 450);
+    let mut buf = vec![255u8; (width * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let areas = root.split_evenly((1, panels as usize));
+        let series = |f: fn(&EpochMetrics) -> Option<f64>| -> Vec<Series<'_>> {
+            runs.iter()
+                .zip(COLOURS.iter().cycle())
+                .map(|((label, m), &c)| {
+                    let pts = m
+                        .iter()
+                        .filter_map(|e| f(e).map(|v| (e.epoch as f64, v)))
+                        .collect();
+                    (label.as_str(), c, pts)
+                })
+                .collect()
+        };
+        panel(
+            &areas[0],
+            "Parzen log-likelihood, test (nats)",
+            "epoch",
+            &series(|m| m.parzen_ll),
+        )?;
+        if fid {
+            panel(
+                &areas[1],
+                "FID (reference classifier)",
+                "epoch",
+                &series(|m| m.fid),
+            )?;
+        }
+        root.present().map_err(err)?;
+    }
+    write_png(out, width, height, buf)
 }
 
 /// Writes an RGB buffer `width x height` as a PNG.
@@ -307,5 +359,26 @@ mod tests {
         };
         assert!(coloured(600, 800) > 50, "no FID curve");
         assert!(coloured(800, 1000) > 50, "no precision / recall curves");
+    }
+
+    #[test]
+    fn a_comparison_draws_each_run_in_its_colour() {
+        let a: Vec<_> = (1..6).map(|e| epoch(e, true)).collect();
+        let mut b = a.clone();
+        b.iter_mut()
+            .for_each(|m| m.parzen_ll = m.parzen_ll.map(|v| v - 30.0));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("cmp.png");
+        save_comparison(&[("a".into(), a), ("b".into(), b)], &out).expect("write");
+        let img = image::open(&out).expect("png").to_rgb8();
+        assert_eq!(img.dimensions(), (1200, 450));
+        // the Parzen panel (left half) holds a blue and a red line
+        let count = |c: [u8; 3]| {
+            (0..600)
+                .flat_map(|x| (0..450).map(move |y| (x, y)))
+                .filter(|&(x, y)| img.get_pixel(x, y).0 == c)
+                .count()
+        };
+        assert!(count([0, 0, 255]) > 100 && count([255, 0, 0]) > 100);
     }
 }

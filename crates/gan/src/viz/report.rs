@@ -127,22 +127,7 @@ impl RunReport {
         let config_text = fs::read_to_string(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
         let config =
             TrainConfig::from_toml_str(&config_text, &[], &cfg_path.display().to_string())?;
-        let mpath = run.join(files::METRICS_JSONL);
-        let text = fs::read_to_string(&mpath).map_err(|e| Error::io(&mpath, e))?;
-        let mut metrics = Vec::new();
-        for (i, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let m: EpochMetrics = serde_json::from_str(line).map_err(|e| {
-                Error::data(
-                    &mpath,
-                    format!("line {}: not an epoch's metrics ({e})", i + 1),
-                )
-            })?;
-            metrics.push(m);
-        }
+        let metrics = super::read_metrics(&run.join(files::METRICS_JSONL))?;
         let grids = pngs_in(&run.join(files::SAMPLES))
             .into_iter()
             .filter_map(|p| {
