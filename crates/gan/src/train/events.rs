@@ -203,10 +203,9 @@ impl EventLog {
         }
         let path = match (keep, existing.last()) {
             (Some(step), Some(last)) => {
-                for older in &existing[..existing.len() - 1] {
-                    Self::truncate(older, step)?;
+                for f in &existing {
+                    Self::truncate(f, step)?;
                 }
-                Self::truncate(last, step)?;
                 last.clone()
             }
             _ => {

@@ -11,6 +11,7 @@ pub use family::{Dcgan, Family, Mlp, Sampler, load_sampler, model_name};
 pub use gan::{
     Gan, Progress, StepStats, check_finite, grid_label, grid_labels, images_from, tensor_from,
 };
+pub(crate) use run::read_state;
 pub use run::{
     CheckpointState, EpochMetrics, EvalData, Loaded, Observer, Outcome, PR_K, PR_POINTS, Run,
     RunKind, Silent, StepReport, check_image_run, checkpoint_image_shape, files, load_checkpoint,

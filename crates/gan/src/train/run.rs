@@ -520,11 +520,7 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
         ];
         values.extend(optional.into_iter().filter_map(|(t, v)| v.map(|v| (t, v))));
         log.scalars(m.step, &values)?;
-        let grid = self
-            .dir
-            .join(files::SAMPLES)
-            .join(format!("epoch-{:04}.png", m.epoch));
-        if let Ok(png) = fs::read(&grid) {
+        if let Ok(png) = fs::read(grid_path(&self.dir, m.epoch)) {
             log.png(m.step, "samples/grid", png)?;
         }
         log.sync()
@@ -823,11 +819,12 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
         }
         let images = self.gan.generate(self.fixed_noise.clone())?;
         let cols = (self.gan.cfg.grid_samples as f64).sqrt().ceil() as usize;
-        let path = self
-            .dir
-            .join(files::SAMPLES)
-            .join(format!("epoch-{epoch:04}.png"));
-        save_grid(&path, &images, self.gan.shape(), cols)
+        save_grid(
+            &grid_path(&self.dir, epoch),
+            &images,
+            self.gan.shape(),
+            cols,
+        )
     }
 
     fn append_metrics(&self, m: &EpochMetrics) -> Result<()> {
@@ -931,6 +928,12 @@ fn check_data(cfg: &TrainConfig, train: &(impl Dataset + ?Sized)) -> Result<()> 
         )));
     }
     Ok(())
+}
+
+/// The sample grid of `epoch` in run `dir` (`samples/epoch-NNNN.png`).
+fn grid_path(dir: &Path, epoch: u64) -> PathBuf {
+    dir.join(files::SAMPLES)
+        .join(format!("epoch-{epoch:04}.png"))
 }
 
 fn append_line(path: &Path, line: &str, header: Option<&str>) -> Result<()> {
@@ -1094,7 +1097,7 @@ fn none_verifies(dir: &Path, skipped: &[String]) -> Error {
 }
 
 /// A checkpoint's state file.
-fn read_state(ckpt: &Path) -> Result<CheckpointState> {
+pub(crate) fn read_state(ckpt: &Path) -> Result<CheckpointState> {
     let state_path = ckpt.join(STATE_FILE);
     let text = fs::read(&state_path).map_err(|e| Error::io(&state_path, e))?;
     let state: CheckpointState = serde_json::from_slice(&text)

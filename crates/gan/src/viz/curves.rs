@@ -98,63 +98,79 @@ pub fn curves_image(metrics: &[EpochMetrics], width: u32, height: u32) -> Result
     image::RgbImage::from_raw(width, height, buf).ok_or_else(|| err("buffer size"))
 }
 
-/// The same curves as an SVG document (for `gan report`): every series one `<polyline>`
-/// with a point per epoch that logged it.
-pub fn curves_svg(metrics: &[EpochMetrics], width: u32, height: u32) -> Result<String> {
+/// An `<svg>` element `width x height` (from its opening tag, for inlining in HTML) of
+/// what `draw` draws.
+fn svg_element(
+    width: u32,
+    height: u32,
+    draw: impl FnOnce(DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> Result<()>,
+) -> Result<String> {
     // the text's layout is measured with the bundled font
     ensure_font();
     let mut out = String::new();
-    draw_curves(
-        plotters::backend::SVGBackend::with_string(&mut out, (width, height)).into_drawing_area(),
-        metrics,
-    )?;
-    Ok(out)
+    draw(SVGBackend::with_string(&mut out, (width, height)).into_drawing_area())?;
+    Ok(match out.find("<svg") {
+        Some(i) => out.split_off(i),
+        None => out,
+    })
+}
+
+/// The same curves as an inline `<svg>` element (for `gan report`): every series one
+/// `<polyline>` with a point per epoch that logged it.
+pub fn curves_svg(metrics: &[EpochMetrics], width: u32, height: u32) -> Result<String> {
+    svg_element(width, height, |root| draw_curves(root, metrics))
 }
 
 /// Scalar series by tag: `(tag, [(step, value)])`.
 pub type StepSeries = Vec<(String, Vec<(f64, f64)>)>;
 
 /// Series over training steps (from a run's TensorBoard events, `(tag, [(step, value)])`)
-/// as an SVG document of two panels: the losses and D's outputs.
-pub fn step_curves_svg(
-    series: &[(String, Vec<(f64, f64)>)],
-    width: u32,
-    height: u32,
-) -> Result<String> {
-    ensure_font();
+/// as an inline `<svg>` element of two panels: the losses and D's outputs.
+pub fn step_curves_svg(series: &StepSeries, width: u32, height: u32) -> Result<String> {
     let get = |tag: &str| {
         series
             .iter()
             .find(|s| s.0 == tag)
             .map_or_else(Vec::new, |s| s.1.clone())
     };
-    let mut out = String::new();
-    {
-        let root = plotters::backend::SVGBackend::with_string(&mut out, (width, height))
-            .into_drawing_area();
+    svg_element(width, height, |root| {
         root.fill(&WHITE).map_err(err)?;
         let areas = root.split_evenly((1, 2));
-        panel(
-            &areas[0],
-            "losses (window means)",
+        loss_and_output_panels(
+            &areas,
             "step",
-            &[
-                ("D loss", BLUE, get("loss/d")),
-                ("G loss", RED, get("loss/g")),
+            " (window means)",
+            [
+                get("loss/d"),
+                get("loss/g"),
+                get("d_output/real"),
+                get("d_output/fake"),
             ],
         )?;
-        panel(
-            &areas[1],
-            "discriminator outputs (window means)",
-            "step",
-            &[
-                ("D(x)", BLUE, get("d_output/real")),
-                ("D(G(z))", RED, get("d_output/fake")),
-            ],
-        )?;
-        root.present().map_err(err)?;
-    }
-    Ok(out)
+        root.present().map_err(err)
+    })
+}
+
+/// The losses panel and D's outputs panel in `areas[0]` and `areas[1]`, from the series of
+/// the D loss, the G loss, D(x) and D(G(z)) over `x_desc`.
+fn loss_and_output_panels<DB: DrawingBackend>(
+    areas: &[DrawingArea<DB, plotters::coord::Shift>],
+    x_desc: &str,
+    title_suffix: &str,
+    [d_loss, g_loss, d_real, d_fake]: [Vec<(f64, f64)>; 4],
+) -> Result<()> {
+    panel(
+        &areas[0],
+        &format!("losses{title_suffix}"),
+        x_desc,
+        &[("D loss", BLUE, d_loss), ("G loss", RED, g_loss)],
+    )?;
+    panel(
+        &areas[1],
+        &format!("discriminator outputs{title_suffix}"),
+        x_desc,
+        &[("D(x)", BLUE, d_real), ("D(G(z))", RED, d_fake)],
+    )
 }
 
 /// Draws the [`panel_count`] panels side by side on `root`.
@@ -177,22 +193,15 @@ fn draw_curves<DB: DrawingBackend>(
                 .map(|m| (m.epoch as f64, f(m)))
                 .collect::<Vec<_>>()
         };
-        panel(
-            &areas[0],
-            "losses",
+        loss_and_output_panels(
+            &areas,
             "epoch",
-            &[
-                ("D loss", BLUE, e(|m| m.d_loss)),
-                ("G loss", RED, e(|m| m.g_loss)),
-            ],
-        )?;
-        panel(
-            &areas[1],
-            "discriminator outputs",
-            "epoch",
-            &[
-                ("D(x)", BLUE, e(|m| m.d_real)),
-                ("D(G(z))", RED, e(|m| m.d_fake)),
+            "",
+            [
+                e(|m| m.d_loss),
+                e(|m| m.g_loss),
+                e(|m| m.d_real),
+                e(|m| m.d_fake),
             ],
         )?;
         let parzen: Vec<(f64, f64)> = metrics

@@ -151,10 +151,7 @@ impl RunReport {
                     .filter_map(|e| e.metadata().ok())
                     .map(|m| m.len())
                     .sum();
-                let epoch = fs::read_to_string(p.join(crate::checkpoint::STATE_FILE))
-                    .ok()
-                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                    .and_then(|v| v["progress"]["epoch"].as_u64());
+                let epoch = crate::train::read_state(&p).ok().map(|s| s.progress.epoch);
                 let name = p
                     .file_name()
                     .map_or_else(String::new, |n| n.to_string_lossy().into());
@@ -230,7 +227,6 @@ impl RunReport {
         } else {
             let panels = super::curves::panel_count(&self.metrics) as u32;
             let svg = super::curves_svg(&self.metrics, 340 * panels, 300)?;
-            let svg = svg.find("<svg").map_or(svg.as_str(), |i| &svg[i..]);
             let _ = write!(
                 h,
                 "<div id=\"curves\" data-epochs=\"{}\">{svg}</div><p class=\"note\">Per epoch: \
@@ -242,7 +238,6 @@ impl RunReport {
 
         if has_steps {
             let svg = super::step_curves_svg(&self.steps, 1000, 300)?;
-            let svg = svg.find("<svg").map_or(svg.as_str(), |i| &svg[i..]);
             let _ = write!(
                 h,
                 "<div id=\"step-curves\">{svg}</div><p class=\"note\">Per step, from the \
