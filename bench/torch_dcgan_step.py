@@ -11,6 +11,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from torch_dcgan_models import D28, G28, init
+
 p = argparse.ArgumentParser()
 p.add_argument("--model", default="dcgan-28")
 p.add_argument("--channels", type=int, default=1)
@@ -26,44 +28,6 @@ a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
 nz, c, ngf, ndf = 100, a.channels, a.ngf, a.ndf
-
-
-def init(m):
-    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-        nn.init.normal_(m.weight, 0.0, 0.02)
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
-    elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-        nn.init.normal_(m.weight, 1.0, 0.02)
-        nn.init.zeros_(m.bias)
-
-
-class G28(nn.Module):
-    def __init__(s):
-        super().__init__()
-        s.fc = nn.Linear(nz, 2 * ngf * 49)
-        s.bn0 = nn.BatchNorm1d(2 * ngf * 49)
-        s.up1 = nn.ConvTranspose2d(2 * ngf, ngf, 4, 2, 1, bias=False)
-        s.bn1 = nn.BatchNorm2d(ngf)
-        s.up2 = nn.ConvTranspose2d(ngf, c, 4, 2, 1)
-
-    def forward(s, z):
-        h = F.relu(s.bn0(s.fc(z))).view(-1, 2 * ngf, 7, 7)
-        return torch.tanh(s.up2(F.relu(s.bn1(s.up1(h)))))
-
-
-class D28(nn.Module):
-    def __init__(s):
-        super().__init__()
-        s.c1 = nn.Conv2d(c, ndf, 4, 2, 1)
-        s.c2 = nn.Conv2d(ndf, 2 * ndf, 4, 2, 1, bias=False)
-        s.bn2 = nn.BatchNorm2d(2 * ndf)
-        s.fc = nn.Linear(2 * ndf * 49, 1)
-
-    def forward(s, x):
-        h = F.leaky_relu(s.c1(x), 0.2)
-        h = F.leaky_relu(s.bn2(s.c2(h)), 0.2)
-        return s.fc(h.flatten(1))
 
 
 def g32():
@@ -83,7 +47,7 @@ def d32():
         nn.Conv2d(4 * ndf, 1, 4, 1, 0, bias=False), nn.Flatten())
 
 
-g, d = (G28(), D28()) if a.model == "dcgan-28" else (g32(), d32())
+g, d = (G28(nz, ngf, c), D28(ndf, c)) if a.model == "dcgan-28" else (g32(), d32())
 side = 28 if a.model == "dcgan-28" else 32
 g.apply(init)
 d.apply(init)

@@ -3,8 +3,8 @@
 DCGAN on MNIST (is a LeNet FID far from the MLP's a property of the model or of our code?).
 
 The same configuration as the preset (configs/mnist-dcgan.toml): dcgan-28 (InfoGAN's MNIST
-layout, the layers of bench/torch_dcgan_step.py), N(0, 0.02) weights and N(1, 0.02) BN
-scales, Adam 2e-4 / (0.5, 0.999), batch 64 from training images 0..50000 reshuffled every
+layout from bench/torch_dcgan_models.py, shared with bench/torch_dcgan_step.py), N(0, 0.02)
+weights and N(1, 0.02) BN scales, Adam 2e-4 / (0.5, 0.999), batch 64 from training images 0..50000 reshuffled every
 epoch (the last partial batch dropped), pixels mapped to [-1, 1], z ~ N(0, I) in 100-d, one D
 step on a real and a detached fake batch (separate passes, so BN sees one kind of image at a
 time), one G step on a fresh noise batch with the non-saturating loss.
@@ -19,7 +19,9 @@ Run: python3 bench/torch_twin_mnist_dcgan.py --epochs 5 --out /tmp/twin-dcgan --
 """
 import argparse, copy, gzip, json, os, time
 import numpy as np
-import torch, torch.nn as nn, torch.nn.functional as F
+import torch, torch.nn.functional as F
+
+from torch_dcgan_models import D28, G28, init
 
 
 def load_images(path):
@@ -29,45 +31,6 @@ def load_images(path):
 
 def save(s, path):
     np.save(path, ((s + 1) / 2).clamp(0, 1).reshape(-1, 784).numpy().astype(np.float32))
-
-
-def init(m):
-    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-        nn.init.normal_(m.weight, 0.0, 0.02)
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
-    elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-        nn.init.normal_(m.weight, 1.0, 0.02)
-        nn.init.zeros_(m.bias)
-
-
-class G28(nn.Module):
-    def __init__(s, nz=100, ngf=64):
-        super().__init__()
-        s.ngf = ngf
-        s.fc = nn.Linear(nz, 2 * ngf * 49)
-        s.bn0 = nn.BatchNorm1d(2 * ngf * 49)
-        s.up1 = nn.ConvTranspose2d(2 * ngf, ngf, 4, 2, 1, bias=False)
-        s.bn1 = nn.BatchNorm2d(ngf)
-        s.up2 = nn.ConvTranspose2d(ngf, 1, 4, 2, 1)
-
-    def forward(s, z):
-        h = F.relu(s.bn0(s.fc(z))).view(-1, 2 * s.ngf, 7, 7)
-        return torch.tanh(s.up2(F.relu(s.bn1(s.up1(h)))))
-
-
-class D28(nn.Module):
-    def __init__(s, ndf=64):
-        super().__init__()
-        s.c1 = nn.Conv2d(1, ndf, 4, 2, 1)
-        s.c2 = nn.Conv2d(ndf, 2 * ndf, 4, 2, 1, bias=False)
-        s.bn2 = nn.BatchNorm2d(2 * ndf)
-        s.fc = nn.Linear(2 * ndf * 49, 1)
-
-    def forward(s, x):
-        h = F.leaky_relu(s.c1(x), 0.2)
-        h = F.leaky_relu(s.bn2(s.c2(h)), 0.2)
-        return s.fc(h.flatten(1))
 
 
 def main():
