@@ -74,6 +74,27 @@ pub fn positive(s: &str) -> std::result::Result<usize, String> {
     }
 }
 
+/// clap parser for `--weights`: `live` (G as it trained) or `ema` (its moving average).
+pub fn weights(s: &str) -> std::result::Result<gan::train::Weights, String> {
+    match s.trim() {
+        "live" => Ok(gan::train::Weights::Live),
+        "ema" => Ok(gan::train::Weights::Ema),
+        other => Err(format!("{other:?}: give live or ema")),
+    }
+}
+
+/// A sampler drawing from `weights` when given (the run's default otherwise: the average
+/// when it keeps one).
+pub fn with_weights(
+    mut s: Box<dyn gan::train::Sampler>,
+    weights: Option<gan::train::Weights>,
+) -> Result<Box<dyn gan::train::Sampler>> {
+    if let Some(w) = weights {
+        s.use_weights(w)?;
+    }
+    Ok(s)
+}
+
 /// [`positive`] for `u64` values (epochs).
 pub fn positive_u64(s: &str) -> std::result::Result<u64, String> {
     positive(s).map(|v| v as u64)

@@ -69,6 +69,10 @@ struct Source {
     /// Seed of the samples drawn from the run.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// The run's G weights: live or ema (its moving average) [default: ema when the run
+    /// keeps one].
+    #[arg(long, value_parser = crate::common::weights, requires = "run")]
+    weights: Option<gan::train::Weights>,
     /// MNIST-format data directory [default: the run's, or data/mnist].
     #[arg(long)]
     data: Option<PathBuf>,
@@ -178,12 +182,12 @@ fn data_of(data: &Option<PathBuf>, run: &Option<PathBuf>) -> Result<gan::config:
 /// Samples from a run's newest checkpoint or a .npy file, with a name for the source and,
 /// for a conditional run, the class each sample was drawn for.
 fn load_samples(
-    run: &Option<PathBuf>,
-    samples: &Option<PathBuf>,
+    src: &Source,
     n: usize,
     seed: u64,
     d: usize,
 ) -> Result<(Vec<f32>, String, Option<Vec<usize>>)> {
+    let (run, samples) = (&src.run, &src.samples);
     match (run, samples) {
         (Some(r), _) => {
             // the samples and the metric's working memory (a row of distances to 1,000
@@ -193,9 +197,15 @@ fn load_samples(
                 &format!("-n {n}: {n} samples of {d} values"),
             )?;
             let (gan, ckpt, _) = load_sampler(r, &device())?;
+            let gan = crate::common::with_weights(gan, src.weights)?;
             let classes = gan.config().classes;
             let labels = (classes > 0).then(|| gan::train::grid_labels(n, classes));
-            Ok((gan.sample(n, seed)?, ckpt.display().to_string(), labels))
+            // which weights, when the run has a choice
+            let source = match gan.config().ema_schedule() {
+                Some(_) => format!("{} ({} weights)", ckpt.display(), gan.weights().name()),
+                None => ckpt.display().to_string(),
+            };
+            Ok((gan.sample(n, seed)?, source, labels))
         }
         (None, Some(f)) => {
             if let Ok(meta) = std::fs::metadata(f) {
@@ -230,7 +240,7 @@ fn quality(metric: &str, a: QualityArgs) -> Result<i32> {
     let data_dir = PathBuf::from(&data.dir);
     let (splits, _) = gan::data::load_data(&data).context("loading the evaluation data")?;
     let d = splits.test.dim();
-    let (fake, source, labels) = load_samples(&a.src.run, &a.src.samples, a.src.n, a.src.seed, d)?;
+    let (fake, source, labels) = load_samples(&a.src, a.src.n, a.src.seed, d)?;
     let (model, extractor_source) = crate::common::classifier_on(
         &a.classifier,
         &splits.test,
@@ -332,7 +342,7 @@ fn parzen(a: ParzenArgs) -> Result<i32> {
         }
         return parzen_repeats(&a, &splits, d);
     }
-    let (kernels, source, _) = load_samples(&a.src.run, &a.src.samples, a.src.n, a.src.seed, d)?;
+    let (kernels, source, _) = load_samples(&a.src, a.src.n, a.src.seed, d)?;
     let n_valid = a.n_valid.min(splits.valid.len());
     let valid = &splits.valid.first_pixels(n_valid);
     let started = std::time::Instant::now();
@@ -371,7 +381,7 @@ fn parzen_repeats(a: &ParzenArgs, splits: &gan::data::Splits, d: usize) -> Resul
     let mut source = String::new();
     for r in 0..a.repeats {
         let seed = a.src.seed + r as u64;
-        let (kernels, src, _) = load_samples(&a.src.run, &None, a.src.n, seed, d)?;
+        let (kernels, src, _) = load_samples(&a.src, a.src.n, seed, d)?;
         source = src;
         let rep = evaluate(&kernels, &valid, &test, d, a.sigma)?;
         if !a.src.json {

@@ -8,7 +8,7 @@ use gan::npy::NpyWriter;
 use gan::train::{checkpoint_image_shape, load_sampler};
 use gan::viz::save_grid;
 
-use crate::common::{device, print_json, set_threads};
+use crate::common::{device, print_json, set_threads, with_weights};
 
 /// Most images in one `.png` grid.
 const MAX_GRID: usize = 10_000;
@@ -38,6 +38,10 @@ pub struct SampleArgs {
     /// Grid columns for .png [default: square-ish; n / classes for a conditional run].
     #[arg(long, value_parser = crate::common::positive)]
     cols: Option<usize>,
+    /// G's weights: live or ema (its moving average, for a run with g_ema_decay) [default:
+    /// ema when the run keeps one].
+    #[arg(long, value_parser = crate::common::weights)]
+    weights: Option<gan::train::Weights>,
     /// Compute threads [default: one per core].
     #[arg(long, value_parser = crate::common::positive)]
     threads: Option<usize>,
@@ -68,6 +72,7 @@ pub fn run(a: SampleArgs) -> Result<i32> {
         );
     }
     let (gan, ckpt, skipped) = load_sampler(&a.run, &device())?;
+    let gan = with_weights(gan, a.weights)?;
     for s in skipped {
         eprintln!("warning: {s}");
     }

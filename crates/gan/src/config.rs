@@ -420,6 +420,20 @@ pub struct TrainConfig {
     /// What to do when training diverges (NaN or infinity).
     #[serde(default)]
     pub divergence: DivergenceConfig,
+    /// The decay beta of an exponential moving average of G's weights (Karras et al. 2018;
+    /// [`crate::optim::ema`]), a shadow copy updated after every G step; 0: none. When on,
+    /// sample grids, `gan sample` and the in-training evaluation use the shadow (the metrics
+    /// then also score the live weights, as `live_*`).
+    #[serde(default)]
+    pub g_ema_decay: f64,
+    /// G updates before the average starts (the shadow copies the weights until then;
+    /// BigGAN's `ema_start`).
+    #[serde(default)]
+    pub g_ema_start: u64,
+    /// TensorFlow's warm-up of the decay, `min(decay, (1 + t) / (10 + t))` at the `t`-th
+    /// update after the start.
+    #[serde(default = "default_true")]
+    pub g_ema_warmup: bool,
 }
 
 fn default_tensorboard_every() -> u64 {
@@ -567,6 +581,15 @@ impl TrainConfig {
         toml::to_string_pretty(self).map_err(|e| Error::Config(format!("cannot serialise: {e}")))
     }
 
+    /// The schedule of G's weight average, when `g_ema_decay` turns it on.
+    pub fn ema_schedule(&self) -> Option<crate::optim::EmaSchedule> {
+        (self.g_ema_decay > 0.0).then_some(crate::optim::EmaSchedule {
+            decay: self.g_ema_decay,
+            start: self.g_ema_start,
+            warmup: self.g_ema_warmup,
+        })
+    }
+
     /// Rejects values that cannot work, naming the key.
     pub fn check(&self) -> Result<()> {
         let bad = |key: &str, why: String| Err(Error::Config(format!("{key}: {why}")));
@@ -686,6 +709,15 @@ impl TrainConfig {
         }
         if self.classes > 256 {
             return bad("classes", format!("{} is more than 256", self.classes));
+        }
+        if !(self.g_ema_decay >= 0.0 && self.g_ema_decay < 1.0) {
+            return bad(
+                "g_ema_decay",
+                format!(
+                    "{} must be in [0, 1) (0: no average; 0.999 is usual)",
+                    self.g_ema_decay
+                ),
+            );
         }
         let dv = &self.divergence;
         if !(dv.lr_factor > 0.0 && dv.lr_factor < 1.0) {
@@ -845,6 +877,9 @@ fn merge_layer(base: &mut toml::Table, layer: toml::Table, prefix: &str, file: &
 const OPTIONAL: &[&str] = &[
     "monitor_ll",
     "tensorboard_every",
+    "g_ema_decay",
+    "g_ema_start",
+    "g_ema_warmup",
     "model",
     "conv",
     "conv.ngf",

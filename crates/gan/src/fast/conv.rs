@@ -960,6 +960,25 @@ impl ConvEngine {
         }
     }
 
+    /// G's trainable weights as they train, by parameter id (burn's layouts): what G's
+    /// weight average reads after each step.
+    pub fn generator_weights(&self) -> Vec<(ParamId, &[f32])> {
+        let mut v: Vec<&Tensorf> = Vec::new();
+        if let Some((p, b)) = &self.project {
+            v.push(&p.weight);
+            v.extend(&p.bias);
+            v.extend([&b.gamma, &b.beta]);
+        }
+        for l in &self.ups {
+            v.push(&l.weight);
+            v.extend(&l.bias);
+        }
+        for b in &self.g_bns {
+            v.extend([&b.gamma, &b.beta]);
+        }
+        v.into_iter().map(|t| (t.id, t.w.as_slice())).collect()
+    }
+
     fn g_tensors(&mut self) -> Vec<&mut Tensorf> {
         let mut v = Vec::new();
         if let Some((p, b)) = &mut self.project {

@@ -510,6 +510,23 @@ impl Engine {
         write_dense(&mut g.output, &self.g[n], &mut scratch);
     }
 
+    /// G's weights as they train, by the parameter ids of `g` (the module the engine was
+    /// built from; burn's layout): what G's weight average reads after each step.
+    pub fn generator_weights<'a>(
+        &'a self,
+        g: &MlpGenerator,
+    ) -> Vec<(burn::module::ParamId, &'a [f32])> {
+        let layers = g.hidden.iter().chain(std::iter::once(&g.output));
+        let mut out = Vec::new();
+        for (l, s) in layers.zip(&self.g) {
+            out.push((l.weight.id, s.w.as_slice()));
+            if let Some(b) = &l.bias {
+                out.push((b.id, s.b.as_slice()));
+            }
+        }
+        out
+    }
+
     pub fn write_modules(
         &self,
         g: &mut MlpGenerator,

@@ -1,5 +1,7 @@
-//! Optimizers with the paper's schedules.
+//! Optimizers with the paper's schedules, and the moving average of G's weights.
 
+pub mod ema;
 mod sgd;
 
+pub use ema::{Ema, EmaSchedule};
 pub use sgd::{Adaptive, MomentumSgd, learning_rate_at, momentum_at};

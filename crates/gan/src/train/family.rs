@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 
-use super::gan::{Gan, Progress, streams};
+use super::gan::{Gan, Progress, Weights, streams};
 use super::run::load_latest_as;
 use crate::config::{Architecture, TrainConfig};
 use crate::error::{Error, Result};
@@ -120,6 +120,10 @@ pub trait Sampler {
     fn generate_from(&self, z: Vec<f32>) -> Result<Vec<f32>>;
     /// [`Gan::noise`].
     fn noise(&self, n: usize, rng: &mut Rng) -> Vec<f32>;
+    /// The weights samples come from ([`Gan::sampling`]).
+    fn weights(&self) -> Weights;
+    /// Samples from `weights` from now on; the average needs a run that keeps one.
+    fn use_weights(&mut self, weights: Weights) -> Result<()>;
 }
 
 impl<G: Generator, D: Discriminator> Sampler for Gan<G, D> {
@@ -149,6 +153,20 @@ impl<G: Generator, D: Discriminator> Sampler for Gan<G, D> {
     }
     fn noise(&self, n: usize, rng: &mut Rng) -> Vec<f32> {
         Gan::noise(self, n, rng)
+    }
+    fn weights(&self) -> Weights {
+        self.sampling
+    }
+    fn use_weights(&mut self, weights: Weights) -> Result<()> {
+        if weights == Weights::Ema && !self.has_ema() {
+            return Err(Error::Config(
+                "the averaged weights: this run keeps no average of G's weights (it trained \
+                 with g_ema_decay = 0)"
+                    .into(),
+            ));
+        }
+        self.sampling = weights;
+        Ok(())
     }
 }
 

@@ -19,7 +19,7 @@ use crate::models::{
     Discriminator, Draw, Generator, ImageShape, MlpDiscriminator, MlpGenerator, PixelRange,
     one_hot, sample_noise,
 };
-use crate::optim::{Adaptive, MomentumSgd, learning_rate_at, momentum_at};
+use crate::optim::{Adaptive, Ema, MomentumSgd, learning_rate_at, momentum_at};
 use crate::rng::Rng;
 
 /// Tags of the independent random streams derived from the run's seed.
@@ -49,6 +49,28 @@ pub struct StepStats {
     pub d_real: f64,
     /// Mean D(G(z)) over the fake batch.
     pub d_fake: f64,
+}
+
+/// Which of G's weights make samples: the live ones, or their moving average
+/// (`g_ema_decay`, [`crate::optim::ema`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Weights {
+    /// The weights as they train.
+    #[default]
+    Live,
+    /// The shadow average.
+    Ema,
+}
+
+impl Weights {
+    /// `live` or `ema`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Weights::Live => "live",
+            Weights::Ema => "ema",
+        }
+    }
 }
 
 /// Where training stands: everything besides the weights that a checkpoint must restore.
@@ -104,6 +126,11 @@ pub struct Gan<G: Generator = MlpGenerator, D: Discriminator = MlpDiscriminator>
     /// Whether the fast engine has trained past the modules' copy of the weights (sampling
     /// then reads the engine's generator).
     modules_stale: bool,
+    /// The moving average of G's weights, when `g_ema_decay` is set.
+    ema: Option<Ema>,
+    /// The weights [`Gan::sample`] and [`Gan::generate`] use: the average when there is
+    /// one, unless set otherwise.
+    pub sampling: Weights,
 }
 
 impl Gan {
@@ -244,6 +271,12 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
             epoch_sums: StepStats::default(),
             epoch_steps: 0,
         };
+        let ema = cfg.ema_schedule().map(|_| Ema::from_module(&generator));
+        let sampling = if ema.is_some() {
+            Weights::Ema
+        } else {
+            Weights::Live
+        };
         let mut gan = Self {
             cfg,
             device: device.clone(),
@@ -255,6 +288,8 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
             shape,
             engine: None,
             modules_stale: false,
+            ema,
+            sampling,
         };
         gan.reload_engine()?;
         Ok(gan)
@@ -436,6 +471,7 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
                 }
             }
         };
+        self.update_ema()?;
         let p = &mut self.progress;
         p.step += 1;
         p.epoch_steps += 1;
@@ -444,6 +480,64 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
         p.epoch_sums.d_real += stats.d_real;
         p.epoch_sums.d_fake += stats.d_fake;
         Ok(stats)
+    }
+
+    /// One update of G's weight average from the weights as they now are (after the
+    /// iteration's G step), on whichever engine holds them.
+    fn update_ema(&mut self) -> Result<()> {
+        let (Some(ema), Some(schedule)) = (self.ema.as_mut(), self.cfg.ema_schedule()) else {
+            return Ok(());
+        };
+        let beta = schedule.beta(self.progress.g_updates);
+        match &self.engine {
+            Some(Fused::Mlp(e)) => {
+                let (g, _) = as_mlp(&self.generator, &self.discriminator)
+                    .ok_or_else(|| Error::Invalid("a fast engine without the MLP G".into()))?;
+                ema.update(e.generator_weights(g), beta)
+            }
+            Some(Fused::Conv(e)) => ema.update(e.generator_weights(), beta),
+            None => ema.update_from_module(&self.generator, beta),
+        }
+    }
+
+    /// Whether G's weight average is kept (`g_ema_decay` > 0).
+    pub fn has_ema(&self) -> bool {
+        self.ema.is_some()
+    }
+
+    /// G with its weights averaged: the live module (with the engine's batch-norm running
+    /// statistics when a fused engine trains it) with the shadow's parameters; `None` without
+    /// an average.
+    pub fn ema_generator(&self) -> Option<G> {
+        let ema = self.ema.as_ref()?;
+        let mut g = self.generator.clone();
+        if let (Some(Fused::Conv(e)), true) = (&self.engine, self.modules_stale)
+            && let Some(dg) = (&mut g as &mut dyn Any).downcast_mut::<DcganGenerator>()
+        {
+            // the running statistics as they train (the weights are replaced below)
+            let (mut first, mut second) = (GradientsParams::new(), GradientsParams::new());
+            e.write_generator(
+                dg,
+                &mut StatesOut {
+                    first: &mut first,
+                    second: &mut second,
+                    adam: false,
+                },
+            );
+        }
+        Some(ema.apply(g))
+    }
+
+    /// Replaces the weight average by the trainable parameters of `shadow` (a module laid
+    /// out like G, e.g. read from a checkpoint), or drops it (`None`); sampling then uses
+    /// the average when there is one.
+    pub fn set_ema(&mut self, shadow: Option<&G>) {
+        self.ema = shadow.map(Ema::from_module);
+        self.sampling = if self.ema.is_some() {
+            Weights::Ema
+        } else {
+            Weights::Live
+        };
     }
 
     fn fast_step(&mut self, real: &[Vec<f32>], momentum: f64) -> Result<StepStats> {
@@ -636,6 +730,16 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
     /// # Shapes
     /// `z`: `[n, noise_dim]`, `labels`: `n` values -> `n * c * h * w` values.
     pub fn generate_labelled(&self, z: Tensor<2>, labels: &[usize]) -> Result<Vec<f32>> {
+        self.generate_with(self.sampling, z, labels)
+    }
+
+    /// [`Gan::generate_labelled`] from the given weights (the average needs `g_ema_decay`).
+    pub fn generate_with(
+        &self,
+        weights: Weights,
+        z: Tensor<2>,
+        labels: &[usize],
+    ) -> Result<Vec<f32>> {
         let [n, _] = z.dims();
         let classes = self.cfg.classes;
         if classes > 0 && (labels.len() != n || labels.iter().any(|&y| y >= classes)) {
@@ -643,23 +747,40 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
                 "a conditional generator needs {n} labels below {classes}"
             )));
         }
-        let mut v = match &self.engine {
+        let averaged = match weights {
+            Weights::Live => None,
+            Weights::Ema => Some(self.ema_generator().ok_or_else(|| {
+                Error::Config(
+                    "the averaged weights: this run keeps no average of G's weights \
+                     (g_ema_decay = 0)"
+                        .into(),
+                )
+            })?),
+        };
+        let mut v = match (&self.engine, averaged) {
             // the fused DCGAN engine samples on its own (evaluation mode, its weights)
-            Some(Fused::Conv(e)) => {
-                let zv = z
-                    .into_data()
-                    .try_into_vec::<f32>()
-                    .map_err(|e| Error::Invalid(format!("reading the noise: {e:?}")))?;
-                if zv.len() != n * e.noise_dim() {
-                    return Err(Error::Invalid(format!(
-                        "the generator reads {} noise values per sample, got {}",
-                        e.noise_dim(),
-                        zv.len() / n.max(1)
-                    )));
-                }
-                e.generate(&zv, n)
+            (Some(Fused::Conv(e)), None) => conv_generate(e, z, n)?,
+            // the average through an engine built from it
+            (Some(Fused::Conv(_)), Some(g)) => {
+                let (g, d) = as_dcgan(&g, &self.discriminator)
+                    .ok_or_else(|| Error::Invalid("a fast engine without the DCGAN pair".into()))?;
+                let empty = GradientsParams::new();
+                let states = || States {
+                    first: &empty,
+                    second: &empty,
+                };
+                let e = ConvEngine::from_modules(
+                    g,
+                    d,
+                    states(),
+                    states(),
+                    self.cfg.noise.dim,
+                    self.shape.channels,
+                    self.shape.height,
+                )?;
+                conv_generate(&e, z, n)?
             }
-            _ => self.generate_on_modules(z, labels)?,
+            (_, g) => self.generate_on_modules(z, labels, g.as_ref())?,
         };
         // back to [0, 1]: every reader of samples (grids, .npy, Parzen, FID) sees the data's
         // range
@@ -670,15 +791,21 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
         Ok(v)
     }
 
-    /// G's images on the modules (or the fused MLP engine's weights after fused steps), in
-    /// G's own range.
-    fn generate_on_modules(&self, z: Tensor<2>, labels: &[usize]) -> Result<Vec<f32>> {
+    /// G's images on the modules (or the fused MLP engine's weights after fused steps), or
+    /// on `averaged` when given, in G's own range.
+    fn generate_on_modules(
+        &self,
+        z: Tensor<2>,
+        labels: &[usize],
+        averaged: Option<&G>,
+    ) -> Result<Vec<f32>> {
         let [n, _] = z.dims();
         let z = z.inner();
         let y = self.labels_g(labels).map(Tensor::inner);
         // after fused steps, the engine holds the trained weights: sample from them
-        let out = match (&self.engine, self.modules_stale) {
-            (Some(Fused::Mlp(e)), true) => {
+        let out = match (&self.engine, self.modules_stale, averaged) {
+            (_, _, Some(g)) => g.valid().images(z, y),
+            (Some(Fused::Mlp(e)), true, None) => {
                 let mut g = (&self.generator as &dyn Any)
                     .downcast_ref::<MlpGenerator>()
                     .ok_or_else(|| Error::Invalid("a fast engine without the MLP G".into()))?
@@ -702,8 +829,25 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
 
     /// [`Gan::sample`] with one class label per sample (conditional G only; ignored otherwise).
     pub fn sample_labelled(&self, n: usize, seed: u64, labels: &[usize]) -> Result<Vec<f32>> {
+        self.sample_labelled_with(self.sampling, n, seed, labels)
+    }
+
+    /// [`Gan::sample`] from the given weights (the same noise whichever they are).
+    pub fn sample_with(&self, weights: Weights, n: usize, seed: u64) -> Result<Vec<f32>> {
+        self.sample_labelled_with(weights, n, seed, &grid_labels(n, self.cfg.classes))
+    }
+
+    /// [`Gan::sample_labelled`] from the given weights.
+    pub fn sample_labelled_with(
+        &self,
+        weights: Weights,
+        n: usize,
+        seed: u64,
+        labels: &[usize],
+    ) -> Result<Vec<f32>> {
         let mut out = Vec::with_capacity(n * self.data_dim());
-        self.sample_each(
+        self.sample_each_with(
+            weights,
             n,
             seed,
             |i| labels.get(i).copied().unwrap_or(0),
@@ -724,6 +868,18 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
         n: usize,
         seed: u64,
         label: impl Fn(usize) -> usize,
+        sink: impl FnMut(&[f32]) -> Result<()>,
+    ) -> Result<()> {
+        self.sample_each_with(self.sampling, n, seed, label, sink)
+    }
+
+    /// [`Gan::sample_each`] from the given weights.
+    pub fn sample_each_with(
+        &self,
+        weights: Weights,
+        n: usize,
+        seed: u64,
+        label: impl Fn(usize) -> usize,
         mut sink: impl FnMut(&[f32]) -> Result<()>,
     ) -> Result<()> {
         let mut rng = Rng::new(seed);
@@ -736,7 +892,7 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
             } else {
                 Vec::new()
             };
-            sink(&self.generate_labelled(z, &y)?)?;
+            sink(&self.generate_with(weights, z, &y)?)?;
             done += b;
         }
         Ok(())
@@ -1027,6 +1183,22 @@ fn update<M: Module>(
         None => opt.step(module, grads, lr, momentum),
         Some(r) => opt.step_adaptive(module, grads, lr, r, t),
     }
+}
+
+/// The fused DCGAN engine's images (evaluation mode) for the noise `z` (`n` rows).
+fn conv_generate(e: &ConvEngine, z: Tensor<2>, n: usize) -> Result<Vec<f32>> {
+    let zv = z
+        .into_data()
+        .try_into_vec::<f32>()
+        .map_err(|e| Error::Invalid(format!("reading the noise: {e:?}")))?;
+    if zv.len() != n * e.noise_dim() {
+        return Err(Error::Invalid(format!(
+            "the generator reads {} noise values per sample, got {}",
+            e.noise_dim(),
+            zv.len() / n.max(1)
+        )));
+    }
+    Ok(e.generate(&zv, n))
 }
 
 /// Labels of `n` samples in equal blocks over `classes` (sample i gets class

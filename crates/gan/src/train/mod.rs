@@ -9,7 +9,8 @@ mod run;
 
 pub use family::{Dcgan, Family, Mlp, Sampler, load_sampler, model_name};
 pub use gan::{
-    Gan, Progress, StepStats, check_finite, grid_label, grid_labels, images_from, tensor_from,
+    Gan, Progress, StepStats, Weights, check_finite, grid_label, grid_labels, images_from,
+    tensor_from,
 };
 pub(crate) use run::read_state;
 pub use run::{

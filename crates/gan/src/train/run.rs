@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::events::{EventLog, Window};
 use super::family::{Family, Mlp};
-use super::gan::{Gan, Progress, StepStats, check_finite, streams};
+use super::gan::{Gan, Progress, StepStats, Weights, check_finite, streams};
 use crate::checkpoint::{
     STATE_FILE, list_checkpoints, module_from_bytes, module_to_bytes, read_verified, write_atomic,
     write_checkpoint,
@@ -49,6 +49,8 @@ pub mod files {
     pub const GENERATOR_SECOND: &str = "generator-second-moment.safetensors";
     /// D's second moments (Adam, RMSProp).
     pub const DISCRIMINATOR_SECOND: &str = "discriminator-second-moment.safetensors";
+    /// G's weight average (`g_ema_decay`), laid out like G.
+    pub const GENERATOR_EMA: &str = "generator-ema.safetensors";
 }
 
 /// The contents of a checkpoint's state file.
@@ -84,7 +86,7 @@ struct EpochEval {
 }
 
 /// One line of `metrics.jsonl`: means over an epoch.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EpochMetrics {
     /// Epoch number (1-based: the number of completed epochs).
     pub epoch: u64,
@@ -137,6 +139,25 @@ pub struct EpochMetrics {
     /// Parzen window (sigma 0.2) on 100 samples, when `monitor_ll` is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_ll: Option<f64>,
+    /// The weights the grid and the scores above came from: `ema` when the run keeps an
+    /// average of G's weights (`g_ema_decay`); absent for the live weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<String>,
+    /// With an average: the Parzen estimate of the live weights, on the same noise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_parzen_ll: Option<f64>,
+    /// Its standard error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_parzen_se: Option<f64>,
+    /// With an average: the live weights' FID, on the same noise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_fid: Option<f64>,
+    /// Their precision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_precision: Option<f64>,
+    /// Their recall.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_recall: Option<f64>,
 }
 
 const CSV_HEADER: &str = "epoch,step,d_loss,g_loss,d_real,d_fake,lr,momentum,seconds,images_per_sec,parzen_ll,parzen_se,parzen_sigma,fid,valid_ll,precision,recall";
@@ -517,6 +538,10 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
             ("quality/fid", m.fid),
             ("quality/precision", m.precision),
             ("quality/recall", m.recall),
+            ("quality/live_parzen_nats", m.live_parzen_ll),
+            ("quality/live_fid", m.live_fid),
+            ("quality/live_precision", m.live_precision),
+            ("quality/live_recall", m.live_recall),
         ];
         values.extend(optional.into_iter().filter_map(|(t, v)| v.map(|v| (t, v))));
         log.scalars(m.step, &values)?;
@@ -565,8 +590,9 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
 
     /// The Parzen protocol on `eval_samples` samples (seeded by the epoch), and the FID,
     /// precision, recall and class histogram of the same samples when a classifier is
-    /// given, when due.
-    fn eval_if_due(&self, epoch: u64) -> Result<Option<EpochEval>> {
+    /// given, when due; with an average of G's weights, the same for the live weights on
+    /// the same noise (second).
+    fn eval_if_due(&self, epoch: u64) -> Result<Option<(EpochEval, Option<EpochEval>)>> {
         let every = self.gan.cfg.eval_every;
         let Some(ev) = &self.eval else {
             return Ok(None);
@@ -574,54 +600,20 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
         if every == 0 || !epoch.is_multiple_of(every) {
             return Ok(None);
         }
-        let kernels = self.gan.sample(
+        let (n, seed) = (
             self.gan.cfg.eval_samples,
             Rng::derived(self.gan.cfg.seed, streams::EVAL).next_u64() ^ epoch,
-        )?;
-        let d = ev.test.dim();
-        let n_valid = ev.valid.len().min(1000);
-        let test = ev.test.pixels();
-        let parzen = crate::eval::parzen::evaluate(
-            &kernels,
-            &ev.valid.first_pixels(n_valid),
-            &test,
-            d,
-            None,
-        )?;
-        let mut out = EpochEval {
-            parzen,
-            fid: None,
-            precision: None,
-            recall: None,
-            class_histogram: None,
+        );
+        let main = evaluate(ev, &self.gan.sample(n, seed)?)?;
+        let live = match self.gan.has_ema() {
+            true => Some(evaluate(
+                ev,
+                &self.gan.sample_with(Weights::Live, n, seed)?,
+            )?),
+            false => None,
         };
-        if let Some(c) = ev.classifier.as_ref().filter(|_| d == 784) {
-            use crate::classifier::{features, probabilities};
-            use crate::eval::quality;
-            use crate::models::lenet::{CLASSES, FEATURE_DIM};
-            let (real, fake) = (features(c, &test)?, features(c, &kernels)?);
-            out.fid = Some(quality::frechet_distance(&real, &fake, FEATURE_DIM)?);
-            let n = PR_POINTS
-                .min(real.len() / FEATURE_DIM)
-                .min(fake.len() / FEATURE_DIM);
-            if n > PR_K {
-                let (p, r) = quality::precision_recall(
-                    &real[..n * FEATURE_DIM],
-                    &fake[..n * FEATURE_DIM],
-                    FEATURE_DIM,
-                    PR_K,
-                )?;
-                out.precision = Some(p);
-                out.recall = Some(r);
-            }
-            out.class_histogram = Some(quality::class_histogram(
-                &probabilities(c, &kernels)?,
-                CLASSES,
-            ));
-        }
-        Ok(Some(out))
+        Ok(Some((main, live)))
     }
-
     /// The `monitor_ll` channel for `epoch` (see [`TrainConfig::monitor_ll`]), when on.
     fn monitor_ll(&self, epoch: u64) -> Result<Option<f64>> {
         if !self.gan.cfg.monitor_ll {
@@ -737,6 +729,15 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
                 recall: None,
                 class_histogram: None,
                 valid_ll: None,
+                weights: self
+                    .gan
+                    .has_ema()
+                    .then(|| self.gan.sampling.name().to_string()),
+                live_parzen_ll: None,
+                live_parzen_se: None,
+                live_fid: None,
+                live_precision: None,
+                live_recall: None,
             };
             let mut metrics = metrics;
             let p = &mut self.gan.progress;
@@ -747,7 +748,14 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
             self.gan.sync_modules();
             self.write_grid(epoch + 1)?;
             metrics.valid_ll = self.monitor_ll(epoch + 1)?;
-            if let Some(e) = self.eval_if_due(epoch + 1)? {
+            if let Some((e, live)) = self.eval_if_due(epoch + 1)? {
+                if let Some(l) = live {
+                    metrics.live_parzen_ll = Some(l.parzen.test_ll);
+                    metrics.live_parzen_se = Some(l.parzen.test_se);
+                    metrics.live_fid = l.fid;
+                    metrics.live_precision = l.precision;
+                    metrics.live_recall = l.recall;
+                }
                 metrics.parzen_ll = Some(e.parzen.test_ll);
                 metrics.parzen_se = Some(e.parzen.test_se);
                 metrics.parzen_sigma = Some(e.parzen.sigma);
@@ -862,6 +870,10 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
                 module_to_bytes(&gan.opt_d.velocity_module(&gan.discriminator), &dir)?,
             ),
         ];
+        if let Some(g_ema) = gan.ema_generator() {
+            check_finite(&g_ema, "generator's weight average", gan.progress.step)?;
+            weights.push((files::GENERATOR_EMA, module_to_bytes(&g_ema, &dir)?));
+        }
         if gan.cfg.optimizer.kind != crate::config::OptimKind::Sgd {
             weights.push((
                 files::GENERATOR_SECOND,
@@ -890,6 +902,48 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
             state,
         )
     }
+}
+
+/// The Parzen protocol on the samples `kernels`, and their FID, precision, recall and class
+/// histogram when the evaluation data have a classifier.
+fn evaluate(ev: &EvalData, kernels: &[f32]) -> Result<EpochEval> {
+    let d = ev.test.dim();
+    let n_valid = ev.valid.len().min(1000);
+    let test = ev.test.pixels();
+    let parzen =
+        crate::eval::parzen::evaluate(kernels, &ev.valid.first_pixels(n_valid), &test, d, None)?;
+    let mut out = EpochEval {
+        parzen,
+        fid: None,
+        precision: None,
+        recall: None,
+        class_histogram: None,
+    };
+    if let Some(c) = ev.classifier.as_ref().filter(|_| d == 784) {
+        use crate::classifier::{features, probabilities};
+        use crate::eval::quality;
+        use crate::models::lenet::{CLASSES, FEATURE_DIM};
+        let (real, fake) = (features(c, &test)?, features(c, kernels)?);
+        out.fid = Some(quality::frechet_distance(&real, &fake, FEATURE_DIM)?);
+        let n = PR_POINTS
+            .min(real.len() / FEATURE_DIM)
+            .min(fake.len() / FEATURE_DIM);
+        if n > PR_K {
+            let (p, r) = quality::precision_recall(
+                &real[..n * FEATURE_DIM],
+                &fake[..n * FEATURE_DIM],
+                FEATURE_DIM,
+                PR_K,
+            )?;
+            out.precision = Some(p);
+            out.recall = Some(r);
+        }
+        out.class_histogram = Some(quality::class_histogram(
+            &probabilities(c, kernels)?,
+            CLASSES,
+        ));
+    }
+    Ok(out)
 }
 
 /// The players must make images of the training data's shape.
@@ -1191,6 +1245,15 @@ pub fn load_checkpoint_into<G: Generator, D: Discriminator>(
         )?;
         gan.opt_d.load_second_moment_module(&sd);
     }
+    let ema = match cfg.ema_schedule() {
+        Some(_) => Some(read_like(
+            &gan.generator,
+            read(files::GENERATOR_EMA)?,
+            ckpt,
+            files::GENERATOR_EMA,
+        )?),
+        None => None,
+    };
     module_from_bytes(
         &mut gan.generator,
         read(files::GENERATOR)?,
@@ -1203,6 +1266,7 @@ pub fn load_checkpoint_into<G: Generator, D: Discriminator>(
     )?;
     gan.cfg = cfg;
     gan.progress = state.progress;
+    gan.set_ema(ema.as_ref());
     gan.reload_engine()?;
     Ok(())
 }

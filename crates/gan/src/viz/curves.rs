@@ -344,8 +344,7 @@ mod tests {
             fid: q(50.0 / e as f64),
             precision: q(0.5),
             recall: q(0.4 + 0.1 * e as f64),
-            class_histogram: None,
-            valid_ll: None,
+            ..Default::default()
         }
     }
 
