@@ -30,7 +30,12 @@ pub fn module_to_bytes<M: Module>(module: &M, path_for_errors: &Path) -> Result<
     let mut store = SafetensorsStore::from_bytes(None)
         .clear_metadata()
         .with_to_adapter(BurnToPyTorchAdapter);
+    // `valid()` first folds the pending update of every batch-norm running statistic into
+    // its value (burn's `RunningState` keeps the newest update aside until the next one, and
+    // saving reads only the folded value): without it a checkpoint holds the statistics of
+    // one step earlier and a resumed run's samples differ from an uninterrupted run's
     module
+        .valid()
         .save_into(&mut store)
         .map_err(|e| Error::checkpoint(path_for_errors, format!("cannot serialise: {e}")))?;
     store

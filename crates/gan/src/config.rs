@@ -86,6 +86,12 @@ pub struct DiscriminatorConfig {
     /// [-clip, clip] (Arjovsky et al. use 0.01). Unset: no clipping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clip: Option<f32>,
+    /// Spectral normalisation of D's convolutions and linear layers (Miyato et al. 2018,
+    /// [`crate::nn::spectral`]): one power iteration before each D update, the vectors kept
+    /// in the checkpoint. Every discriminator (the MLP's maxout layers and the DCGANs'),
+    /// burn engine; not with `clip` or `wgan-gp`, which bound the same constant.
+    #[serde(default)]
+    pub spectral_norm: bool,
 }
 
 /// The paper's D (`configs/mnist-paper.toml`): 240 and 240 maxout units of 5 pieces,
@@ -99,6 +105,7 @@ impl Default for DiscriminatorConfig {
             input_keep: 0.8,
             hidden_keep: 0.5,
             clip: None,
+            spectral_norm: false,
         }
     }
 }
@@ -214,11 +221,18 @@ pub struct ConvConfig {
     pub ngf: usize,
     /// D's base width (DCGAN's ndf, 64).
     pub ndf: usize,
+    /// Batch normalisation in D (DCGAN's; SNGAN's D has none, its convolutions biases).
+    #[serde(default = "default_true")]
+    pub d_batch_norm: bool,
 }
 
 impl Default for ConvConfig {
     fn default() -> Self {
-        Self { ngf: 64, ndf: 64 }
+        Self {
+            ngf: 64,
+            ndf: 64,
+            d_batch_norm: true,
+        }
     }
 }
 
@@ -406,6 +420,10 @@ pub struct TrainConfig {
     /// Samples (kernels) drawn for that estimate.
     #[serde(default = "default_eval_samples")]
     pub eval_samples: usize,
+    /// Whether that evaluation includes the Parzen estimate (false: only the FID, precision,
+    /// recall and class histogram, which cost a small fraction of it).
+    #[serde(default = "default_true")]
+    pub eval_parzen: bool,
     /// The authors' `monitor_ll` channel (`mnist.yaml`: 100 samples, sigma 0.2): every epoch,
     /// the mean log-likelihood of the validation images under a Parzen window on 100 of G's
     /// samples, as `valid_ll` in the metrics, so a run can be selected on validation data
@@ -434,6 +452,18 @@ pub struct TrainConfig {
     /// update after the start.
     #[serde(default = "default_true")]
     pub g_ema_warmup: bool,
+    /// DiffAugment's policy (Zhao et al. 2020, [`crate::nn::augment`]): a comma-separated
+    /// list of `color`, `translation`, `cutout` applied to every image D sees, real and
+    /// fake, in D's steps and G's; empty: none.
+    #[serde(default)]
+    pub augment: String,
+    /// The scale of the augmentation's ranges (1: the paper's; 0: the identity).
+    #[serde(default = "default_strength")]
+    pub augment_strength: f32,
+}
+
+fn default_strength() -> f32 {
+    1.0
 }
 
 fn default_tensorboard_every() -> u64 {
@@ -475,6 +505,7 @@ pub const PRESETS: &[&str] = &[
     "emoji-dcgan",
     "emoji-dcgan-64",
     "emoji-cdcgan",
+    "emoji-sngan",
     "cifar10-dcgan",
 ];
 
@@ -489,6 +520,7 @@ fn preset_text(name: &str) -> Option<&'static str> {
         "emoji-dcgan" => Some(include_str!("../../../configs/emoji-dcgan.toml")),
         "emoji-dcgan-64" => Some(include_str!("../../../configs/emoji-dcgan-64.toml")),
         "emoji-cdcgan" => Some(include_str!("../../../configs/emoji-cdcgan.toml")),
+        "emoji-sngan" => Some(include_str!("../../../configs/emoji-sngan.toml")),
         "cifar10-dcgan" => Some(include_str!("../../../configs/cifar10-dcgan.toml")),
         _ => None,
     }
@@ -568,6 +600,26 @@ impl TrainConfig {
 
     /// `table` with the overrides applied, parsed and checked.
     fn from_table(mut table: toml::Table, overrides: &[String], source: &str) -> Result<Self> {
+        // the sections a config may leave out take their defaults first, so `--set` reaches
+        // their keys (`--set discriminator.spectral_norm=true` on a DCGAN preset)
+        for (section, default) in [
+            (
+                "generator",
+                toml::Value::try_from(GeneratorConfig::default()),
+            ),
+            (
+                "discriminator",
+                toml::Value::try_from(DiscriminatorConfig::default()),
+            ),
+            ("conv", toml::Value::try_from(ConvConfig::default())),
+        ] {
+            if !overrides.is_empty()
+                && !table.contains_key(section)
+                && let Ok(v) = default
+            {
+                table.insert(section.to_string(), v);
+            }
+        }
         for o in overrides {
             apply_override(&mut table, o, OPTIONAL)?;
         }
@@ -590,11 +642,30 @@ impl TrainConfig {
         })
     }
 
+    /// The DiffAugment policy of `augment` and `augment_strength`.
+    pub fn augmentation(&self) -> Result<crate::nn::Augment> {
+        crate::nn::Augment::parse(&self.augment, self.augment_strength)
+    }
+
     /// Rejects values that cannot work, naming the key.
     pub fn check(&self) -> Result<()> {
         let bad = |key: &str, why: String| Err(Error::Config(format!("{key}: {why}")));
         if self.model.dcgan_layout().is_some() {
             let name = serde_json::to_value(self.model).unwrap_or_default();
+            if self.loss == GanLoss::WganGp {
+                // R1 and WGAN-GP differentiate D's input gradient: a second backward pass
+                return bad(
+                    "loss",
+                    format!(
+                        "wgan-gp with model = {name}: its gradient penalty needs the gradient \
+                         of D's input gradient (double backward), which burn 0.22 does not \
+                         have, and the convolutional discriminators have no hand-derived input \
+                         gradient (the MLP's has); use loss = \"hinge\" with \
+                         discriminator.spectral_norm = true, or loss = \"wgan\" with \
+                         discriminator.clip"
+                    ),
+                );
+            }
             // what the fused DCGAN engine (crate::fast::conv) does not implement
             if self.engine == Engine::Fast {
                 for (on, key, what) in [
@@ -613,6 +684,21 @@ impl TrainConfig {
                         self.schedule == Schedule::Simultaneous,
                         "schedule",
                         "the simultaneous schedule",
+                    ),
+                    (
+                        self.discriminator.spectral_norm,
+                        "discriminator.spectral_norm",
+                        "spectral normalisation",
+                    ),
+                    (
+                        !self.conv.d_batch_norm,
+                        "conv.d_batch_norm",
+                        "a discriminator without batch norm",
+                    ),
+                    (
+                        !self.augment.trim().is_empty(),
+                        "augment",
+                        "differentiable augmentation",
                     ),
                 ] {
                     if on {
@@ -686,6 +772,35 @@ impl TrainConfig {
                 "discriminator.clip",
                 format!("{c} must be finite and above 0"),
             );
+        }
+        let augment = self.augmentation()?;
+        if !augment.is_empty() && self.engine == Engine::Fast && self.model == Architecture::Mlp {
+            return bad(
+                "augment",
+                "differentiable augmentation runs on the burn engine; set engine = \"burn\"".into(),
+            );
+        }
+        if self.discriminator.spectral_norm {
+            if self.engine == Engine::Fast && self.model == Architecture::Mlp {
+                return bad(
+                    "discriminator.spectral_norm",
+                    "spectral normalisation runs on the burn engine; set engine = \"burn\"".into(),
+                );
+            }
+            if self.loss == GanLoss::WganGp {
+                return bad(
+                    "discriminator.spectral_norm",
+                    "and loss = \"wgan-gp\" both bound D's Lipschitz constant; choose one".into(),
+                );
+            }
+            if self.discriminator.clip.is_some() {
+                return bad(
+                    "discriminator.spectral_norm",
+                    "and discriminator.clip both bound D's Lipschitz constant; choose one \
+                     (clipping would also clamp the power-iteration vectors)"
+                        .into(),
+                );
+            }
         }
         if self.loss == GanLoss::Wgan && self.discriminator.clip.is_none() {
             return bad(
@@ -880,10 +995,15 @@ const OPTIONAL: &[&str] = &[
     "g_ema_decay",
     "g_ema_start",
     "g_ema_warmup",
+    "augment",
+    "augment_strength",
+    "eval_parzen",
     "model",
     "conv",
     "conv.ngf",
     "conv.ndf",
+    "conv.d_batch_norm",
+    "discriminator.spectral_norm",
     "data.source",
     "data.image_size",
     "data.channels",

@@ -461,6 +461,7 @@ fn discriminator_config(cfg: &Toy2dConfig) -> DiscriminatorConfig {
         input_keep: 1.0,
         hidden_keep: 1.0,
         clip: cfg.clip,
+        spectral_norm: false,
     }
 }
 

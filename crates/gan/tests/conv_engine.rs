@@ -38,6 +38,8 @@ fn pair(engine: Engine, layout: DcganLayout, channels: usize, adam: bool, batch:
         ngf: 6,
         ndf: 5,
         classes: 0,
+        d_batch_norm: true,
+        spectral_norm: false,
     };
     let (g, dd) = dcgan_pair(&d, &mut Rng::new(7), &dev).expect("pair");
     let mut cfg = config(engine, adam, batch);

@@ -47,6 +47,8 @@ fn fresh_on(
         ngf: 8,
         ndf: 8,
         classes: 0,
+        d_batch_norm: true,
+        spectral_norm: false,
     };
     let (g, dd) = dcgan_pair(&d, &mut Rng::new(3), &dev).expect("pair");
     Gan::from_models(

@@ -64,6 +64,8 @@ fn dcgan(cfg: TrainConfig) -> Gan<DcganGenerator, DcganDiscriminator> {
         ngf: cfg.conv.ngf,
         ndf: cfg.conv.ndf,
         classes: 0,
+        d_batch_norm: true,
+        spectral_norm: false,
     };
     let device = dev();
     let (g, dd) = gan::models::dcgan::dcgan_pair(&d, &mut gan::rng::Rng::new(cfg.seed), &device)

@@ -115,6 +115,7 @@ fn tiny() -> (MlpGenerator, MlpDiscriminator, DiscriminatorConfig) {
         input_keep: 0.8,
         hidden_keep: 0.5,
         clip: None,
+        spectral_norm: false,
     };
     let g = MlpGenerator::new(
         &gcfg,

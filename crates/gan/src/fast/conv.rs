@@ -869,6 +869,9 @@ impl ConvEngine {
         if d.embed.is_some() {
             return Err(unsupported("a conditional (projection) pair"));
         }
+        if !d.sn.is_empty() {
+            return Err(unsupported("spectral normalisation"));
+        }
         let bad = || unsupported("this layer shape");
         let project = match (&g.project, &g.project_bn) {
             (Some(p), Some(b)) => Some((DenseLayer::from(p, &g_state), Bn::from(b, &g_state))),

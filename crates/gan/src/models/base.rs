@@ -168,6 +168,10 @@ pub trait Discriminator: Module + 'static {
     /// The random choices for a training pass over `n` inputs, from `rng`.
     fn draw(&self, n: usize, rng: &mut Rng, device: &Device) -> Self::Draw;
 
+    /// Work before each update of D: one power iteration of its spectrally normalised
+    /// layers ([`crate::nn::spectral`]). Nothing by default.
+    fn power_iteration(&mut self) {}
+
     /// The logits of a batch.
     ///
     /// # Shapes

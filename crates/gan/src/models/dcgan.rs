@@ -27,6 +27,8 @@ use serde::{Deserialize, Serialize};
 
 use super::base::{Discriminator, Generator, ImageShape, PixelRange};
 use crate::error::{Error, Result};
+use crate::nn::SpectralNorm;
+use crate::nn::spectral::{self, conv_matrix, linear_matrix};
 use crate::rng::Rng;
 
 /// The three layouts.
@@ -79,6 +81,11 @@ pub struct DcganConfig {
     /// projection discriminator (Miyato & Koyama 2018): the logit plus the inner product of
     /// a learned class embedding with D's last features.
     pub classes: usize,
+    /// Batch normalisation in D (DCGAN's; SNGAN's D has none).
+    pub d_batch_norm: bool,
+    /// Spectral normalisation of every convolution and linear layer of D, the projection's
+    /// embedding included (Miyato et al. 2018; [`crate::nn::spectral`]).
+    pub spectral_norm: bool,
 }
 
 impl DcganConfig {
@@ -230,6 +237,9 @@ pub struct DcganDiscriminator {
     pub out_conv: Option<Conv2d>,
     /// A conditional D's class embedding (the projection), one weight per last feature.
     pub embed: Option<Linear>,
+    /// With spectral normalisation, the power-iteration vectors of each layer: the
+    /// convolutions in order, then the output layer, then the embedding (empty without).
+    pub sn: Vec<SpectralNorm>,
 }
 
 /// A fresh DCGAN pair for `cfg`, weights from `rng`.
@@ -289,31 +299,51 @@ pub fn dcgan_pair(
     let mut downs = vec![conv(c, dw[0], (2, 1), dcgan28, rng, device)];
     let mut bns = Vec::new();
     for pair in dw.windows(2) {
-        downs.push(conv(pair[0], pair[1], (2, 1), false, rng, device));
-        bns.push(bn(pair[1], rng, device));
+        // without batch norm the convolution has a bias (SNGAN's D)
+        downs.push(conv(
+            pair[0],
+            pair[1],
+            (2, 1),
+            !cfg.d_batch_norm,
+            rng,
+            device,
+        ));
+        if cfg.d_batch_norm {
+            bns.push(bn(pair[1], rng, device));
+        }
     }
     let last = dw[dw.len() - 1];
     // D's last features: 2 ndf x 7 x 7 (dcgan-28) or k ndf x 4 x 4; the projection's class
     // embedding has one weight per feature
     let features = last * if dcgan28 { 7 * 7 } else { 4 * 4 };
     let embed = (cfg.classes > 0).then(|| linear(cfg.classes, features, false, rng, device));
-    let d = if dcgan28 {
+    let mut d = if dcgan28 {
         DcganDiscriminator {
             downs,
             bns,
             out_linear: Some(linear(features, 1, true, rng, device)),
             out_conv: None,
             embed,
+            sn: Vec::new(),
         }
     } else {
         DcganDiscriminator {
             downs,
             bns,
             out_linear: None,
-            out_conv: Some(conv(last, 1, (1, 0), false, rng, device)),
+            out_conv: Some(conv(last, 1, (1, 0), !cfg.d_batch_norm, rng, device)),
             embed,
+            sn: Vec::new(),
         }
     };
+    if cfg.spectral_norm {
+        // drawn after every weight, so the weights are those of the same seed without it
+        d.sn = d
+            .sn_matrices()
+            .into_iter()
+            .map(|m| SpectralNorm::new(m, rng, device))
+            .collect();
+    }
     Ok((g, d))
 }
 
@@ -346,18 +376,52 @@ impl Generator for DcganGenerator {
     }
 }
 
+impl DcganDiscriminator {
+    /// The weight matrices spectral normalisation reads (PyTorch's `dim = 0` layout), in the
+    /// order of [`DcganDiscriminator::sn`].
+    fn sn_matrices(&self) -> Vec<Tensor<2>> {
+        let mut m: Vec<Tensor<2>> = self
+            .downs
+            .iter()
+            .chain(&self.out_conv)
+            .map(|c| conv_matrix(c.weight.val()))
+            .collect();
+        m.extend(
+            self.out_linear
+                .iter()
+                .chain(&self.embed)
+                .map(|l| linear_matrix(l.weight.val())),
+        );
+        m
+    }
+
+    /// The vectors of layer `i` in [`DcganDiscriminator::sn`] order, when normalised.
+    fn sn_of(&self, i: usize) -> Option<&SpectralNorm> {
+        self.sn.get(i)
+    }
+}
+
 impl Discriminator for DcganDiscriminator {
     type Draw = ();
 
     fn draw(&self, _n: usize, _rng: &mut Rng, _device: &Device) {}
+
+    /// One power iteration of every spectrally normalised layer.
+    fn power_iteration(&mut self) {
+        let matrices = self.sn_matrices();
+        for (sn, m) in self.sn.iter_mut().zip(matrices) {
+            sn.power_iteration(m);
+        }
+    }
 
     /// The logit; a conditional (projection) D adds `<embed(y), phi(x)>`, phi the last
     /// features.
     fn logits(&self, x: Tensor<4>, labels: Option<Tensor<2>>, _draw: Option<&()>) -> Tensor<2> {
         let [n, ..] = x.dims();
         let mut h = x;
+        let n_down = self.downs.len();
         for (i, down) in self.downs.iter().enumerate() {
-            h = down.forward(h);
+            h = spectral::conv(down, self.sn_of(i), h);
             if i > 0
                 && let Some(b) = self.bns.get(i - 1)
             {
@@ -366,15 +430,19 @@ impl Discriminator for DcganDiscriminator {
             h = leaky_relu(h, 0.2);
         }
         let [_, c, hh, ww] = h.dims();
+        // sn order: the convolutions, the output layer, the embedding
         let projection = match (&self.embed, labels) {
-            (Some(e), Some(y)) => {
-                Some((e.forward(y) * h.clone().reshape([n, c * hh * ww])).sum_dim(1))
-            }
+            (Some(e), Some(y)) => Some(
+                (spectral::linear(e, self.sn_of(n_down + 1), y)
+                    * h.clone().reshape([n, c * hh * ww]))
+                .sum_dim(1),
+            ),
             _ => None,
         };
+        let out = self.sn_of(n_down);
         let logit = match (&self.out_linear, &self.out_conv) {
-            (Some(l), _) => l.forward(h.reshape([n, c * hh * ww])),
-            (None, Some(conv)) => conv.forward(h).reshape([n, 1]),
+            (Some(l), _) => spectral::linear(l, out, h.reshape([n, c * hh * ww])),
+            (None, Some(conv)) => spectral::conv(conv, out, h).reshape([n, 1]),
             (None, None) => h.reshape([n, 1]),
         };
         match projection {
@@ -409,6 +477,8 @@ mod tests {
             ngf: 8,
             ndf: 8,
             classes: 0,
+            d_batch_norm: true,
+            spectral_norm: false,
         };
         dcgan_pair(&cfg, &mut Rng::new(1), &Device::flex()).expect("pair")
     }
@@ -515,6 +585,8 @@ mod tests {
             ngf: 8,
             ndf: 8,
             classes: 4,
+            d_batch_norm: true,
+            spectral_norm: false,
         };
         let (g, d) = dcgan_pair(&cfg, &mut Rng::new(1), &dev).expect("pair");
         assert_eq!(
@@ -588,6 +660,8 @@ mod tests {
             ngf: 0,
             ndf: 8,
             classes: 0,
+            d_batch_norm: true,
+            spectral_norm: false,
         };
         let e = dcgan_pair(&cfg, &mut Rng::new(1), &Device::flex())
             .expect_err("refused")

@@ -9,7 +9,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::base::{Discriminator, Draw, Generator, ImageShape};
 use crate::config::{DiscriminatorConfig, GeneratorConfig, NoiseConfig, NoiseKind, OutputBiasInit};
 use crate::error::Result;
-use crate::nn::{DropoutMask, Maxout, dropout_mask, uniform_linear};
+use crate::nn::spectral::{self, linear_matrix};
+use crate::nn::{DropoutMask, Maxout, SpectralNorm, dropout_mask, uniform_linear};
 use crate::rng::Rng;
 
 /// `m` noise vectors from the prior p_z, as host values (`m * noise.dim`).
@@ -156,6 +157,10 @@ pub struct MlpDiscriminator {
     pub input_keep: f32,
     /// Probability of keeping a hidden unit in training.
     pub hidden_keep: f32,
+    /// With spectral normalisation (`discriminator.spectral_norm`, burn engine), the
+    /// power-iteration vectors of each hidden layer's linear map, then the output layer's
+    /// (empty without).
+    pub sn: Vec<SpectralNorm>,
 }
 
 impl MlpDiscriminator {
@@ -176,12 +181,33 @@ impl MlpDiscriminator {
             d_in = u;
         }
         let output = uniform_linear(d_in, 1, cfg.init_range, None, rng, device);
-        Self {
+        let mut d = Self {
             hidden,
             output,
             input_keep: cfg.input_keep,
             hidden_keep: cfg.hidden_keep,
+            sn: Vec::new(),
+        };
+        if cfg.spectral_norm {
+            // drawn after every weight: the weights are those of the same seed without it
+            d.sn = d
+                .sn_matrices()
+                .into_iter()
+                .map(|w| SpectralNorm::new(w, rng, device))
+                .collect();
         }
+        d
+    }
+
+    /// The weight matrices spectral normalisation reads (PyTorch's `[out, in]`), in the
+    /// order of [`MlpDiscriminator::sn`].
+    fn sn_matrices(&self) -> Vec<Tensor<2>> {
+        self.hidden
+            .iter()
+            .map(|l| &l.linear)
+            .chain([&self.output])
+            .map(|l| linear_matrix(l.weight.val()))
+            .collect()
     }
 
     /// Values per input row (the flattened image and the one-hot label, if any).
@@ -206,9 +232,9 @@ impl MlpDiscriminator {
         };
         let mut h = mask(0, x);
         for (i, layer) in self.hidden.iter().enumerate() {
-            h = mask(i + 1, layer.forward(h));
+            h = mask(i + 1, layer.forward_normalised(h, self.sn.get(i)));
         }
-        self.output.forward(h)
+        spectral::linear(&self.output, self.sn.get(self.hidden.len()), h)
     }
 
     /// The gradient of D's logit with respect to its input, `grad_x l(x)`, without dropout,
@@ -283,6 +309,14 @@ fn flat_input(x: Tensor<4>, labels: Option<Tensor<2>>) -> Tensor<2> {
 impl Discriminator for MlpDiscriminator {
     type Draw = DMasks;
 
+    /// One power iteration of every spectrally normalised layer.
+    fn power_iteration(&mut self) {
+        let matrices = self.sn_matrices();
+        for (sn, w) in self.sn.iter_mut().zip(matrices) {
+            sn.power_iteration(w);
+        }
+    }
+
     /// One dropout mask per layer input (the image and label, then each hidden layer's
     /// output), in that order from `rng`.
     fn draw(&self, n: usize, rng: &mut Rng, device: &Device) -> DMasks {
@@ -310,6 +344,14 @@ impl Discriminator for MlpDiscriminator {
         lambda: f32,
         rng: &mut Rng,
     ) -> Result<Tensor<1>> {
+        if !self.sn.is_empty() {
+            // the hand-derived input gradient reads the raw weights
+            return Err(crate::error::Error::Config(
+                "loss = \"wgan-gp\" with discriminator.spectral_norm: both bound D's \
+                 Lipschitz constant; choose one"
+                    .into(),
+            ));
+        }
         Ok(self.gradient_penalty_rows(
             flat_input(real.0, real.1),
             flat_input(fake.0, fake.1),

@@ -37,8 +37,15 @@ impl Maxout {
     /// # Shapes
     /// `x`: `[m, d_in]` -> `[m, units]`.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        self.forward_normalised(x, None)
+    }
+
+    /// [`Maxout::forward`] with the linear map's weight spectrally normalised when `sn` is
+    /// given (the whole `[units * pieces, d_in]` matrix, as PyTorch's `spectral_norm` of the
+    /// `Linear` would).
+    pub fn forward_normalised(&self, x: Tensor<2>, sn: Option<&super::SpectralNorm>) -> Tensor<2> {
         let [m, _] = x.dims();
-        let z = self.linear.forward(x);
+        let z = super::spectral::linear(&self.linear, sn, x);
         z.reshape([m, self.units, self.pieces])
             .max_dim(2)
             .reshape([m, self.units])

@@ -1,13 +1,19 @@
 //! Layers the paper needs that the tensor library lacks: maxout, dropout with masks drawn
-//! from our own (checkpointable) random stream, and the paper's uniform initialisation.
+//! from our own (checkpointable) random stream, the paper's uniform initialisation,
+//! spectral normalisation (Miyato et al. 2018) and differentiable augmentation (Zhao et al.
+//! 2020).
 
+pub mod augment;
 mod dropout;
 mod init;
 mod maxout;
+pub mod spectral;
 
+pub use augment::Augment;
 pub use dropout::{DropoutMask, dropout_fill, dropout_mask, dropout_values};
 pub use init::uniform_linear;
 pub use maxout::Maxout;
+pub use spectral::SpectralNorm;
 
 /// Clamps every float parameter of `module` to [-c, c] (WGAN's weight clipping); the result
 /// holds fresh leaf parameters, ready for the next backward pass.

@@ -84,6 +84,8 @@ impl Family for Dcgan {
             ngf: cfg.conv.ngf,
             ndf: cfg.conv.ndf,
             classes: cfg.classes,
+            d_batch_norm: cfg.conv.d_batch_norm,
+            spectral_norm: cfg.discriminator.spectral_norm,
         };
         let (g, dd) = dcgan_pair(&d, &mut Rng::derived(cfg.seed, streams::INIT), device)?;
         Gan::from_models(cfg, shape, g, dd, device)

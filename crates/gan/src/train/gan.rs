@@ -482,6 +482,17 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
         Ok(stats)
     }
 
+    /// A batch on its way into D through the config's DiffAugment policy (unchanged, and no
+    /// random draw, without one); its random choices from the training stream.
+    fn augmented(&mut self, x: Tensor<4>) -> Result<Tensor<4>> {
+        let a = self.cfg.augmentation()?;
+        Ok(if a.is_empty() {
+            x
+        } else {
+            a.apply(x, &mut self.progress.rng)
+        })
+    }
+
     /// One update of G's weight average from the weights as they now are (after the
     /// iteration's G step), on whichever engine holds them.
     fn update_ema(&mut self) -> Result<()> {
@@ -621,6 +632,8 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
         let z = sample_noise(&self.cfg.noise, m, &mut self.progress.rng, &self.device);
         let fake_labels = self.fake_labels(m);
         let fake = self.fake_images(z, &fake_labels)?;
+        // DiffAugment: D's and G's objectives see the same augmented fakes
+        let (x, fake) = (self.augmented(x)?, self.augmented(fake)?);
         let d = self.discriminator_objective(x, real_labels, fake.clone(), &fake_labels)?;
         let (draw, yf) = (d.draw, self.labels_d(&fake_labels));
         let mut grads = d.loss.backward();
@@ -658,6 +671,7 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
             .images(z, self.labels_g(&fake_labels))
             .detach();
         self.check_shape(fake.dims(), m)?;
+        let (x, fake) = (self.augmented(x)?, self.augmented(fake)?);
         let d = self.discriminator_objective(x, real_labels, fake, &fake_labels)?;
         let mut grads = d.loss.backward();
         let grads_d = GradientsParams::from_module(&mut grads, &self.discriminator);
@@ -676,6 +690,8 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
         fake_labels: &[usize],
     ) -> Result<DObjective<D::Draw>> {
         let [m, ..] = x.dims();
+        // once per D update (Miyato et al.'s Algorithm 1), before its forward passes
+        self.discriminator.power_iteration();
         let draw = self
             .discriminator
             .draw(2 * m, &mut self.progress.rng, &self.device);
@@ -702,6 +718,7 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
         let z = sample_noise(&self.cfg.noise, m, &mut self.progress.rng, &self.device);
         let labels = self.fake_labels(m);
         let fake = self.fake_images(z, &labels)?;
+        let fake = self.augmented(fake)?;
         let draw = self
             .discriminator
             .draw(m, &mut self.progress.rng, &self.device);

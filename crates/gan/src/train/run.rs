@@ -78,7 +78,7 @@ pub const PR_K: usize = 3;
 
 /// What an evaluation epoch measured.
 struct EpochEval {
-    parzen: crate::eval::parzen::ParzenReport,
+    parzen: Option<crate::eval::parzen::ParzenReport>,
     fid: Option<f64>,
     precision: Option<f64>,
     recall: Option<f64>,
@@ -604,11 +604,13 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
             self.gan.cfg.eval_samples,
             Rng::derived(self.gan.cfg.seed, streams::EVAL).next_u64() ^ epoch,
         );
-        let main = evaluate(ev, &self.gan.sample(n, seed)?)?;
+        let parzen = self.gan.cfg.eval_parzen;
+        let main = evaluate(ev, &self.gan.sample(n, seed)?, parzen)?;
         let live = match self.gan.has_ema() {
             true => Some(evaluate(
                 ev,
                 &self.gan.sample_with(Weights::Live, n, seed)?,
+                parzen,
             )?),
             false => None,
         };
@@ -750,15 +752,15 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
             metrics.valid_ll = self.monitor_ll(epoch + 1)?;
             if let Some((e, live)) = self.eval_if_due(epoch + 1)? {
                 if let Some(l) = live {
-                    metrics.live_parzen_ll = Some(l.parzen.test_ll);
-                    metrics.live_parzen_se = Some(l.parzen.test_se);
+                    metrics.live_parzen_ll = l.parzen.as_ref().map(|p| p.test_ll);
+                    metrics.live_parzen_se = l.parzen.as_ref().map(|p| p.test_se);
                     metrics.live_fid = l.fid;
                     metrics.live_precision = l.precision;
                     metrics.live_recall = l.recall;
                 }
-                metrics.parzen_ll = Some(e.parzen.test_ll);
-                metrics.parzen_se = Some(e.parzen.test_se);
-                metrics.parzen_sigma = Some(e.parzen.sigma);
+                metrics.parzen_ll = e.parzen.as_ref().map(|p| p.test_ll);
+                metrics.parzen_se = e.parzen.as_ref().map(|p| p.test_se);
+                metrics.parzen_sigma = e.parzen.as_ref().map(|p| p.sigma);
                 metrics.fid = e.fid;
                 metrics.precision = e.precision;
                 metrics.recall = e.recall;
@@ -904,14 +906,22 @@ impl<G: Generator, D: Discriminator> Run<G, D> {
     }
 }
 
-/// The Parzen protocol on the samples `kernels`, and their FID, precision, recall and class
-/// histogram when the evaluation data have a classifier.
-fn evaluate(ev: &EvalData, kernels: &[f32]) -> Result<EpochEval> {
+/// The Parzen protocol on the samples `kernels` (when `parzen`), and their FID, precision,
+/// recall and class histogram when the evaluation data have a classifier.
+fn evaluate(ev: &EvalData, kernels: &[f32], parzen: bool) -> Result<EpochEval> {
     let d = ev.test.dim();
     let n_valid = ev.valid.len().min(1000);
     let test = ev.test.pixels();
-    let parzen =
-        crate::eval::parzen::evaluate(kernels, &ev.valid.first_pixels(n_valid), &test, d, None)?;
+    let parzen = match parzen {
+        true => Some(crate::eval::parzen::evaluate(
+            kernels,
+            &ev.valid.first_pixels(n_valid),
+            &test,
+            d,
+            None,
+        )?),
+        false => None,
+    };
     let mut out = EpochEval {
         parzen,
         fid: None,
