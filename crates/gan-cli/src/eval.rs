@@ -31,6 +31,9 @@ enum Metric {
     Pr(QualityArgs),
     /// Classifier score (the Inception Score analogue) and the class histogram of samples.
     Score(QualityArgs),
+    /// Inception Score (Salimans et al. 2016) of samples in the FID Inception's logits, as
+    /// torch-fidelity computes it (needs --inception-weights).
+    Is(QualityArgs),
     /// Mode-collapse statistics of 2-D samples on ring8 / grid25 (PacGAN protocol).
     Modes(ModesArgs),
 }
@@ -55,54 +58,77 @@ struct ModesArgs {
 
 /// Where the samples come from, and the shared options of every metric.
 #[derive(Args)]
-struct Source {
+pub(crate) struct Source {
     /// Draw the samples from this run's newest checkpoint (or give --samples).
     #[arg(long, conflicts_with = "samples")]
-    run: Option<PathBuf>,
+    pub(crate) run: Option<PathBuf>,
     /// Take the samples from a float32 [N, 784] .npy file in [0, 1] (any model's, or real
     /// data), or give --run.
     #[arg(long)]
-    samples: Option<PathBuf>,
+    pub(crate) samples: Option<PathBuf>,
     /// Number of samples drawn from the run.
     #[arg(short = 'n', long, default_value_t = 10_000, value_parser = crate::common::positive)]
-    n: usize,
+    pub(crate) n: usize,
     /// Seed of the samples drawn from the run.
     #[arg(long, default_value_t = 0)]
-    seed: u64,
+    pub(crate) seed: u64,
     /// The run's G weights: live or ema (its moving average) [default: ema when the run
     /// keeps one].
     #[arg(long, value_parser = crate::common::weights, requires = "run")]
-    weights: Option<gan::train::Weights>,
+    pub(crate) weights: Option<gan::train::Weights>,
     /// MNIST-format data directory [default: the run's, or data/mnist].
     #[arg(long)]
-    data: Option<PathBuf>,
+    pub(crate) data: Option<PathBuf>,
     /// Compute threads [default: one per core].
     #[arg(long, value_parser = crate::common::positive)]
-    threads: Option<usize>,
+    pub(crate) threads: Option<usize>,
     /// Print one JSON object.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// Samples scored against the 10,000 test images in the reference classifier's features.
 #[derive(Args)]
-struct QualityArgs {
+pub(crate) struct QualityArgs {
     #[command(flatten)]
-    src: Source,
+    pub(crate) src: Source,
     /// The feature extractor: `mnist` or `fashion` (the shipped classifiers, built into the
     /// binary) or a safetensors file from `gan classifier train` [default: the shipped
     /// classifier of the evaluation data's dataset, recognised by its test labels].
     #[arg(long)]
-    classifier: Option<String>,
+    pub(crate) classifier: Option<String>,
     /// Neighbours defining the manifolds (pr).
     #[arg(short = 'k', long, default_value_t = 3, value_parser = crate::common::positive)]
-    k: usize,
+    pub(crate) k: usize,
     /// Random subsets (kid).
     #[arg(long, default_value_t = 100, value_parser = crate::common::positive)]
-    subsets: usize,
+    pub(crate) subsets: usize,
     /// Rows per subset (kid).
     #[arg(long, default_value_t = 1000, value_parser = crate::common::positive)]
-    subset_size: usize,
+    pub(crate) subset_size: usize,
+    /// The features compared: `lenet` (the shipped 28 x 28 classifiers, the default; no
+    /// download) or `inception` (pytorch-fid's FID Inception, comparable with published
+    /// FIDs; any image size and colour; needs --inception-weights).
+    #[arg(long, default_value = "lenet", value_parser = ["lenet", "inception"])]
+    pub(crate) extractor: String,
+    /// pytorch-fid's pt_inception-2015-12-05-6726825d.pth (or a safetensors copy with its
+    /// names) [default: $GAN_INCEPTION_WEIGHTS].
+    #[arg(long, env = "GAN_INCEPTION_WEIGHTS")]
+    pub(crate) inception_weights: Option<PathBuf>,
+    /// Compare against these statistics (a pytorch-fid .npz with mu and sigma) instead of
+    /// the evaluation data's test images (fid, inception).
+    #[arg(long)]
+    pub(crate) ref_stats: Option<PathBuf>,
+    /// Write the test images' statistics to this .npz (pytorch-fid's format); without
+    /// samples, only that (fid, inception).
+    #[arg(long)]
+    pub(crate) save_stats: Option<PathBuf>,
+    /// Splits of the Inception Score.
+    #[arg(long, default_value_t = 10, value_parser = crate::common::positive)]
+    pub(crate) splits: usize,
+    /// Images per Inception batch.
+    #[arg(long, default_value_t = 50, value_parser = crate::common::positive)]
+    pub(crate) batch: usize,
 }
 
 /// The authors' protocol: a Gaussian window on N samples, sigma chosen among 10 values
@@ -131,6 +157,7 @@ pub fn run(a: EvalArgs) -> Result<i32> {
         Metric::Kid(q) => quality("kid", q),
         Metric::Pr(q) => quality("pr", q),
         Metric::Score(q) => quality("score", q),
+        Metric::Is(q) => crate::inception::run("is", q),
         Metric::Modes(m) => modes(m),
     }
 }
@@ -171,7 +198,10 @@ fn modes(a: ModesArgs) -> Result<i32> {
 }
 
 /// The data section of a run (or the given / bundled data).
-fn data_of(data: &Option<PathBuf>, run: &Option<PathBuf>) -> Result<gan::config::DataConfig> {
+pub(crate) fn data_of(
+    data: &Option<PathBuf>,
+    run: &Option<PathBuf>,
+) -> Result<gan::config::DataConfig> {
     Ok(match (data, run) {
         (Some(d), _) => gan::config::DataConfig::new(d.display().to_string()),
         (None, Some(r)) => read_run_config(r)?.data,
@@ -181,7 +211,7 @@ fn data_of(data: &Option<PathBuf>, run: &Option<PathBuf>) -> Result<gan::config:
 
 /// Samples from a run's newest checkpoint or a .npy file, with a name for the source and,
 /// for a conditional run, the class each sample was drawn for.
-fn load_samples(
+pub(crate) fn load_samples(
     src: &Source,
     n: usize,
     seed: u64,
@@ -230,6 +260,19 @@ fn load_samples(
 }
 
 fn quality(metric: &str, a: QualityArgs) -> Result<i32> {
+    if a.extractor == "inception" {
+        return crate::inception::run(metric, a);
+    }
+    for (set, flag) in [
+        (a.ref_stats.is_some(), "--ref-stats"),
+        (a.save_stats.is_some(), "--save-stats"),
+    ] {
+        if set {
+            bail!(
+                "{flag} holds pytorch-fid statistics of the Inception features: add --extractor inception"
+            );
+        }
+    }
     use gan::classifier::{features, probabilities};
     use gan::eval::quality::{
         class_histogram, classifier_score, frechet_distance, kid, precision_recall,

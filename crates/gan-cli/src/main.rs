@@ -6,6 +6,7 @@ mod classifier;
 mod common;
 mod eval;
 mod figure;
+mod inception;
 mod report;
 mod sample;
 mod theory;

@@ -45,13 +45,28 @@ pub fn check_unit_range(values: &[f32], path: &Path) -> Result<()> {
 
 /// The `.npy` 1.0 header of a C-order float32 array of `shape`.
 fn header(shape: &[usize]) -> Vec<u8> {
+    header_of(shape, "<f4")
+}
+
+/// A C-order float64 array of `shape` as `.npy` bytes (pytorch-fid's `mu` and `sigma`).
+pub fn npy_bytes_f64(shape: &[usize], data: &[f64]) -> Vec<u8> {
+    let mut out = header_of(shape, "<f8");
+    out.reserve(8 * data.len());
+    for v in data {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+/// The `.npy` 1.0 header of a C-order array of `shape` and dtype `descr`.
+fn header_of(shape: &[usize], descr: &str) -> Vec<u8> {
     let dims: String = shape.iter().map(|d| format!("{d}, ")).collect();
     let dims = if shape.len() == 1 {
         dims.trim_end().to_string()
     } else {
         dims.trim_end_matches(", ").to_string()
     };
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({dims}), }}");
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({dims}), }}");
     // magic (6) + version (2) + header length (2) + header + '\n' is a multiple of 64.
     let unpadded = 10 + header.len() + 1;
     header.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
@@ -189,8 +204,8 @@ pub fn read_npy(path: &Path) -> Result<NpyArray> {
     parse_npy(&bytes, path)
 }
 
-/// Parses `.npy` bytes of any rank ([`read_npy`]); `path` only names the source in errors.
-pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<NpyArray> {
+/// The element width (1, 4 or 8 bytes), shape and data bytes of `.npy` bytes, checked.
+fn parse_layout<'a>(bytes: &'a [u8], path: &Path) -> Result<(usize, Vec<usize>, &'a [u8])> {
     let bad = |why: String| Error::data(path, why);
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(bad("not a .npy file (bad magic)".into()));
@@ -254,6 +269,13 @@ pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<NpyArray> {
             body.len()
         )));
     }
+    Ok((width, shape, body))
+}
+
+/// Parses `.npy` bytes of any rank ([`read_npy`]); `path` only names the source in errors.
+pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<NpyArray> {
+    let bad = |why: String| Error::data(path, why);
+    let (width, shape, body) = parse_layout(bytes, path)?;
     let data = match width {
         1 => NpyData::U8(body.to_vec()),
         4 => NpyData::F32(
@@ -279,6 +301,27 @@ pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<NpyArray> {
         )));
     }
     Ok(NpyArray { shape, data })
+}
+
+/// Parses a float `.npy` (`<f8`, or `<f4` widened) into float64 values with its shape, no
+/// rounding (pytorch-fid's statistics are float64); `path` names the source in errors.
+pub fn parse_npy_f64(bytes: &[u8], path: &Path) -> Result<(Vec<usize>, Vec<f64>)> {
+    let (width, shape, body) = parse_layout(bytes, path)?;
+    let v: Vec<f64> = match width {
+        8 => body
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+            .collect(),
+        4 => body
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+            .collect(),
+        _ => return Err(Error::data(path, "expected a float array")),
+    };
+    if v.iter().any(|x| !x.is_finite()) {
+        return Err(Error::data(path, "non-finite value (NaN or Inf)"));
+    }
+    Ok((shape, v))
 }
 
 /// A shape as NumPy prints it: `(2, 2)`, `(5,)`.

@@ -2,6 +2,7 @@
 
 pub mod base;
 pub mod dcgan;
+pub mod inception;
 pub mod lenet;
 mod mlp;
 
