@@ -51,6 +51,16 @@ pub fn module_from_bytes<M: Module>(module: &mut M, bytes: Vec<u8>, path: &Path)
     let result = module
         .load_from(&mut store)
         .map_err(|e| Error::checkpoint(path, format!("cannot read weights: {e}")))?;
+    check_applied(&result, path, |_| false)
+}
+
+/// Refuses a load that left errors, missing tensors, or tensors of the file the model does
+/// not have (except those `ignorable` names), naming `path`.
+pub fn check_applied(
+    result: &burn::store::ApplyResult,
+    path: &Path,
+    ignorable: fn(&str) -> bool,
+) -> Result<()> {
     if !result.errors.is_empty() {
         return Err(Error::checkpoint(
             path,
@@ -64,13 +74,16 @@ pub fn module_from_bytes<M: Module>(module: &mut M, bytes: Vec<u8>, path: &Path)
             format!("missing tensors: {}", names.join(", ")),
         ));
     }
-    if !result.unused.is_empty() {
+    let unused: Vec<&str> = result
+        .unused
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !ignorable(n))
+        .collect();
+    if !unused.is_empty() {
         return Err(Error::checkpoint(
             path,
-            format!(
-                "tensors the model does not have: {}",
-                result.unused.join(", ")
-            ),
+            format!("tensors the model does not have: {}", unused.join(", ")),
         ));
     }
     Ok(())

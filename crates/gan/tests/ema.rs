@@ -12,9 +12,7 @@ use burn::tensor::{Device, Tensor};
 use gan::config::TrainConfig;
 use gan::models::dcgan::{DcganConfig, DcganDiscriminator, DcganGenerator, DcganLayout};
 use gan::models::{Discriminator, Generator, MlpGenerator};
-use gan::train::{
-    Dcgan, EpochMetrics, Gan, Observer, Run, Silent, StepReport, Weights, files, load_latest,
-};
+use gan::train::{Dcgan, EpochMetrics, Gan, Run, Silent, Weights, files, load_latest};
 
 fn dev() -> Device {
     Device::flex().autodiff()
@@ -224,17 +222,7 @@ fn a_bad_decay_is_refused_naming_the_key() {
     }
 }
 
-struct StopAfter(usize, usize);
-
-impl Observer for StopAfter {
-    fn on_step(&mut self, _: &StepReport<'_>) {
-        self.0 += 1;
-    }
-    fn on_epoch(&mut self, _: &EpochMetrics, _: &Path) {}
-    fn stop_requested(&self) -> bool {
-        self.0 >= self.1
-    }
-}
+use common::StopAfter;
 
 fn ema_crc(dir: &Path) -> (u32, u32) {
     let ckpts = gan::checkpoint::list_checkpoints(&dir.join(files::CHECKPOINTS));

@@ -14,7 +14,7 @@ use gan::models::Discriminator;
 use gan::models::dcgan::{DcganConfig, DcganDiscriminator, DcganGenerator, DcganLayout};
 use gan::nn::spectral::{conv_matrix, linear_matrix};
 use gan::rng::Rng;
-use gan::train::{Dcgan, EpochMetrics, Family, Gan, Mlp, Observer, Run, Silent, StepReport, files};
+use gan::train::{Dcgan, Family, Gan, Mlp, Run, Silent, files};
 
 fn dev() -> Device {
     Device::flex().autodiff()
@@ -230,17 +230,7 @@ fn what_the_fused_engines_cannot_honour_is_refused_naming_the_key() {
     assert!(c.discriminator.spectral_norm && !c.conv.d_batch_norm && c.k == 5);
 }
 
-struct StopAfter(usize, usize);
-
-impl Observer for StopAfter {
-    fn on_step(&mut self, _: &StepReport<'_>) {
-        self.0 += 1;
-    }
-    fn on_epoch(&mut self, _: &EpochMetrics, _: &Path) {}
-    fn stop_requested(&self) -> bool {
-        self.0 >= self.1
-    }
-}
+use common::StopAfter;
 
 /// CRC-32 of every weight file of the newest checkpoint (a missing file counts as empty).
 fn crcs(dir: &Path) -> Vec<u32> {

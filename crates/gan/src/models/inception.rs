@@ -422,37 +422,9 @@ impl Inception {
             net.load_from(&mut store).map_err(|e| e.to_string())
         };
         let result = result.map_err(|e| Error::checkpoint(path, format!("cannot read: {e}")))?;
-        if !result.errors.is_empty() {
-            return Err(Error::checkpoint(
-                path,
-                format!("weights do not fit the network: {:?}", result.errors),
-            ));
-        }
-        if !result.missing.is_empty() {
-            let names: Vec<&str> = result.missing.iter().map(|(p, _)| p.as_str()).collect();
-            return Err(Error::checkpoint(
-                path,
-                format!(
-                    "not the FID Inception weights: missing {} tensors ({}...)",
-                    names.len(),
-                    names[..names.len().min(5)].join(", ")
-                ),
-            ));
-        }
-        let extra: Vec<&String> = result
-            .unused
-            .iter()
-            .filter(|n| !n.ends_with("num_batches_tracked"))
-            .collect();
-        if !extra.is_empty() {
-            return Err(Error::checkpoint(
-                path,
-                format!(
-                    "not the FID Inception weights: tensors the network does not have ({:?})",
-                    &extra[..extra.len().min(5)]
-                ),
-            ));
-        }
+        // evaluation never reads the batch-norm step counters
+        crate::checkpoint::check_applied(&result, path, |n| n.ends_with("num_batches_tracked"))
+            .map_err(|e| Error::checkpoint(path, format!("not the FID Inception weights: {e}")))?;
         Ok(net)
     }
 

@@ -18,3 +18,16 @@ pub fn mnist() -> &'static Splits {
 pub fn train_subset(n: usize) -> ImageSet {
     mnist().train.subset(0..n).expect("subset")
 }
+
+/// An observer that asks to stop after a number of steps (a run interrupted part-way).
+pub struct StopAfter(pub usize, pub usize);
+
+impl gan::train::Observer for StopAfter {
+    fn on_step(&mut self, _: &gan::train::StepReport<'_>) {
+        self.0 += 1;
+    }
+    fn on_epoch(&mut self, _: &gan::train::EpochMetrics, _: &std::path::Path) {}
+    fn stop_requested(&self) -> bool {
+        self.0 >= self.1
+    }
+}
