@@ -464,3 +464,50 @@ fn the_data_source_and_the_model_are_named_and_checked() {
         "{cfg}"
     );
 }
+
+#[test]
+fn the_inception_extractor_says_where_its_weights_come_from() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ok = dir.path().join("ok.npy");
+    let v: Vec<f32> = (0..20 * 784).map(|i| (i % 7) as f32 / 7.0).collect();
+    gan::npy::write_npy_f32(&ok, &v, 20, 784).expect("npy");
+    // no weights given (and none in the environment)
+    let o = Command::new(gan_path())
+        .args([
+            "eval",
+            "fid",
+            "--extractor",
+            "inception",
+            "--samples",
+            s(&ok),
+        ])
+        .env_remove("GAN_INCEPTION_WEIGHTS")
+        .output()
+        .expect("gan runs");
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    for w in [
+        "--inception-weights",
+        "pt_inception-2015-12-05-6726825d.pth",
+        "SHA-256",
+    ] {
+        assert!(t.contains(w), "{t:?} should mention {w:?}");
+    }
+    // a weights path that does not exist, and statistics files with the LeNet features
+    let missing = dir.path().join("pt_inception.pth");
+    fails(
+        &[
+            "eval",
+            "is",
+            "--inception-weights",
+            s(&missing),
+            "--samples",
+            s(&ok),
+        ],
+        &["pt_inception.pth", "no such file", "nothing is downloaded"],
+    );
+    fails(
+        &["eval", "fid", "--samples", s(&ok), "--ref-stats", "x.npz"],
+        &["--ref-stats", "--extractor inception"],
+    );
+}
