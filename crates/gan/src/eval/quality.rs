@@ -58,13 +58,27 @@ pub fn mean_cov(x: &[f32], d: usize) -> Result<(Vec<f64>, Vec<f64>)> {
 /// eigenvectors as the columns of a row-major matrix.
 ///
 /// Householder reduction to tridiagonal form, then the implicit QL algorithm (EISPACK's
-/// `tred2` / `tql2`, Wilkinson & Reinsch 1971), O(n^3) with a small constant: a 2,048-d
-/// covariance (the Inception features) takes seconds, where cyclic Jacobi took many minutes.
+/// `tred2` / `tql2`, Wilkinson & Reinsch 1971), O(n^3) with a small constant: the Fréchet
+/// distance of 2,048-d statistics (the Inception features) takes about 40 s on 2 loaded
+/// cores, where with cyclic Jacobi it had not finished after 10 minutes.
 /// The working matrix is stored column by column, so every inner loop runs over contiguous
 /// memory.
 pub fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
+    let (w, v) = eigen(a, n, true);
+    (w, v.unwrap_or_default())
+}
+
+/// The eigenvalues alone of a symmetric `n x n` matrix ([`symmetric_eigen`] without
+/// accumulating the eigenvectors: the reduction's O(n^3) and an O(n^2) QL, several times
+/// faster).
+pub fn symmetric_eigenvalues(a: &[f64], n: usize) -> Vec<f64> {
+    eigen(a, n, false).0
+}
+
+/// `tred2` + `tql2`; the eigenvectors (columns of a row-major matrix) when `vectors`.
+fn eigen(a: &[f64], n: usize, vectors: bool) -> (Vec<f64>, Option<Vec<f64>>) {
     if n == 0 {
-        return (Vec::new(), Vec::new());
+        return (Vec::new(), vectors.then(Vec::new));
     }
     // v[c * n + r] = V[r][c]; `a` is symmetric, so its row-major values are its columns
     let mut v = a.to_vec();
@@ -127,8 +141,14 @@ pub fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
         }
         d[i] = h;
     }
+    if !vectors {
+        // the tridiagonal's diagonal stands on V's diagonal after the reduction
+        for (j, x) in d.iter_mut().enumerate() {
+            *x = v[j * n + j];
+        }
+    }
     // accumulate the transformations
-    for i in 0..n - 1 {
+    for i in 0..n.saturating_sub(1).min(if vectors { n } else { 0 }) {
         v[i * n + (n - 1)] = v[i * n + i];
         v[i * n + i] = 1.0;
         let h = d[i + 1];
@@ -147,11 +167,13 @@ pub fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
             v[(i + 1) * n + k] = 0.0;
         }
     }
-    for j in 0..n {
-        d[j] = v[j * n + (n - 1)];
-        v[j * n + (n - 1)] = 0.0;
+    if vectors {
+        for j in 0..n {
+            d[j] = v[j * n + (n - 1)];
+            v[j * n + (n - 1)] = 0.0;
+        }
+        v[(n - 1) * n + (n - 1)] = 1.0;
     }
-    v[(n - 1) * n + (n - 1)] = 1.0;
     e[0] = 0.0;
     // tql2: the symmetric tridiagonal QL algorithm with implicit shifts
     for i in 1..n {
@@ -198,6 +220,9 @@ pub fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
                     c = p / r;
                     p = c * d[i] - s * g;
                     d[i + 1] = h + s * (c * g + s * d[i]);
+                    if !vectors {
+                        continue;
+                    }
                     // rotate columns i and i + 1 of V
                     let (left, right) = v.split_at_mut((i + 1) * n);
                     let (ci, ci1) = (&mut left[i * n..], &mut right[..n]);
@@ -218,6 +243,9 @@ pub fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
         d[l] += f;
         e[l] = 0.0;
     }
+    if !vectors {
+        return (d, None);
+    }
     // eigenvectors as the columns of a row-major matrix
     let mut out = vec![0f64; n * n];
     for c in 0..n {
@@ -225,7 +253,7 @@ pub fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
             out[r * n + c] = v[c * n + r];
         }
     }
-    (d, out)
+    (d, Some(out))
 }
 
 fn matmul64(a: &[f64], b: &[f64], n: usize) -> Vec<f64> {
@@ -283,7 +311,7 @@ pub fn frechet_from_stats(m1: &[f64], s1: &[f64], m2: &[f64], s2: &[f64], d: usi
             sym[i * d + j] = 0.5 * (inner[i * d + j] + inner[j * d + i]);
         }
     }
-    let (w, _) = symmetric_eigen(&sym, d);
+    let w = symmetric_eigenvalues(&sym, d);
     let tr_sqrt: f64 = w.iter().map(|&x| x.max(0.0).sqrt()).sum();
     let mean_term: f64 = m1.iter().zip(m2).map(|(a, b)| (a - b) * (a - b)).sum();
     let tr: f64 = (0..d).map(|i| s1[i * d + i] + s2[i * d + i]).sum();
@@ -566,6 +594,14 @@ mod tests {
                 .collect();
             let (w, v) = symmetric_eigen(&a, n);
             assert_eq!(w.iter().filter(|x| x.abs() < 1e-9).count(), n - cols.min(n));
+            // the eigenvalues alone: the same values
+            let mut only = symmetric_eigenvalues(&a, n);
+            let mut full = w.clone();
+            only.sort_by(f64::total_cmp);
+            full.sort_by(f64::total_cmp);
+            for (x, y) in only.iter().zip(&full) {
+                assert!((x - y).abs() < 1e-9 * (1.0 + y.abs()), "{n}: {x} vs {y}");
+            }
             for i in 0..n {
                 for j in 0..n {
                     let r: f64 = (0..n).map(|k| v[i * n + k] * w[k] * v[j * n + k]).sum();
