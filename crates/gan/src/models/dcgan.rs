@@ -336,14 +336,7 @@ pub fn dcgan_pair(
             sn: Vec::new(),
         }
     };
-    if cfg.spectral_norm {
-        // drawn after every weight, so the weights are those of the same seed without it
-        d.sn = d
-            .sn_matrices()
-            .into_iter()
-            .map(|m| SpectralNorm::new(m, rng, device))
-            .collect();
-    }
+    d.sn = spectral::layers(cfg.spectral_norm, d.sn_matrices(), rng, device);
     Ok((g, d))
 }
 
@@ -408,10 +401,10 @@ impl Discriminator for DcganDiscriminator {
 
     /// One power iteration of every spectrally normalised layer.
     fn power_iteration(&mut self) {
-        let matrices = self.sn_matrices();
-        for (sn, m) in self.sn.iter_mut().zip(matrices) {
-            sn.power_iteration(m);
-        }
+        // the vectors aside while the weights are read
+        let mut sn = std::mem::take(&mut self.sn);
+        spectral::iterate(&mut sn, || self.sn_matrices());
+        self.sn = sn;
     }
 
     /// The logit; a conditional (projection) D adds `<embed(y), phi(x)>`, phi the last

@@ -188,14 +188,7 @@ impl MlpDiscriminator {
             hidden_keep: cfg.hidden_keep,
             sn: Vec::new(),
         };
-        if cfg.spectral_norm {
-            // drawn after every weight: the weights are those of the same seed without it
-            d.sn = d
-                .sn_matrices()
-                .into_iter()
-                .map(|w| SpectralNorm::new(w, rng, device))
-                .collect();
-        }
+        d.sn = spectral::layers(cfg.spectral_norm, d.sn_matrices(), rng, device);
         d
     }
 
@@ -311,10 +304,10 @@ impl Discriminator for MlpDiscriminator {
 
     /// One power iteration of every spectrally normalised layer.
     fn power_iteration(&mut self) {
-        let matrices = self.sn_matrices();
-        for (sn, w) in self.sn.iter_mut().zip(matrices) {
-            sn.power_iteration(w);
-        }
+        // the vectors aside while the weights are read
+        let mut sn = std::mem::take(&mut self.sn);
+        spectral::iterate(&mut sn, || self.sn_matrices());
+        self.sn = sn;
     }
 
     /// One dropout mask per layer input (the image and label, then each hidden layer's

@@ -97,6 +97,35 @@ impl SpectralNorm {
     }
 }
 
+/// The vectors of a discriminator's normalised layers, one per weight matrix of `matrices`
+/// (in its order), drawn from `rng` after every weight so the weights stay those of the
+/// same seed without normalisation; none when `on` is false.
+pub fn layers(
+    on: bool,
+    matrices: Vec<Tensor<2>>,
+    rng: &mut Rng,
+    device: &Device,
+) -> Vec<SpectralNorm> {
+    match on {
+        true => matrices
+            .into_iter()
+            .map(|w| SpectralNorm::new(w, rng, device))
+            .collect(),
+        false => Vec::new(),
+    }
+}
+
+/// One power iteration of each layer's vectors on its weight matrix (`matrices` is only
+/// called when there are vectors, so a discriminator without normalisation does no work).
+pub fn iterate(sn: &mut [SpectralNorm], matrices: impl FnOnce() -> Vec<Tensor<2>>) {
+    if sn.is_empty() {
+        return;
+    }
+    for (v, w) in sn.iter_mut().zip(matrices()) {
+        v.power_iteration(w);
+    }
+}
+
 /// A convolution's weight `[c_out, c_in, kh, kw]` as the matrix `[c_out, c_in kh kw]`.
 pub fn conv_matrix(weight: Tensor<4>) -> Tensor<2> {
     let [o, i, kh, kw] = weight.dims();
