@@ -89,6 +89,19 @@ fn samples(a: &QualityArgs, shape: ImageShape) -> Result<(Vec<f32>, String)> {
 /// `gan eval fid|kid|pr|is` on the FID Inception's features.
 pub fn run(metric: &str, a: QualityArgs) -> Result<i32> {
     set_threads(a.src.threads)?;
+    let has_samples = a.src.run.is_some() || a.src.samples.is_some();
+    if metric == "is" && a.save_stats.is_some() {
+        bail!("--save-stats writes FID statistics; `gan eval is` computes none");
+    }
+    if metric != "fid" && a.ref_stats.is_some() {
+        bail!(
+            "--ref-stats holds statistics, which only the FID reads; `gan eval {metric}` \
+             compares the test images' features"
+        );
+    }
+    if !has_samples && a.save_stats.is_none() {
+        bail!("give the samples: --run RUN_DIR or --samples FILE.npy (or --save-stats FILE alone)");
+    }
     let weights = a.inception_weights.clone().ok_or_else(|| {
         anyhow::anyhow!(
             "the Inception features need pytorch-fid's weights: --inception-weights FILE (or \
@@ -114,20 +127,41 @@ pub fn run(metric: &str, a: QualityArgs) -> Result<i32> {
     let (splits, _) = gan::data::load_data(&data).context("loading the evaluation data")?;
     let test = &splits.test;
     let shape = test.shape()?;
-    let has_samples = a.src.run.is_some() || a.src.samples.is_some();
-    if metric == "is" && (a.ref_stats.is_some() || a.save_stats.is_some()) {
-        bail!("--ref-stats / --save-stats are FID statistics; `gan eval is` reads none");
-    }
-    if !has_samples && a.save_stats.is_none() {
-        bail!("give the samples: --run RUN_DIR or --samples FILE.npy (or --save-stats FILE alone)");
-    }
     let started = std::time::Instant::now();
     let json = a.src.json;
-    // the reference: a statistics file, or the test images (their statistics cached)
-    let real_needed = metric != "is" && (a.ref_stats.is_none() || a.save_stats.is_some());
-    let mut real_features = None;
-    let (real_stats, real_name, n_real) = match (&a.ref_stats, real_needed) {
-        (Some(f), false) => {
+    // the test images' features: read when the metric compares features, or when their
+    // statistics are not cached
+    let test_features = || -> Result<Vec<f32>> {
+        let pixels = test.pixels();
+        Ok(activations_with_bar(&net, &pixels, shape, a.batch, "the test images", json)?.features)
+    };
+    let real_features = matches!(metric, "kid" | "pr")
+        .then(test_features)
+        .transpose()?;
+    // the test images' statistics, when the FID compares with them or --save-stats writes
+    // them: from the cache, or from their features (then cached)
+    let test_stats = if (metric == "fid" && a.ref_stats.is_none()) || a.save_stats.is_some() {
+        let cache = stats_cache_path(&sha, test);
+        Some(match FidStats::read_npz(&cache) {
+            Ok(s) => s,
+            Err(_) => {
+                let s = match &real_features {
+                    Some(f) => FidStats::of_features(f, FEATURE_DIM)?,
+                    None => FidStats::of_features(&test_features()?, FEATURE_DIM)?,
+                };
+                if let Some(dir) = cache.parent() {
+                    // a cache that cannot be written only costs time next run
+                    let _ = std::fs::create_dir_all(dir).map(|_| s.write_npz(&cache));
+                }
+                s
+            }
+        })
+    } else {
+        None
+    };
+    // what the samples are compared with: a statistics file, or the test images
+    let file_stats = match &a.ref_stats {
+        Some(f) => {
             let s = FidStats::read_npz(f)?;
             if s.dim != FEATURE_DIM {
                 bail!(
@@ -136,38 +170,24 @@ pub fn run(metric: &str, a: QualityArgs) -> Result<i32> {
                     s.dim
                 );
             }
-            (Some(s), format!("statistics {}", f.display()), None)
+            Some(s)
         }
-        (_, true) => {
-            let cache = stats_cache_path(&sha, test);
-            let cached = (metric == "fid")
-                .then(|| FidStats::read_npz(&cache).ok())
-                .flatten();
-            let stats = match cached {
-                Some(s) => s,
-                None => {
-                    let f = activations_with_bar(
-                        &net,
-                        &test.pixels(),
-                        shape,
-                        a.batch,
-                        "the test images",
-                        json,
-                    )?;
-                    let s = FidStats::of_features(&f.features, FEATURE_DIM)?;
-                    if let Some(dir) = cache.parent() {
-                        // a cache that cannot be written only costs time next run
-                        let _ = std::fs::create_dir_all(dir).map(|_| s.write_npz(&cache));
-                    }
-                    real_features = Some(f.features);
-                    s
-                }
-            };
-            (Some(stats), "test set".to_string(), Some(test.len()))
-        }
-        (None, false) => (None, String::new(), None),
+        None => None,
     };
-    if let (Some(path), Some(s)) = (&a.save_stats, &real_stats) {
+    let (real_stats, real_name, n_real) = match (&a.ref_stats, metric) {
+        (Some(f), _) => (
+            file_stats.as_ref(),
+            format!("statistics {}", f.display()),
+            None,
+        ),
+        (None, "is") => (None, String::new(), None),
+        (None, _) => (
+            test_stats.as_ref(),
+            "test set".to_string(),
+            Some(test.len()),
+        ),
+    };
+    if let (Some(path), Some(s)) = (&a.save_stats, &test_stats) {
         s.write_npz(path)?;
         if !json {
             out(&format!(
@@ -203,7 +223,6 @@ pub fn run(metric: &str, a: QualityArgs) -> Result<i32> {
         "fid" => {
             let fake_stats = FidStats::of_features(&fake_act.features, FEATURE_DIM)?;
             let fd = real_stats
-                .as_ref()
                 .context("no reference statistics")?
                 .frechet(&fake_stats)?;
             v["fid"] = fd.into();
@@ -217,20 +236,7 @@ pub fn run(metric: &str, a: QualityArgs) -> Result<i32> {
             format!("Inception Score {m:.3} ± {s:.3} ({} splits)", a.splits)
         }
         _ => {
-            let real = match real_features {
-                Some(f) => f,
-                None => {
-                    activations_with_bar(
-                        &net,
-                        &test.pixels(),
-                        shape,
-                        a.batch,
-                        "the test images",
-                        json,
-                    )?
-                    .features
-                }
-            };
+            let real = real_features.context("no test features")?;
             if metric == "kid" {
                 let (m, s) = kid(
                     &real,

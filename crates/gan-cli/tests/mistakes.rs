@@ -510,4 +510,23 @@ fn the_inception_extractor_says_where_its_weights_come_from() {
         &["eval", "fid", "--samples", s(&ok), "--ref-stats", "x.npz"],
         &["--ref-stats", "--extractor inception"],
     );
+    // statistics cannot stand in for the features KID compares (they were once ignored
+    // while the report named the file), nor be written by the Inception Score
+    fails(
+        &[
+            "eval",
+            "kid",
+            "--extractor",
+            "inception",
+            "--samples",
+            s(&ok),
+            "--ref-stats",
+            "x.npz",
+        ],
+        &["--ref-stats", "only the FID reads"],
+    );
+    fails(
+        &["eval", "is", "--samples", s(&ok), "--save-stats", "x.npz"],
+        &["--save-stats", "computes none"],
+    );
 }
