@@ -4,9 +4,11 @@
 //! step to step. burn's autodiff on the same modules is the reference it is tested against
 //! (`tests/conv_engine.rs`).
 //!
-//! Activations are stored channel-major, `[c, n, h, w]` ("CNHW"): a convolution's output
-//! is then one `[c_out, n * h * w]` product, and each channel's batch statistics are one
-//! contiguous row.
+//! Activations are stored channel-major with the images innermost, `[c, h, w, n]`
+//! ("CHWN"): a convolution's output is then one `[c_out, h * w * n]` product, each
+//! channel's batch statistics are one contiguous row, every copy of im2col / col2im moves
+//! a pixel's `n` values at once, and `dcgan-28`'s projection `[c0 * 7 * 7, n]` is already
+//! its first activation.
 //!
 //! What it trains is exactly Algorithm 1 as the burn engine runs it for these models: the
 //! D step draws z, runs G in training mode (its batch statistics, and its running
@@ -97,144 +99,102 @@ impl Geom {
     }
 }
 
-/// Each image row split by column phase: `[c, n, h, w]` -> `[c, n, h, s, ceil(w / s)]`
-/// with `phases[.., r, j] = x[.., j s + r]` (zero past the row's end), so that the inputs a
-/// stride-`s` tap reads for consecutive outputs are consecutive.
-fn split_phases(x: &[f32], rows: usize, w: usize, s: usize, out: &mut Vec<f32>) {
-    let wd = w.div_ceil(s);
-    resize(out, rows * s * wd);
-    out.par_chunks_mut(s * wd)
-        .zip(x.par_chunks(w))
-        .for_each(|(o, src)| {
-            for r in 0..s {
-                let dst = &mut o[r * wd..(r + 1) * wd];
-                for (j, v) in dst.iter_mut().enumerate() {
-                    *v = src.get(j * s + r).copied().unwrap_or(0.0);
-                }
-            }
-        });
-}
-
-/// The inverse of [`split_phases`] (the padding past a row's end dropped).
-fn join_phases(phases: &[f32], rows: usize, w: usize, s: usize, x: &mut [f32]) {
-    let wd = w.div_ceil(s);
-    debug_assert!(x.len() >= rows * w);
-    x.par_chunks_mut(w)
-        .zip(phases.par_chunks(s * wd))
-        .for_each(|(dst, o)| {
-            for (ix, v) in dst.iter_mut().enumerate() {
-                *v = o[(ix % s) * wd + ix / s];
-            }
-        });
-}
-
-/// Where tap `kj` of output `ox` reads in the phase layout of a row: input
-/// `ox s + kj - p = (ox + shift) s + phase`, so the phase row `phase` at `ox + shift`.
-fn phase_of(kj: usize, g: &Geom) -> (usize, isize) {
-    let q = kj as isize - g.pad as isize;
-    let s = g.stride as isize;
-    (q.rem_euclid(s) as usize, q.div_euclid(s))
-}
-
-thread_local! {
-    /// Scratch of [`im2col`] and [`col2im`] (the phase layout), reused between calls.
-    static PHASES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// The columns of a convolution: `x` is `[c, n, h, w]`, `col` becomes
-/// `[c * 16, n * ho * wo]` with row `(ci, ki, kj)` holding the input under that tap for every
-/// output position (zero in the padding). Every row segment is one contiguous copy: with a
-/// stride, from the input split by column phase.
+/// The columns of a convolution: `x` is `[c, h, w, n]` (CHWN), `col` becomes
+/// `[c * 16, ho * wo * n]` with row `(ci, ki, kj)` holding, for every output position
+/// `(oy, ox)` and image, the input under that tap (zero in the padding). With the images
+/// innermost every copy moves a whole pixel's `n` values (a stride-1 row: a run of pixels).
 pub fn im2col(x: &[f32], n: usize, g: Geom, col: &mut Vec<f32>) {
-    let out = g.ho * g.wo;
-    let cols = n * out;
+    let (orow, irow) = (g.wo * n, g.w * n);
+    let cols = g.ho * orow;
     resize(col, g.rows() * cols);
-    let s = g.stride;
-    let wd = g.w.div_ceil(s);
-    PHASES.with_borrow_mut(|ph| {
-        split_phases(x, g.c * n * g.h, g.w, s, ph);
-        let ph = &*ph;
-        let pplane = g.h * s * wd;
-        col.par_chunks_mut(cols).enumerate().for_each(|(r, row)| {
-            let (c, ki, kj) = (r / KK, (r / K) % K, r % K);
-            let (ylo, yhi) = g.span(ki, g.h, g.ho);
-            let (xlo, xhi) = g.span(kj, g.w, g.wo);
-            let (phase, shift) = phase_of(kj, &g);
-            let xc = &ph[c * n * pplane..(c + 1) * n * pplane];
-            for b in 0..n {
-                let img = &xc[b * pplane..(b + 1) * pplane];
-                let dst = &mut row[b * out..(b + 1) * out];
-                dst[..ylo * g.wo].fill(0.0);
-                dst[yhi * g.wo..].fill(0.0);
-                for oy in ylo..yhi {
-                    let o = &mut dst[oy * g.wo..(oy + 1) * g.wo];
-                    let iy = oy * s + ki - g.pad;
-                    let src = &img[(iy * s + phase) * wd..(iy * s + phase + 1) * wd];
-                    o[..xlo].fill(0.0);
-                    o[xhi..].fill(0.0);
-                    if xlo < xhi {
-                        let from = (xlo as isize + shift) as usize;
-                        o[xlo..xhi].copy_from_slice(&src[from..from + (xhi - xlo)]);
+    let (s, p) = (g.stride, g.pad);
+    let plane = g.h * irow;
+    col.par_chunks_mut(cols).enumerate().for_each(|(r, row)| {
+        let (c, ki, kj) = (r / KK, (r / K) % K, r % K);
+        let (ylo, yhi) = g.span(ki, g.h, g.ho);
+        let (xlo, xhi) = g.span(kj, g.w, g.wo);
+        let xc = &x[c * plane..(c + 1) * plane];
+        row[..ylo * orow].fill(0.0);
+        row[yhi * orow..].fill(0.0);
+        for oy in ylo..yhi {
+            let o = &mut row[oy * orow..(oy + 1) * orow];
+            let iy = oy * s + ki - p;
+            let src = &xc[iy * irow..(iy + 1) * irow];
+            o[..xlo * n].fill(0.0);
+            o[xhi * n..].fill(0.0);
+            if s == 1 {
+                let ix = xlo + kj - p;
+                o[xlo * n..xhi * n].copy_from_slice(&src[ix * n..(ix + xhi - xlo) * n]);
+            } else {
+                for ox in xlo..xhi {
+                    let ix = ox * s + kj - p;
+                    o[ox * n..(ox + 1) * n].copy_from_slice(&src[ix * n..(ix + 1) * n]);
+                }
+            }
+        }
+    });
+}
+
+/// `dst += src`, elementwise.
+fn add_into(dst: &mut [f32], src: &[f32]) {
+    for (d, &v) in dst.iter_mut().zip(src) {
+        *d += v;
+    }
+}
+
+/// The adjoint of [`im2col`]: sums the columns `col` (`[c * 16, ho * wo * n]`) back into
+/// `x` (`[c, h, w, n]`, overwritten). One task per input row `(ci, iy)` gathers the taps
+/// that land on it, so every output value is one sum in a fixed order.
+pub fn col2im(col: &[f32], n: usize, g: Geom, x: &mut Vec<f32>) {
+    let (orow, irow) = (g.wo * n, g.w * n);
+    let cols = g.ho * orow;
+    let (s, p) = (g.stride, g.pad);
+    resize(x, g.c * g.h * irow);
+    x.par_chunks_mut(irow).enumerate().for_each(|(t, dst)| {
+        let (c, iy) = (t / g.h, t % g.h);
+        dst.fill(0.0);
+        for ki in 0..K {
+            // the output row oy with oy s + ki - p = iy, if any
+            let Some(q) = (iy + p).checked_sub(ki) else {
+                continue;
+            };
+            let oy = q / s;
+            if q % s != 0 || oy >= g.ho {
+                continue;
+            }
+            for kj in 0..K {
+                let (xlo, xhi) = g.span(kj, g.w, g.wo);
+                if xlo >= xhi {
+                    continue;
+                }
+                let r = c * KK + ki * K + kj;
+                let src = &col[r * cols + oy * orow..r * cols + (oy + 1) * orow];
+                if s == 1 {
+                    let ix = xlo + kj - p;
+                    add_into(
+                        &mut dst[ix * n..(ix + xhi - xlo) * n],
+                        &src[xlo * n..xhi * n],
+                    );
+                } else {
+                    for ox in xlo..xhi {
+                        let ix = ox * s + kj - p;
+                        add_into(&mut dst[ix * n..(ix + 1) * n], &src[ox * n..(ox + 1) * n]);
                     }
                 }
             }
-        });
+        }
     });
 }
 
-/// The adjoint of [`im2col`]: sums the columns `col` (`[c * 16, n * ho * wo]`) back into
-/// `x` (`[c, n, h, w]`, overwritten), each row segment one contiguous add in the phase
-/// layout.
-pub fn col2im(col: &[f32], n: usize, g: Geom, x: &mut Vec<f32>) {
-    let out = g.ho * g.wo;
-    let cols = n * out;
-    let s = g.stride;
-    let wd = g.w.div_ceil(s);
-    let pplane = g.h * s * wd;
-    resize(x, g.c * n * g.h * g.w);
-    PHASES.with_borrow_mut(|ph| {
-        resize(ph, g.c * n * pplane);
-        // one task per (channel, image) when there are few channels
-        let per = if g.c >= 4 { n } else { 1 };
-        ph.par_chunks_mut(per * pplane)
-            .enumerate()
-            .for_each(|(t, xc)| {
-                xc.fill(0.0);
-                let (c, b0) = (t * per / n, (t * per) % n);
-                for kk in 0..KK {
-                    let (ki, kj) = (kk / K, kk % K);
-                    let (ylo, yhi) = g.span(ki, g.h, g.ho);
-                    let (xlo, xhi) = g.span(kj, g.w, g.wo);
-                    if xlo >= xhi {
-                        continue;
-                    }
-                    let (phase, shift) = phase_of(kj, &g);
-                    let from = (xlo as isize + shift) as usize;
-                    let row = &col[(c * KK + kk) * cols..(c * KK + kk + 1) * cols];
-                    for bi in 0..per {
-                        let img = &mut xc[bi * pplane..(bi + 1) * pplane];
-                        let src = &row[(b0 + bi) * out..(b0 + bi + 1) * out];
-                        for oy in ylo..yhi {
-                            let iy = oy * s + ki - g.pad;
-                            let dst = &mut img[(iy * s + phase) * wd + from..][..xhi - xlo];
-                            let o = &src[oy * g.wo + xlo..oy * g.wo + xhi];
-                            for (d, &v) in dst.iter_mut().zip(o) {
-                                *d += v;
-                            }
-                        }
-                    }
-                }
-            });
-        join_phases(ph, g.c * n * g.h, g.w, s, x);
-    });
-}
-
-/// `[a, b, c]` -> `[b, a, c]` (row-major), e.g. NCHW <-> CNHW with `c = h * w`.
-pub fn swap_outer(src: &[f32], a: usize, b: usize, c: usize, dst: &mut Vec<f32>) {
-    resize(dst, a * b * c);
-    dst.par_chunks_mut(a * c).enumerate().for_each(|(j, out)| {
-        for i in 0..a {
-            out[i * c..(i + 1) * c].copy_from_slice(&src[(i * b + j) * c..(i * b + j + 1) * c]);
+/// `[rows, cols]` -> `[cols, rows]` (row-major), e.g. NCHW `[n, c h w]` <-> CHWN.
+pub fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut Vec<f32>) {
+    resize(dst, rows * cols);
+    if rows == 0 {
+        return;
+    }
+    dst.par_chunks_mut(rows).enumerate().for_each(|(j, out)| {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = src[i * cols + j];
         }
     });
 }
@@ -382,6 +342,37 @@ pub enum Rule {
     },
 }
 
+/// Partial sums kept apart in [`lane_sum`] and the batch-norm backward pass.
+const LANES: usize = 8;
+
+/// `sum_i f(v_i)` in [`LANES`] f64 partial sums, independent chains that vectorise (one
+/// running sum is a chain of dependent additions), added at the end.
+fn lane_sum(v: &[f32], f: impl Fn(f32) -> f64) -> f64 {
+    let mut acc = [0f64; LANES];
+    let chunks = v.chunks_exact(LANES);
+    let tail: f64 = chunks.remainder().iter().map(|&x| f(x)).sum();
+    for c in chunks {
+        for i in 0..LANES {
+            acc[i] += f(c[i]);
+        }
+    }
+    acc.iter().sum::<f64>() + tail
+}
+
+/// `xhat = (v - mean) inv` and `v = act(xhat g + b)` along a row, `act` known at compile
+/// time so that the loop vectorises.
+fn normalise(
+    row: &mut [f32],
+    xhat: &mut [f32],
+    (mean, inv, g, b): (f32, f32, f32, f32),
+    act: impl Fn(f32) -> f32,
+) {
+    for (v, h) in row.iter_mut().zip(xhat.iter_mut()) {
+        *h = (*v - mean) * inv;
+        *v = act(*h * g + b);
+    }
+}
+
 /// Batch normalisation in training mode (burn's `BatchNorm`: biased batch variance,
 /// `epsilon`, running statistics `(1 - momentum) r + momentum s`), over rows: each of the
 /// `gamma.len()` features is one contiguous row of the activation.
@@ -491,20 +482,18 @@ impl Bn {
             .zip(cache.xhat.par_chunks_mut(len))
             .enumerate()
             .map(|(j, (row, xhat))| {
-                let mean = (row.iter().map(|&v| v as f64).sum::<f64>() / len as f64) as f32;
-                let var = (row
-                    .iter()
-                    .map(|&v| {
-                        let d = (v - mean) as f64;
-                        d * d
-                    })
-                    .sum::<f64>()
-                    / len as f64) as f32;
+                let mean = (lane_sum(row, |v| v as f64) / len as f64) as f32;
+                let var = (lane_sum(row, |v| {
+                    let d = (v - mean) as f64;
+                    d * d
+                }) / len as f64) as f32;
                 let inv = 1.0 / (var + self.epsilon).sqrt();
                 let (g, b) = (self.gamma.w[j], self.beta.w[j]);
-                for (v, h) in row.iter_mut().zip(xhat.iter_mut()) {
-                    *h = (*v - mean) * inv;
-                    *v = act.apply(*h * g + b);
+                match act {
+                    Act::Relu => normalise(row, xhat, (mean, inv, g, b), |x| x.max(0.0)),
+                    Act::Leaky => normalise(row, xhat, (mean, inv, g, b), |x| {
+                        if x > 0.0 { x } else { LEAK * x }
+                    }),
                 }
                 (mean, var)
             })
@@ -536,8 +525,25 @@ impl Bn {
             .zip(cache.xhat.par_chunks(len))
             .enumerate()
             .map(|(j, ((dr, yr), xr))| {
-                let (mut sb, mut sg) = (0f64, 0f64);
-                for ((dv, &yv), &h) in dr.iter_mut().zip(yr).zip(xr) {
+                // the gradient through the activation, and its sum and its sum against
+                // xhat, each in LANES f64 partial sums (independent chains)
+                let neg = act.slope(-1.0);
+                let (mut sb, mut sg) = ([0f64; LANES], [0f64; LANES]);
+                let mut chunks = dr.chunks_exact_mut(LANES);
+                for ((dc, yc), xc) in (&mut chunks)
+                    .zip(yr.chunks_exact(LANES))
+                    .zip(xr.chunks_exact(LANES))
+                {
+                    for i in 0..LANES {
+                        let dv = dc[i] * if yc[i] > 0.0 { 1.0 } else { neg };
+                        dc[i] = dv;
+                        sb[i] += dv as f64;
+                        sg[i] += (dv * xc[i]) as f64;
+                    }
+                }
+                let tail = dr.len() - dr.len() % LANES;
+                let (mut sb, mut sg) = (sb.iter().sum::<f64>(), sg.iter().sum::<f64>());
+                for ((dv, &yv), &h) in dr[tail..].iter_mut().zip(&yr[tail..]).zip(&xr[tail..]) {
                     *dv *= act.slope(yv);
                     sb += *dv as f64;
                     sg += (*dv * h) as f64;
@@ -802,11 +808,11 @@ impl DenseLayer {
 struct GCache {
     /// The noise, `[n, z]` row-major.
     z: Vec<f32>,
-    /// `dcgan-28`: the projection's output after BN and ReLU, feature-major `[f, n]`.
-    proj: Vec<f32>,
+    /// `dcgan-28`: the projection's batch norm (its output, BN and ReLU applied, is
+    /// `acts[0]`).
     proj_bn: BnCache,
-    /// The input of every transposed convolution (CNHW), and after the last one G's image
-    /// (tanh output, CNHW).
+    /// The input of every transposed convolution (CHWN), and after the last one G's image
+    /// (tanh output, CHWN).
     acts: Vec<Vec<f32>>,
     cols: Vec<Vec<f32>>,
     bns: Vec<BnCache>,
@@ -815,7 +821,7 @@ struct GCache {
 /// D's activations of the last forward pass.
 #[derive(Default)]
 struct DCache {
-    /// The input of every convolution (CNHW), then the last features.
+    /// The input of every convolution (CHWN), then the last features.
     acts: Vec<Vec<f32>>,
     cols: Vec<Vec<f32>>,
     bns: Vec<BnCache>,
@@ -1015,7 +1021,7 @@ impl ConvEngine {
     }
 
     /// G in training mode on the noise in `self.gc.z` (`n` rows): the image ends in
-    /// `self.gc.acts.last()` (CNHW, in [-1, 1]).
+    /// `self.gc.acts.last()` (CHWN, in [-1, 1]).
     fn g_forward(&mut self, n: usize) {
         let mut gc = std::mem::take(&mut self.gc);
         let stats = self.g_pass(&mut gc, n, true);
@@ -1031,7 +1037,7 @@ impl ConvEngine {
 
     /// G on the noise in `gc.z` (`n` rows), in training mode (batch statistics, returned
     /// per batch norm: the projection's first) or evaluation mode (running statistics); the
-    /// image ends in `gc.acts.last()` (CNHW, in [-1, 1]).
+    /// image ends in `gc.acts.last()` (CHWN, in [-1, 1]).
     fn g_pass(&self, gc: &mut GCache, n: usize, train: bool) -> Vec<Vec<(f32, f32)>> {
         let layers = self.ups.len();
         let mut stats = Vec::new();
@@ -1041,10 +1047,11 @@ impl ConvEngine {
         let (c0, s0) = self.start;
         match &self.project {
             Some((p, bn)) => {
-                // [f, n] = W' z' (+ b), BN + ReLU per feature, then [c0, s0 s0, n] -> CNHW
-                resize(&mut gc.proj, p.d_out * n);
+                // [f, n] = W' z' (+ b), BN + ReLU per feature: [c0, s0, s0, n] (CHWN)
+                let a0 = &mut gc.acts[0];
+                resize(a0, p.d_out * n);
                 matmul(
-                    &mut gc.proj,
+                    a0,
                     &p.weight.w,
                     Trans::Yes,
                     &gc.z,
@@ -1055,29 +1062,16 @@ impl ConvEngine {
                     false,
                 );
                 if let Some(b) = &p.bias {
-                    gc.proj
-                        .par_chunks_mut(n)
+                    a0.par_chunks_mut(n)
                         .zip(&b.w)
                         .for_each(|(row, &bv)| row.iter_mut().for_each(|v| *v += bv));
                 }
-                stats.push(bn.forward(&mut gc.proj, Act::Relu, &mut gc.proj_bn, train));
-                // [c0, s0 s0, n] -> [c0, n, s0 s0]
-                let a0 = &mut gc.acts[0];
-                resize(a0, gc.proj.len());
-                let hw = s0 * s0;
-                a0.par_chunks_mut(n * hw).enumerate().for_each(|(c, out)| {
-                    for p in 0..hw {
-                        let src = &gc.proj[(c * hw + p) * n..(c * hw + p + 1) * n];
-                        for (b, &v) in src.iter().enumerate() {
-                            out[b * hw + p] = v;
-                        }
-                    }
-                });
+                stats.push(bn.forward(a0, Act::Relu, &mut gc.proj_bn, train));
             }
             None => {
                 // z [n, c0] -> [c0, n] (1 x 1 images)
                 debug_assert_eq!(s0, 1);
-                swap_outer(&gc.z, n, c0, 1, &mut gc.acts[0]);
+                transpose(&gc.z, n, c0, &mut gc.acts[0]);
             }
         }
         for i in 0..layers {
@@ -1092,7 +1086,7 @@ impl ConvEngine {
         stats
     }
 
-    /// Back through G from `d` (the gradient at its image, CNHW; consumed), accumulating
+    /// Back through G from `d` (the gradient at its image, CHWN; consumed), accumulating
     /// every weight gradient.
     fn g_backward(&mut self, d: &mut Vec<f32>, n: usize) {
         let layers = self.ups.len();
@@ -1121,24 +1115,15 @@ impl ConvEngine {
             std::mem::swap(d, &mut dx);
         }
         if let Some((p, bn)) = &mut self.project {
-            // d is [c0, n, s0 s0]: back to [f, n], then ReLU + BN, then the linear map
-            let (_, s0) = self.start;
-            let hw = s0 * s0;
-            resize(&mut dx, d.len());
-            dx.par_chunks_mut(n * hw).enumerate().for_each(|(c, out)| {
-                for p in 0..hw {
-                    for b in 0..n {
-                        out[p * n + b] = d[c * n * hw + b * hw + p];
-                    }
-                }
-            });
-            bn.backward(&mut dx, &gc.proj, Act::Relu, &gc.proj_bn, true);
+            // d is [c0, s0, s0, n], the projection's [f, n]: back through ReLU + BN, then
+            // the linear map
+            bn.backward(d, &gc.acts[0], Act::Relu, &gc.proj_bn, true);
             // dW [in, out] += z' dh'   (z [n, in], dh [out, n])
             matmul(
                 &mut p.weight.g,
                 &gc.z,
                 Trans::Yes,
-                &dx,
+                d,
                 Trans::Yes,
                 p.d_in,
                 n,
@@ -1146,7 +1131,7 @@ impl ConvEngine {
                 true,
             );
             if let Some(b) = &mut p.bias {
-                for (gb, row) in b.g.iter_mut().zip(dx.chunks(n)) {
+                for (gb, row) in b.g.iter_mut().zip(d.chunks(n)) {
                     *gb += row.iter().map(|&v| v as f64).sum::<f64>() as f32;
                 }
             }
@@ -1154,7 +1139,7 @@ impl ConvEngine {
         self.grad_b = dx;
     }
 
-    /// D in training mode on `x` (`n` images, CNHW, in [-1, 1]): the logits.
+    /// D in training mode on `x` (`n` images, CHWN, in [-1, 1]): the logits.
     fn d_forward(&mut self, x: &[f32], n: usize) -> Vec<f32> {
         let layers = self.downs.len();
         let dc = &mut self.dc;
@@ -1176,21 +1161,17 @@ impl ConvEngine {
         }
         let feats = &dc.acts[layers];
         if let Some(l) = &self.out_linear {
-            // logit[b] = sum_{c, p} W[c hw + p] a[c, b, p] + bias (burn flattens NCHW)
-            let c = self.downs[layers - 1].c_out;
-            let hw = l.d_in / c;
+            // logit[b] = sum_f W[f] a[f, b] + bias: the features [c, h, w, n] are [f, n] with
+            // f = (c, y, x), burn's flattening of NCHW
             let bias = l.bias.as_ref().map_or(0.0, |b| b.w[0]);
-            (0..n)
-                .map(|b| {
-                    let mut s = 0f32;
-                    for ci in 0..c {
-                        let a = &feats[(ci * n + b) * hw..(ci * n + b + 1) * hw];
-                        let w = &l.weight.w[ci * hw..(ci + 1) * hw];
-                        s += a.iter().zip(w).map(|(x, y)| x * y).sum::<f32>();
-                    }
-                    s + bias
-                })
-                .collect()
+            let mut logits = vec![0f32; n];
+            for (&w, a) in l.weight.w.iter().zip(feats.chunks(n)) {
+                for (o, &v) in logits.iter_mut().zip(a) {
+                    *o += w * v;
+                }
+            }
+            logits.iter_mut().for_each(|o| *o += bias);
+            logits
         } else if let Some(l) = &self.out_conv {
             let mut y = Vec::new();
             l.forward(feats, n, &mut dc.out_col, &mut y);
@@ -1201,7 +1182,7 @@ impl ConvEngine {
     }
 
     /// Back through D from the logits' gradient `dl`: D's weight gradients accumulate when
-    /// `weights`; the image's gradient (CNHW) is returned when `data`.
+    /// `weights`; the image's gradient (CHWN) is returned when `data`.
     fn d_backward(&mut self, dl: &[f32], n: usize, weights: bool, data: bool) -> Vec<f32> {
         let layers = self.downs.len();
         let dc = &self.dc;
@@ -1209,21 +1190,17 @@ impl ConvEngine {
         let mut d = std::mem::take(&mut self.grad_a);
         resize(&mut d, feats.len());
         if let Some(l) = &mut self.out_linear {
-            let c = self.downs[layers - 1].c_out;
-            let hw = l.d_in / c;
-            for ci in 0..c {
-                let w = &l.weight.w[ci * hw..(ci + 1) * hw];
-                for (b, &g) in dl.iter().enumerate() {
-                    let at = (ci * n + b) * hw;
-                    for (o, &wv) in d[at..at + hw].iter_mut().zip(w) {
-                        *o = g * wv;
-                    }
-                    if weights {
-                        let a = &feats[at..at + hw];
-                        for (gw, &av) in l.weight.g[ci * hw..(ci + 1) * hw].iter_mut().zip(a) {
-                            *gw += g * av;
-                        }
-                    }
+            // d[f, b] = W[f] dl[b]; dW[f] += sum_b a[f, b] dl[b]
+            for ((dr, &w), (a, gw)) in d
+                .chunks_mut(n)
+                .zip(&l.weight.w)
+                .zip(feats.chunks(n).zip(l.weight.g.iter_mut()))
+            {
+                for (o, &g) in dr.iter_mut().zip(dl) {
+                    *o = g * w;
+                }
+                if weights {
+                    *gw += a.iter().zip(dl).map(|(&av, &g)| av * g).sum::<f32>();
                 }
             }
             if weights && let Some(b) = &mut l.bias {
@@ -1274,18 +1251,15 @@ impl ConvEngine {
         }
     }
 
-    /// NCHW `[n, c, h, w]` in [0, 1] -> CNHW in [-1, 1].
-    fn real_cnhw(&self, x: &[f32], n: usize) -> Vec<f32> {
-        let hw = self.side * self.side;
+    /// NCHW `[n, c, h, w]` in [0, 1] -> CHWN in [-1, 1].
+    fn real_chwn(&self, x: &[f32], n: usize) -> Vec<f32> {
+        let chw = self.channels * self.side * self.side;
         let sym: Vec<f32> = x
             .iter()
             .map(|&v| crate::models::base::PixelRange::Symmetric.from_unit(v))
             .collect();
-        if self.channels == 1 {
-            return sym;
-        }
         let mut out = Vec::new();
-        swap_outer(&sym, n, self.channels, hw, &mut out);
+        transpose(&sym, n, chw, &mut out);
         out
     }
 
@@ -1306,7 +1280,7 @@ impl ConvEngine {
         self.gc.z = noise_values(noise, m, rng);
         self.g_forward(m);
         let fake = std::mem::take(&mut self.gc.acts[self.ups.len()]);
-        let real = self.real_cnhw(x, m);
+        let real = self.real_chwn(x, m);
         for t in self.d_tensors() {
             t.zero_grad();
         }
@@ -1368,20 +1342,16 @@ impl ConvEngine {
     pub fn generate(&self, z: &[f32], n: usize) -> Vec<f32> {
         let mut gc = GCache::default();
         let mut out = Vec::with_capacity(n * self.channels * self.side * self.side);
-        let hw = self.side * self.side;
+        let chw = self.channels * self.side * self.side;
         let mut chunk = Vec::new();
         for start in (0..n).step_by(SAMPLE_CHUNK) {
             let m = SAMPLE_CHUNK.min(n - start);
             gc.z.clear();
             gc.z.extend_from_slice(&z[start * self.noise_dim..(start + m) * self.noise_dim]);
             self.g_pass(&mut gc, m, false);
-            let img = &gc.acts[self.ups.len()];
-            if self.channels == 1 {
-                out.extend_from_slice(img);
-            } else {
-                swap_outer(img, self.channels, m, hw, &mut chunk);
-                out.extend_from_slice(&chunk);
-            }
+            // CHWN -> NCHW
+            transpose(&gc.acts[self.ups.len()], chw, m, &mut chunk);
+            out.extend_from_slice(&chunk);
         }
         out
     }
@@ -1396,8 +1366,8 @@ impl ConvEngine {
 mod tests {
     use super::*;
 
-    /// im2col by its definition: column (ci, ki, kj) at output (b, oy, ox) is the input at
-    /// (oy s + ki - p, ox s + kj - p), zero outside.
+    /// im2col by its definition: column (ci, ki, kj) at output (oy, ox, b) is the input at
+    /// (oy s + ki - p, ox s + kj - p), zero outside; CHWN on both sides.
     fn naive_im2col(x: &[f32], n: usize, g: Geom) -> Vec<f32> {
         let cols = n * g.ho * g.wo;
         let mut col = vec![0.0; g.rows() * cols];
@@ -1409,8 +1379,8 @@ mod tests {
                         let iy = (oy * g.stride + ki) as isize - g.pad as isize;
                         let ix = (ox * g.stride + kj) as isize - g.pad as isize;
                         if iy >= 0 && ix >= 0 && (iy as usize) < g.h && (ix as usize) < g.w {
-                            col[r * cols + (b * g.ho + oy) * g.wo + ox] =
-                                x[((c * n + b) * g.h + iy as usize) * g.w + ix as usize];
+                            col[r * cols + (oy * g.wo + ox) * n + b] =
+                                x[((c * g.h + iy as usize) * g.w + ix as usize) * n + b];
                         }
                     }
                 }
@@ -1449,16 +1419,13 @@ mod tests {
     }
 
     #[test]
-    fn swap_outer_swaps_the_two_outer_axes() {
+    fn transpose_swaps_rows_and_columns() {
         let src: Vec<f32> = (0..24).map(|i| i as f32).collect();
         let mut dst = Vec::new();
-        swap_outer(&src, 2, 3, 4, &mut dst);
-        // dst[j][i][k] = src[i][j][k]
-        for i in 0..2 {
-            for j in 0..3 {
-                for k in 0..4 {
-                    assert_eq!(dst[(j * 2 + i) * 4 + k], src[(i * 3 + j) * 4 + k]);
-                }
+        transpose(&src, 4, 6, &mut dst);
+        for i in 0..4 {
+            for j in 0..6 {
+                assert_eq!(dst[j * 4 + i], src[i * 6 + j]);
             }
         }
     }
