@@ -22,7 +22,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
-use super::gemm::{Trans, matmul};
+use super::gemm::{Trans, matmul, matmul_split_k};
 use super::{d_logit_grad, g_logit_grad, host, resize};
 use crate::config::NoiseConfig;
 use crate::loss::GanLoss;
@@ -709,7 +709,7 @@ impl ConvLayer {
             // the columns of dy; dW [c_in, c_out 16] += x dcol', dx = W dcol
             im2col(dy, n, g, work);
             if weights {
-                matmul(
+                matmul_split_k(
                     &mut self.weight.g,
                     x,
                     Trans::No,
@@ -739,7 +739,7 @@ impl ConvLayer {
             // dW [c_out, c_in 16] += dy col', dcol = W' dy, dx = col2im(dcol)
             let kdim = self.c_in * KK;
             if weights {
-                matmul(
+                matmul_split_k(
                     &mut self.weight.g,
                     dy,
                     Trans::No,

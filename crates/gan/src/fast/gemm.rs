@@ -87,6 +87,98 @@ pub fn matmul(
     }
 }
 
+/// Length of the inner dimension each part of [`matmul_split_k`] covers at least.
+pub const SPLIT_K_MIN: usize = 2048;
+/// Most parts [`matmul_split_k`] cuts the inner dimension into.
+pub const SPLIT_K_PARTS: usize = 4;
+
+/// [`matmul`] for a small product over a long inner dimension (a convolution's weight
+/// gradient: `m x n` is a weight, `k` every output position of the batch), where the
+/// kernel's own threading, which splits `c`, finds little to split. The inner dimension is
+/// cut into up to [`SPLIT_K_PARTS`] parts of at least [`SPLIT_K_MIN`], fixed by the shapes
+/// (never by the thread count, so results do not depend on it); each part's product runs
+/// on one thread, and the parts are added in order.
+///
+/// # Panics
+/// As [`matmul`].
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_split_k(
+    c: &mut [f32],
+    a: &[f32],
+    ta: Trans,
+    b: &[f32],
+    tb: Trans,
+    m: usize,
+    k: usize,
+    n: usize,
+    accumulate: bool,
+) {
+    use rayon::prelude::*;
+    let parts = (k / SPLIT_K_MIN).clamp(1, SPLIT_K_PARTS);
+    if parts == 1 {
+        return matmul(c, a, ta, b, tb, m, k, n, accumulate);
+    }
+    assert!(
+        c.len() >= m * n && a.len() >= m * k && b.len() >= k * n,
+        "matmul_split_k: buffers too small"
+    );
+    let (a_rs, a_cs, a_step) = match ta {
+        Trans::No => (k as isize, 1, 1),
+        Trans::Yes => (1, m as isize, m),
+    };
+    let (b_rs, b_cs, b_step) = match tb {
+        Trans::No => (n as isize, 1, n),
+        Trans::Yes => (1, k as isize, 1),
+    };
+    let per = k.div_ceil(parts);
+    let products: Vec<Vec<f32>> = (0..parts)
+        .into_par_iter()
+        .map(|part| {
+            let (p0, p1) = (part * per, ((part + 1) * per).min(k));
+            let mut out = vec![0f32; m * n];
+            if p1 > p0 {
+                // SAFETY: the assert above bounds every element of `a` and `b` the full
+                // product reads; this part reads the inner indices p0..p1 of them, through
+                // the same strides from pointers offset by p0 along the inner dimension.
+                // `out` is a fresh m x n buffer.
+                unsafe {
+                    gemm::gemm(
+                        m,
+                        n,
+                        p1 - p0,
+                        out.as_mut_ptr(),
+                        1,
+                        n as isize,
+                        false,
+                        a.as_ptr().add(p0 * a_step),
+                        a_cs,
+                        a_rs,
+                        b.as_ptr().add(p0 * b_step),
+                        b_cs,
+                        b_rs,
+                        1.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    );
+                }
+            }
+            out
+        })
+        .collect();
+    let c = &mut c[..m * n];
+    if !accumulate {
+        c.fill(0.0);
+    }
+    for p in &products {
+        for (x, &v) in c.iter_mut().zip(p) {
+            *x += v;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +205,31 @@ mod tests {
             }
         }
         c
+    }
+
+    #[test]
+    fn a_product_split_along_its_inner_dimension_matches_a_naive_product() {
+        // k long enough for 3 parts (the last one shorter), every transpose combination
+        let (m, k, n) = (5, 2 * SPLIT_K_MIN + 37, 3);
+        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
+        for ta in [Trans::No, Trans::Yes] {
+            for tb in [Trans::No, Trans::Yes] {
+                let want = naive(&a, ta, &b, tb, m, k, n);
+                let mut c = vec![1.0; m * n];
+                matmul_split_k(&mut c, &a, ta, &b, tb, m, k, n, false);
+                for (x, y) in c.iter().zip(&want) {
+                    assert!(
+                        (x - y).abs() < 1e-3 * (1.0 + y.abs()),
+                        "{ta:?} {tb:?}: {x} vs {y}"
+                    );
+                }
+                matmul_split_k(&mut c, &a, ta, &b, tb, m, k, n, true);
+                for (x, y) in c.iter().zip(&want) {
+                    assert!((x - 2.0 * y).abs() < 2e-3 * (1.0 + y.abs()), "accumulate");
+                }
+            }
+        }
     }
 
     #[test]
