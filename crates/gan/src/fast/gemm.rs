@@ -32,49 +32,68 @@ pub fn matmul(
     n: usize,
     accumulate: bool,
 ) {
-    assert!(
-        c.len() >= m * n && a.len() >= m * k && b.len() >= k * n,
-        "matmul: buffers too small"
-    );
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            c[..m * n].fill(0.0);
-        }
-        return;
-    }
-    let (a_rs, a_cs) = match ta {
-        Trans::No => (k as isize, 1),
-        Trans::Yes => (1, m as isize),
-    };
-    let (b_rs, b_cs) = match tb {
-        Trans::No => (n as isize, 1),
-        Trans::Yes => (1, k as isize),
-    };
     let threads = rayon::current_num_threads();
     let par = if threads > 1 && m * n * k >= PAR_MIN_WORK {
         gemm::Parallelism::Rayon(threads)
     } else {
         gemm::Parallelism::None
     };
-    // SAFETY: the assert above guarantees every index the kernel reads or writes
-    // (row * row_stride + col * col_stride, within the given dimensions) lies inside the
-    // slices; `c` is borrowed mutably and does not alias `a` or `b`.
+    partial_product(c, (a, ta), (b, tb), (m, k, n), 0..k, accumulate, par);
+}
+
+/// `c = a'[:, r] b'[r, :]` (or `c +=`) over the inner indices `r` only, as [`matmul`]
+/// describes the operands.
+///
+/// # Panics
+/// As [`matmul`], or when `r` is not within `0..k`.
+fn partial_product(
+    c: &mut [f32],
+    (a, ta): (&[f32], Trans),
+    (b, tb): (&[f32], Trans),
+    (m, k, n): (usize, usize, usize),
+    r: std::ops::Range<usize>,
+    accumulate: bool,
+    par: gemm::Parallelism,
+) {
+    assert!(
+        c.len() >= m * n && a.len() >= m * k && b.len() >= k * n && r.start <= r.end && r.end <= k,
+        "matmul: buffers too small"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if r.is_empty() {
+        if !accumulate {
+            c[..m * n].fill(0.0);
+        }
+        return;
+    }
+    // row stride, column stride, and the offset of inner index p
+    let (a_rs, a_cs, a_at) = match ta {
+        Trans::No => (k as isize, 1, r.start),
+        Trans::Yes => (1, m as isize, r.start * m),
+    };
+    let (b_rs, b_cs, b_at) = match tb {
+        Trans::No => (n as isize, 1, r.start * n),
+        Trans::Yes => (1, k as isize, r.start),
+    };
+    // SAFETY: the assert above guarantees every index the kernel reads or writes (from the
+    // offset of r.start, row * row_stride + col * col_stride within the given dimensions and
+    // r.len() inner indices) lies inside the slices; `c` is borrowed mutably and does not
+    // alias `a` or `b`.
     unsafe {
         gemm::gemm(
             m,
             n,
-            k,
+            r.len(),
             c.as_mut_ptr(),
             1,
             n as isize,
             accumulate,
-            a.as_ptr(),
+            a.as_ptr().add(a_at),
             a_cs,
             a_rs,
-            b.as_ptr(),
+            b.as_ptr().add(b_at),
             b_cs,
             b_rs,
             1.0,
@@ -118,53 +137,14 @@ pub fn matmul_split_k(
     if parts == 1 {
         return matmul(c, a, ta, b, tb, m, k, n, accumulate);
     }
-    assert!(
-        c.len() >= m * n && a.len() >= m * k && b.len() >= k * n,
-        "matmul_split_k: buffers too small"
-    );
-    let (a_rs, a_cs, a_step) = match ta {
-        Trans::No => (k as isize, 1, 1),
-        Trans::Yes => (1, m as isize, m),
-    };
-    let (b_rs, b_cs, b_step) = match tb {
-        Trans::No => (n as isize, 1, n),
-        Trans::Yes => (1, k as isize, 1),
-    };
     let per = k.div_ceil(parts);
     let products: Vec<Vec<f32>> = (0..parts)
         .into_par_iter()
         .map(|part| {
-            let (p0, p1) = (part * per, ((part + 1) * per).min(k));
             let mut out = vec![0f32; m * n];
-            if p1 > p0 {
-                // SAFETY: the assert above bounds every element of `a` and `b` the full
-                // product reads; this part reads the inner indices p0..p1 of them, through
-                // the same strides from pointers offset by p0 along the inner dimension.
-                // `out` is a fresh m x n buffer.
-                unsafe {
-                    gemm::gemm(
-                        m,
-                        n,
-                        p1 - p0,
-                        out.as_mut_ptr(),
-                        1,
-                        n as isize,
-                        false,
-                        a.as_ptr().add(p0 * a_step),
-                        a_cs,
-                        a_rs,
-                        b.as_ptr().add(p0 * b_step),
-                        b_cs,
-                        b_rs,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    );
-                }
-            }
+            let r = (part * per).min(k)..((part + 1) * per).min(k);
+            let none = gemm::Parallelism::None;
+            partial_product(&mut out, (a, ta), (b, tb), (m, k, n), r, false, none);
             out
         })
         .collect();
