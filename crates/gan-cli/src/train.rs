@@ -25,7 +25,9 @@ use crate::common::{DeviceKind, device_of, print_json, set_threads};
 #[derive(Args)]
 pub struct TrainArgs {
     /// A bundled preset: mnist-paper (the paper's MNIST model), mnist-fast (a small model),
-    /// fashion-paper, mnist-cgan (conditional), ring8 / grid25 (2-D mode-collapse tests).
+    /// fashion-paper, mnist-cgan (conditional), ring8 / grid25 (2-D mode-collapse tests),
+    /// mnist-dcgan / fashion-dcgan (DCGAN, 28 x 28), emoji-dcgan / emoji-dcgan-64 /
+    /// emoji-cdcgan / emoji-sngan (the bundled colour emoji), cifar10-dcgan (your CIFAR-10).
     #[arg(long, conflicts_with = "resume")]
     preset: Option<String>,
     /// A TOML config file (see configs/ for the keys). Alone it must hold every key; with
