@@ -22,7 +22,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
-use super::gemm::{Trans, matmul, matmul_split_k};
+use super::gemm::{Trans, matmul, matmul_nt_accumulate};
 use super::{d_logit_grad, g_logit_grad, host, resize};
 use crate::config::NoiseConfig;
 use crate::loss::GanLoss;
@@ -709,16 +709,13 @@ impl ConvLayer {
             // the columns of dy; dW [c_in, c_out 16] += x dcol', dx = W dcol
             im2col(dy, n, g, work);
             if weights {
-                matmul_split_k(
+                matmul_nt_accumulate(
                     &mut self.weight.g,
                     x,
-                    Trans::No,
                     work,
-                    Trans::Yes,
                     self.c_in,
                     cols,
                     self.c_out * KK,
-                    true,
                 );
             }
             if let Some(dx) = dx {
@@ -739,17 +736,7 @@ impl ConvLayer {
             // dW [c_out, c_in 16] += dy col', dcol = W' dy, dx = col2im(dcol)
             let kdim = self.c_in * KK;
             if weights {
-                matmul_split_k(
-                    &mut self.weight.g,
-                    dy,
-                    Trans::No,
-                    col,
-                    Trans::Yes,
-                    self.c_out,
-                    cols,
-                    kdim,
-                    true,
-                );
+                matmul_nt_accumulate(&mut self.weight.g, dy, col, self.c_out, cols, kdim);
             }
             if let Some(dx) = dx {
                 resize(work, kdim * cols);

@@ -159,6 +159,20 @@ pub fn matmul_split_k(
     }
 }
 
+/// `c += a b'` for `a` `m x k` and `b` `n x k`, both row-major with a long inner dimension
+/// (a convolution's weight gradient: `c` the weight, `k` every output position of the
+/// batch). Computed as `(b a')'`, so that the larger operand `b` is read along its rows,
+/// in [`matmul_split_k`]'s parts, and the small product is added transposed.
+pub fn matmul_nt_accumulate(c: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
+    let mut t = vec![0f32; n * m];
+    matmul_split_k(&mut t, b, Trans::No, a, Trans::Yes, n, k, m, false);
+    for (i, row) in c[..m * n].chunks_mut(n).enumerate() {
+        for (j, x) in row.iter_mut().enumerate() {
+            *x += t[j * m + i];
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +222,24 @@ mod tests {
                 for (x, y) in c.iter().zip(&want) {
                     assert!((x - 2.0 * y).abs() < 2e-3 * (1.0 + y.abs()), "accumulate");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_transposed_weight_gradient_product_accumulates_a_b_transposed() {
+        for (m, k, n) in [(3, 7, 5), (4, 2 * SPLIT_K_MIN + 5, 6)] {
+            let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..n * k).map(|i| (i as f32 * 0.11).cos()).collect();
+            let want = naive(&a, Trans::No, &b, Trans::Yes, m, k, n);
+            let mut c: Vec<f32> = (0..m * n).map(|i| i as f32).collect();
+            matmul_nt_accumulate(&mut c, &a, &b, m, k, n);
+            for (i, (x, y)) in c.iter().zip(&want).enumerate() {
+                let y = y + i as f32;
+                assert!(
+                    (x - y).abs() < 1e-3 * (1.0 + y.abs()),
+                    "{m}x{k}x{n}: {x} vs {y}"
+                );
             }
         }
     }
