@@ -142,6 +142,11 @@ pub struct OptimConfig {
     pub eps: f64,
     /// Initial learning rate.
     pub lr: f64,
+    /// D's learning rate over G's: D trains at `lr * d_lr_ratio` (the two time-scale update
+    /// rule, TTUR, Heusel et al. 2017, e.g. 4 with `lr = 1e-4`); 1, the default, trains both
+    /// at `lr`. Decay, its floor and a divergence rollback's factor apply to both.
+    #[serde(default = "default_d_lr_ratio")]
+    pub d_lr_ratio: f64,
     /// The learning rate is divided by this factor after every update.
     pub lr_decay: f64,
     /// Floor of the decayed learning rate.
@@ -471,6 +476,10 @@ fn default_tensorboard_every() -> u64 {
 }
 
 fn default_label_scale() -> f32 {
+    1.0
+}
+
+fn default_d_lr_ratio() -> f64 {
     1.0
 }
 
@@ -848,6 +857,12 @@ impl TrainConfig {
                 format!("{} must be finite and above 0", o.lr),
             );
         }
+        if !(o.d_lr_ratio.is_finite() && o.d_lr_ratio > 0.0) {
+            return bad(
+                "optimizer.d_lr_ratio",
+                format!("{} must be finite and above 0", o.d_lr_ratio),
+            );
+        }
         if !(o.lr_decay.is_finite() && o.lr_decay >= 1.0) {
             return bad(
                 "optimizer.lr_decay",
@@ -1019,6 +1034,7 @@ const OPTIONAL: &[&str] = &[
     "optimizer.beta1",
     "optimizer.beta2",
     "optimizer.eps",
+    "optimizer.d_lr_ratio",
 ];
 
 /// A TOML value's kind, for error messages.
@@ -1169,6 +1185,7 @@ mod tests {
         assert_eq!(c.optimizer.lr, 0.05);
         let cases = [
             ("optimizer.lr=-1", "optimizer.lr"),
+            ("optimizer.d_lr_ratio=0", "optimizer.d_lr_ratio"),
             ("nope=1", "unknown key"),
             ("optimizer.nope=1", "unknown key"),
             ("loss=hinge-ish", "loss"),

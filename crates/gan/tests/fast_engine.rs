@@ -185,3 +185,57 @@ fn sampling_after_fused_steps_sees_the_trained_weights_without_a_sync() {
     gan.sync_modules();
     assert_eq!(gan.sample(8, 3).expect("sample"), unsynced);
 }
+
+#[test]
+fn d_lr_ratio_scales_ds_steps_only_on_every_engine_and_schedule() {
+    // one momentum-SGD step from zero velocity moves each weight by -lr * gradient: with
+    // D's learning rate tripled D moves three times as far; under the simultaneous schedule
+    // G's step (gradients from the same pass) does not change at all
+    for schedule in ["simultaneous", "alternating"] {
+        for engine in ["fast", "burn"] {
+            let with = |ratio: f64| {
+                let sets = [
+                    format!("schedule={schedule:?}"),
+                    format!("engine={engine:?}"),
+                    "generator.hidden=[64, 48]".to_string(),
+                    "discriminator.hidden=[32, 16]".to_string(),
+                    "batch_size=50".to_string(),
+                    "discriminator.init_range=0.05".to_string(),
+                    format!("optimizer.d_lr_ratio={ratio}"),
+                ];
+                TrainConfig::preset("mnist-fast", &sets).expect("cfg")
+            };
+            let (_, start) = run(&with(1.0), 0);
+            let (_, one) = run(&with(1.0), 1);
+            let (_, three) = run(&with(3.0), 1);
+            let delta = |g: &Gan| -> Vec<f32> {
+                let (a, b) = (weights(&g.discriminator), weights(&start.discriminator));
+                a.iter()
+                    .flatten()
+                    .zip(b.iter().flatten())
+                    .map(|(x, y)| x - y)
+                    .collect()
+            };
+            let (d1, d3) = (delta(&one), delta(&three));
+            let scale = d1.iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert!(scale > 1e-4, "{schedule} {engine}: D moved only {scale}");
+            let worst = d1
+                .iter()
+                .zip(&d3)
+                .map(|(a, b)| (3.0 * a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(
+                worst < 1e-3 * scale,
+                "{schedule} {engine}: D's step with ratio 3 is not 3 times the step with 1 \
+                 (off by {worst} of {scale})"
+            );
+            if schedule == "simultaneous" {
+                assert_eq!(
+                    weights(&one.generator),
+                    weights(&three.generator),
+                    "{schedule} {engine}: G's step changed with D's learning rate"
+                );
+            }
+        }
+    }
+}

@@ -4,4 +4,4 @@ pub mod ema;
 mod sgd;
 
 pub use ema::{Ema, EmaSchedule};
-pub use sgd::{Adaptive, MomentumSgd, learning_rate_at, momentum_at};
+pub use sgd::{Adaptive, MomentumSgd, d_learning_rate_at, learning_rate_at, momentum_at};

@@ -7,10 +7,16 @@ use burn::tensor::Tensor;
 
 use crate::config::OptimConfig;
 
-/// Learning rate of update number `step` (0-based): `max(min_lr, lr / lr_decay^step)`
-/// (pylearn2 `ExponentialDecay`: the first update uses the base rate).
+/// G's learning rate at its update number `step` (0-based): `max(min_lr, lr /
+/// lr_decay^step)` (pylearn2 `ExponentialDecay`: the first update uses the base rate).
 pub fn learning_rate_at(cfg: &OptimConfig, step: u64) -> f64 {
     (cfg.lr / cfg.lr_decay.powf(step as f64)).max(cfg.min_lr)
+}
+
+/// D's learning rate at its update number `step`: G's schedule times `d_lr_ratio` (the two
+/// time-scale update rule of Heusel et al. 2017 when it is not 1).
+pub fn d_learning_rate_at(cfg: &OptimConfig, step: u64) -> f64 {
+    learning_rate_at(cfg, step) * cfg.d_lr_ratio
 }
 
 /// Momentum during epoch `epoch` (0-based), as pylearn2's `MomentumAdjustor` sets it: the
@@ -297,6 +303,7 @@ mod tests {
             beta2: 0.999,
             eps: 1e-8,
             lr: 0.1,
+            d_lr_ratio: 1.0,
             lr_decay: 1.000004,
             min_lr: 1e-6,
             momentum: 0.5,

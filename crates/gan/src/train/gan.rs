@@ -19,7 +19,7 @@ use crate::models::{
     Discriminator, Draw, Generator, ImageShape, MlpDiscriminator, MlpGenerator, PixelRange,
     one_hot, sample_noise,
 };
-use crate::optim::{Adaptive, Ema, MomentumSgd, learning_rate_at, momentum_at};
+use crate::optim::{Adaptive, Ema, MomentumSgd, d_learning_rate_at, learning_rate_at, momentum_at};
 use crate::rng::Rng;
 
 /// Tags of the independent random streams derived from the run's seed.
@@ -559,7 +559,7 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
             Some(Fused::Mlp(engine)) if cfg.schedule == Schedule::Simultaneous => {
                 let step = p.step;
                 let m = real[0].len() / d;
-                let lr_d = learning_rate_at(&cfg.optimizer, p.d_updates) as f32;
+                let lr_d = d_learning_rate_at(&cfg.optimizer, p.d_updates) as f32;
                 let lr_g = learning_rate_at(&cfg.optimizer, p.g_updates) as f32;
                 let out = engine.simultaneous_step(
                     &real[0],
@@ -593,7 +593,7 @@ impl<G: Generator, D: Discriminator> Gan<G, D> {
     }
 
     fn lr_d(&self) -> f64 {
-        learning_rate_at(&self.cfg.optimizer, self.progress.d_updates)
+        d_learning_rate_at(&self.cfg.optimizer, self.progress.d_updates)
     }
 
     fn lr_g(&self) -> f64 {
@@ -1169,7 +1169,7 @@ fn fused_alternating(
     let step = p.step;
     let mut last = StepStats::default();
     for x in real {
-        let lr = learning_rate_at(&cfg.optimizer, p.d_updates) as f32;
+        let lr = d_learning_rate_at(&cfg.optimizer, p.d_updates) as f32;
         let t = p.d_updates + 1;
         let (r, f) = engine.d_update(cfg, x, x.len() / d, &mut p.rng, lr, t, momentum);
         p.d_updates += 1;
