@@ -638,14 +638,14 @@ impl ConvLayer {
         }
     }
 
-    /// `y = layer(x)` for `x` `[c_in, n, h, w]`; `col` keeps what the backward pass needs
+    /// `y = layer(x)` for `x` `[c_in, h, w, n]`; `col` keeps what the backward pass needs
     /// (the input's columns of a convolution).
     fn forward(&self, x: &[f32], n: usize, col: &mut Vec<f32>, y: &mut Vec<f32>) {
         let g = self.geom;
         let kdim = self.c_in * KK;
         if self.transposed {
             let cols = n * g.ho * g.wo;
-            // columns [c_out * 16, n h_in w_in] = W' x, then summed into the image
+            // columns [c_out * 16, h_in w_in n] = W' x, then summed into the image
             resize(col, self.c_out * KK * cols);
             matmul(
                 col,
@@ -683,7 +683,7 @@ impl ConvLayer {
         }
     }
 
-    /// Back through the layer: `dy` `[c_out, n, ho, wo]` at its output; the weight (and bias)
+    /// Back through the layer: `dy` `[c_out, ho, wo, n]` at its output; the weight (and bias)
     /// gradients accumulate when `weights`, and `dx` gets the input's gradient when given.
     /// `x` and `col` are what [`ConvLayer::forward`] saw and kept; `work` is scratch.
     #[allow(clippy::too_many_arguments)]
