@@ -578,20 +578,26 @@ mod tests {
         (0..n * d).map(|_| shift + scale * rng.normal()).collect()
     }
 
+    /// `B B'` for a random normal `B` (`n x cols`, from `seed`): symmetric, positive
+    /// semi-definite, of rank `min(n, cols)`.
+    fn gram(n: usize, cols: usize, seed: u64) -> Vec<f64> {
+        let mut rng = Rng::new(seed);
+        let b: Vec<f64> = (0..n * cols).map(|_| rng.normal() as f64).collect();
+        (0..n * n)
+            .map(|ij| {
+                (0..cols)
+                    .map(|k| b[(ij / n) * cols + k] * b[(ij % n) * cols + k])
+                    .sum()
+            })
+            .collect()
+    }
+
     #[test]
     fn eigen_reconstructs_a_symmetric_matrix() {
         // a rank-deficient PSD matrix (n = 40 from 30 columns: ten zero eigenvalues) and the
         // 1 x 1 case, then a small full-rank one with its square root
         for (n, cols) in [(40, 30), (1, 1)] {
-            let mut rng = Rng::new(5);
-            let b: Vec<f64> = (0..n * cols).map(|_| rng.normal() as f64).collect();
-            let a: Vec<f64> = (0..n * n)
-                .map(|ij| {
-                    (0..cols)
-                        .map(|k| b[(ij / n) * cols + k] * b[(ij % n) * cols + k])
-                        .sum()
-                })
-                .collect();
+            let a = gram(n, cols, 5);
             let (w, v) = symmetric_eigen(&a, n);
             assert_eq!(w.iter().filter(|x| x.abs() < 1e-9).count(), n - cols.min(n));
             // the eigenvalues alone: the same values
@@ -617,15 +623,7 @@ mod tests {
             }
         }
         let n = 6;
-        let mut rng = Rng::new(3);
-        let b: Vec<f64> = (0..n * n).map(|_| rng.normal() as f64).collect();
-        let a: Vec<f64> = (0..n * n)
-            .map(|ij| {
-                (0..n)
-                    .map(|k| b[(ij / n) * n + k] * b[(ij % n) * n + k])
-                    .sum()
-            })
-            .collect();
+        let a = gram(n, n, 3);
         let (w, v) = symmetric_eigen(&a, n);
         for i in 0..n {
             for j in 0..n {

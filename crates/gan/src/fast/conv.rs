@@ -373,6 +373,34 @@ fn normalise(
     }
 }
 
+/// The batch-norm backward pass's first sweep along a row: `d *= slope(y)` (the gradient
+/// through the activation, from its output `y`), returning `sum d` and `sum d xhat`, each in
+/// [`LANES`] f64 partial sums (independent chains) with the row's tail added after them;
+/// `slope` known at compile time so that the loop vectorises.
+fn through_act(d: &mut [f32], y: &[f32], xhat: &[f32], slope: impl Fn(f32) -> f32) -> (f64, f64) {
+    let step = |dv: &mut f32, y: f32, h: f32, sb: &mut f64, sg: &mut f64| {
+        *dv *= slope(y);
+        *sb += *dv as f64;
+        *sg += (*dv * h) as f64;
+    };
+    let (mut sb, mut sg) = ([0f64; LANES], [0f64; LANES]);
+    let mut chunks = d.chunks_exact_mut(LANES);
+    for ((dc, yc), xc) in (&mut chunks)
+        .zip(y.chunks_exact(LANES))
+        .zip(xhat.chunks_exact(LANES))
+    {
+        for i in 0..LANES {
+            step(&mut dc[i], yc[i], xc[i], &mut sb[i], &mut sg[i]);
+        }
+    }
+    let tail = d.len() - d.len() % LANES;
+    let (mut sb, mut sg) = (sb.iter().sum::<f64>(), sg.iter().sum::<f64>());
+    for ((dv, &yv), &h) in d[tail..].iter_mut().zip(&y[tail..]).zip(&xhat[tail..]) {
+        step(dv, yv, h, &mut sb, &mut sg);
+    }
+    (sb, sg)
+}
+
 /// Batch normalisation in training mode (burn's `BatchNorm`: biased batch variance,
 /// `epsilon`, running statistics `(1 - momentum) r + momentum s`), over rows: each of the
 /// `gamma.len()` features is one contiguous row of the activation.
@@ -489,11 +517,10 @@ impl Bn {
                 }) / len as f64) as f32;
                 let inv = 1.0 / (var + self.epsilon).sqrt();
                 let (g, b) = (self.gamma.w[j], self.beta.w[j]);
+                let at = (mean, inv, g, b);
                 match act {
-                    Act::Relu => normalise(row, xhat, (mean, inv, g, b), |x| x.max(0.0)),
-                    Act::Leaky => normalise(row, xhat, (mean, inv, g, b), |x| {
-                        if x > 0.0 { x } else { LEAK * x }
-                    }),
+                    Act::Relu => normalise(row, xhat, at, |x| Act::Relu.apply(x)),
+                    Act::Leaky => normalise(row, xhat, at, |x| Act::Leaky.apply(x)),
                 }
                 (mean, var)
             })
@@ -525,29 +552,10 @@ impl Bn {
             .zip(cache.xhat.par_chunks(len))
             .enumerate()
             .map(|(j, ((dr, yr), xr))| {
-                // the gradient through the activation, and its sum and its sum against
-                // xhat, each in LANES f64 partial sums (independent chains)
-                let neg = act.slope(-1.0);
-                let (mut sb, mut sg) = ([0f64; LANES], [0f64; LANES]);
-                let mut chunks = dr.chunks_exact_mut(LANES);
-                for ((dc, yc), xc) in (&mut chunks)
-                    .zip(yr.chunks_exact(LANES))
-                    .zip(xr.chunks_exact(LANES))
-                {
-                    for i in 0..LANES {
-                        let dv = dc[i] * if yc[i] > 0.0 { 1.0 } else { neg };
-                        dc[i] = dv;
-                        sb[i] += dv as f64;
-                        sg[i] += (dv * xc[i]) as f64;
-                    }
-                }
-                let tail = dr.len() - dr.len() % LANES;
-                let (mut sb, mut sg) = (sb.iter().sum::<f64>(), sg.iter().sum::<f64>());
-                for ((dv, &yv), &h) in dr[tail..].iter_mut().zip(&yr[tail..]).zip(&xr[tail..]) {
-                    *dv *= act.slope(yv);
-                    sb += *dv as f64;
-                    sg += (*dv * h) as f64;
-                }
+                let (sb, sg) = match act {
+                    Act::Relu => through_act(dr, yr, xr, |y| Act::Relu.slope(y)),
+                    Act::Leaky => through_act(dr, yr, xr, |y| Act::Leaky.slope(y)),
+                };
                 let (sb, sg) = (sb as f32, sg as f32);
                 let k = self.gamma.w[j] * cache.inv_std[j] / len as f32;
                 let n = len as f32;
