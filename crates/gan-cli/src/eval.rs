@@ -259,6 +259,37 @@ pub(crate) fn load_samples(
     }
 }
 
+/// KID (`metric` "kid") or improved precision and recall (any other) of the real and fake
+/// features (`dim` columns each), written into `v` with their settings; returns the report's
+/// line. Every extractor reports these two through it.
+pub(crate) fn compare_features(
+    metric: &str,
+    real: &[f32],
+    fake: &[f32],
+    dim: usize,
+    a: &QualityArgs,
+    v: &mut serde_json::Value,
+) -> Result<String> {
+    use gan::eval::quality::{kid, precision_recall};
+    Ok(if metric == "kid" {
+        let (m, s) = kid(real, fake, dim, a.subsets, a.subset_size, a.src.seed)?;
+        v["kid"] = m.into();
+        v["kid_std"] = s.into();
+        v["subsets"] = a.subsets.into();
+        v["subset_size"] = a.subset_size.into();
+        format!(
+            "KID {m:.5} ± {s:.5} ({} subsets of {})",
+            a.subsets, a.subset_size
+        )
+    } else {
+        let (p, r) = precision_recall(real, fake, dim, a.k)?;
+        v["precision"] = p.into();
+        v["recall"] = r.into();
+        v["k"] = a.k.into();
+        format!("precision {p:.4}, recall {r:.4} (k = {})", a.k)
+    })
+}
+
 fn quality(metric: &str, a: QualityArgs) -> Result<i32> {
     if a.extractor == "inception" {
         return crate::inception::run(metric, a);
@@ -274,9 +305,7 @@ fn quality(metric: &str, a: QualityArgs) -> Result<i32> {
         }
     }
     use gan::classifier::{features, probabilities};
-    use gan::eval::quality::{
-        class_histogram, classifier_score, frechet_distance, kid, precision_recall,
-    };
+    use gan::eval::quality::{class_histogram, classifier_score, frechet_distance};
     use gan::models::lenet::{CLASSES, FEATURE_DIM};
     set_threads(a.src.threads)?;
     let data = data_of(&a.src.data, &a.src.run)?;
@@ -312,36 +341,14 @@ fn quality(metric: &str, a: QualityArgs) -> Result<i32> {
             v["fid"] = fd.into();
             format!("Fréchet distance {fd:.3}")
         }
-        "kid" => {
-            let (m, s) = kid(
-                &features(&model, &real)?,
-                &features(&model, &fake)?,
-                FEATURE_DIM,
-                a.subsets,
-                a.subset_size,
-                a.src.seed,
-            )?;
-            v["kid"] = m.into();
-            v["kid_std"] = s.into();
-            v["subsets"] = a.subsets.into();
-            v["subset_size"] = a.subset_size.into();
-            format!(
-                "KID {m:.5} ± {s:.5} ({} subsets of {})",
-                a.subsets, a.subset_size
-            )
-        }
-        "pr" => {
-            let (p, r) = precision_recall(
-                &features(&model, &real)?,
-                &features(&model, &fake)?,
-                FEATURE_DIM,
-                a.k,
-            )?;
-            v["precision"] = p.into();
-            v["recall"] = r.into();
-            v["k"] = a.k.into();
-            format!("precision {p:.4}, recall {r:.4} (k = {})", a.k)
-        }
+        "kid" | "pr" => compare_features(
+            metric,
+            &features(&model, &real)?,
+            &features(&model, &fake)?,
+            FEATURE_DIM,
+            &a,
+            &mut v,
+        )?,
         _ => {
             let pf = probabilities(&model, &fake)?;
             let score = classifier_score(&pf, CLASSES)?;

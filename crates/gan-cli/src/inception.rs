@@ -4,13 +4,13 @@
 
 use anyhow::{Context, Result, bail};
 use gan::eval::inception::{FidStats, activations, sha256_file, stats_cache_path};
-use gan::eval::quality::{inception_score, kid, precision_recall};
+use gan::eval::quality::inception_score;
 use gan::models::ImageShape;
 use gan::models::inception::{FEATURE_DIM, Inception, LOGIT_DIM, WEIGHTS_FILE, WEIGHTS_SHA256};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::common::{out, print_json, set_threads};
-use crate::eval::{QualityArgs, data_of, load_samples};
+use crate::eval::{QualityArgs, compare_features, data_of, load_samples};
 
 /// The network's activations of `images`, with a progress bar (hidden for `--json`).
 fn activations_with_bar(
@@ -237,24 +237,7 @@ pub fn run(metric: &str, a: QualityArgs) -> Result<i32> {
         }
         _ => {
             let real = real_features.context("no test features")?;
-            if metric == "kid" {
-                let (m, s) = kid(
-                    &real,
-                    &fake_act.features,
-                    FEATURE_DIM,
-                    a.subsets,
-                    a.subset_size,
-                    a.src.seed,
-                )?;
-                v["kid"] = m.into();
-                v["kid_std"] = s.into();
-                format!("KID {m:.5} ± {s:.5}")
-            } else {
-                let (p, r) = precision_recall(&real, &fake_act.features, FEATURE_DIM, a.k)?;
-                v["precision"] = p.into();
-                v["recall"] = r.into();
-                format!("precision {p:.4}, recall {r:.4} (k = {})", a.k)
-            }
+            compare_features(metric, &real, &fake_act.features, FEATURE_DIM, &a, &mut v)?
         }
     };
     v["seconds"] = started.elapsed().as_secs_f64().into();
