@@ -229,6 +229,10 @@ pub struct ConvConfig {
     /// Batch normalisation in D (DCGAN's; SNGAN's D has none, its convolutions biases).
     #[serde(default = "default_true")]
     pub d_batch_norm: bool,
+    /// `dcgan-28` only: the width of InfoGAN's fully connected hidden layer, first in G and
+    /// last in D (Chen et al. 2016: 1024); 0, the default, leaves it out.
+    #[serde(default)]
+    pub hidden: usize,
 }
 
 impl Default for ConvConfig {
@@ -237,6 +241,7 @@ impl Default for ConvConfig {
             ngf: 64,
             ndf: 64,
             d_batch_norm: true,
+            hidden: 0,
         }
     }
 }
@@ -510,6 +515,7 @@ pub const PRESETS: &[&str] = &[
     "fashion-paper",
     "mnist-cgan",
     "mnist-dcgan",
+    "mnist-dcgan-fc",
     "fashion-dcgan",
     "emoji-dcgan",
     "emoji-dcgan-64",
@@ -525,6 +531,7 @@ fn preset_text(name: &str) -> Option<&'static str> {
         "fashion-paper" => Some(include_str!("../../../configs/fashion-paper.toml")),
         "mnist-cgan" => Some(include_str!("../../../configs/mnist-cgan.toml")),
         "mnist-dcgan" => Some(include_str!("../../../configs/mnist-dcgan.toml")),
+        "mnist-dcgan-fc" => Some(include_str!("../../../configs/mnist-dcgan-fc.toml")),
         "fashion-dcgan" => Some(include_str!("../../../configs/fashion-dcgan.toml")),
         "emoji-dcgan" => Some(include_str!("../../../configs/emoji-dcgan.toml")),
         "emoji-dcgan-64" => Some(include_str!("../../../configs/emoji-dcgan-64.toml")),
@@ -723,6 +730,15 @@ impl TrainConfig {
             }
             if self.conv.ngf == 0 || self.conv.ndf == 0 {
                 return bad("conv.ngf / conv.ndf", "must be at least 1".into());
+            }
+            if self.conv.hidden > 0 && self.model != Architecture::Dcgan28 {
+                return bad(
+                    "conv.hidden",
+                    format!(
+                        "a fully connected hidden layer is dcgan-28's (InfoGAN's MNIST model), \
+                         not {name}'s; set conv.hidden = 0"
+                    ),
+                );
             }
         }
         if self.epochs == 0 {
@@ -1018,6 +1034,7 @@ const OPTIONAL: &[&str] = &[
     "conv.ngf",
     "conv.ndf",
     "conv.d_batch_norm",
+    "conv.hidden",
     "discriminator.spectral_norm",
     "data.source",
     "data.image_size",
@@ -1144,6 +1161,23 @@ mod tests {
             (0.8, 0.5)
         );
         assert_eq!(c.data.train_end, 50_000);
+    }
+
+    #[test]
+    fn infogans_hidden_layer_is_for_dcgan_28_only() {
+        let c = TrainConfig::preset("mnist-dcgan-fc", &[]).expect("valid");
+        assert_eq!(c.conv.hidden, 1024);
+        assert_eq!(
+            TrainConfig::preset("mnist-dcgan", &[])
+                .expect("valid")
+                .conv
+                .hidden,
+            0
+        );
+        let e = TrainConfig::preset("emoji-dcgan", &["conv.hidden=1024".into()])
+            .expect_err("dcgan-32 has no hidden layer")
+            .to_string();
+        assert!(e.contains("conv.hidden") && e.contains("dcgan-28"), "{e}");
     }
 
     #[test]

@@ -29,7 +29,13 @@ fn config(engine: Engine, adam: bool, batch: usize) -> TrainConfig {
     cfg
 }
 
-fn pair(engine: Engine, layout: DcganLayout, channels: usize, adam: bool, batch: usize) -> Pair {
+fn pair(
+    engine: Engine,
+    (layout, hidden): (DcganLayout, usize),
+    channels: usize,
+    adam: bool,
+    batch: usize,
+) -> Pair {
     let dev = Device::flex().autodiff();
     let d = DcganConfig {
         layout,
@@ -39,6 +45,7 @@ fn pair(engine: Engine, layout: DcganLayout, channels: usize, adam: bool, batch:
         ndf: 5,
         classes: 0,
         d_batch_norm: true,
+        hidden,
         spectral_norm: false,
     };
     let (g, dd) = dcgan_pair(&d, &mut Rng::new(7), &dev).expect("pair");
@@ -94,12 +101,19 @@ fn worst(a: &[(usize, Vec<f32>)], b: &[(usize, Vec<f32>)]) -> (f32, usize) {
     out
 }
 
-fn compare(layout: DcganLayout, channels: usize, adam: bool, steps: usize, tol: f32) {
+/// `hidden`: the width of `dcgan-28`'s InfoGAN hidden layers (0: none).
+fn compare(
+    (layout, hidden): (DcganLayout, usize),
+    channels: usize,
+    adam: bool,
+    steps: usize,
+    tol: f32,
+) {
     let batch = 8;
     let side = layout.side();
     let data = batches(batch, channels * side * side, steps);
-    let mut fast = pair(Engine::Fast, layout, channels, adam, batch);
-    let mut burn = pair(Engine::Burn, layout, channels, adam, batch);
+    let mut fast = pair(Engine::Fast, (layout, hidden), channels, adam, batch);
+    let mut burn = pair(Engine::Burn, (layout, hidden), channels, adam, batch);
     let g0 = values(&fast.generator);
     let (mut moved, mut stats_gap) = (0f32, 0f64);
     for x in &data {
@@ -115,7 +129,7 @@ fn compare(layout: DcganLayout, channels: usize, adam: bool, steps: usize, tol: 
         }
     }
     fast.sync_modules();
-    let what = format!("{layout:?} {channels} channel(s), adam {adam}");
+    let what = format!("{layout:?} (hidden {hidden}) {channels} channel(s), adam {adam}");
     assert!(
         stats_gap < 1e-4,
         "{what}: step statistics differ by {stats_gap}"
@@ -189,12 +203,19 @@ fn compare(layout: DcganLayout, channels: usize, adam: bool, steps: usize, tol: 
 #[test]
 fn the_fused_dcgan_28_step_matches_burn_autodiff() {
     // momentum SGD: every weight's change is its gradient, so this checks each gradient
-    compare(DcganLayout::Dcgan28, 1, false, 3, 2e-4);
+    compare((DcganLayout::Dcgan28, 0), 1, false, 3, 2e-4);
+}
+
+#[test]
+fn the_fused_infogan_28_step_matches_burn_autodiff() {
+    // dcgan-28 with InfoGAN's hidden fully connected layers (conv.hidden): G's first and
+    // D's last layer, each with batch norm
+    compare((DcganLayout::Dcgan28, 9), 1, false, 3, 2e-4);
 }
 
 #[test]
 fn the_fused_dcgan_32_step_matches_burn_autodiff_in_colour() {
-    compare(DcganLayout::Dcgan32, 3, false, 3, 2e-4);
+    compare((DcganLayout::Dcgan32, 0), 3, false, 3, 2e-4);
 }
 
 #[test]
@@ -202,6 +223,6 @@ fn the_fused_engine_matches_burn_with_adam() {
     // Adam's first steps move every weight by about the learning rate (2e-4) whatever the
     // gradient's size, so weights are compared at half of it (the projection's running
     // mean carries the noise of its bias, see compare)
-    compare(DcganLayout::Dcgan28, 1, true, 4, 1e-4);
-    compare(DcganLayout::Dcgan64, 3, true, 2, 1e-4);
+    compare((DcganLayout::Dcgan28, 0), 1, true, 4, 1e-4);
+    compare((DcganLayout::Dcgan64, 0), 3, true, 2, 1e-4);
 }

@@ -32,11 +32,13 @@ fn config(engine: Engine, epochs: u64) -> TrainConfig {
 fn fresh(
     epochs: u64,
 ) -> Gan<gan::models::dcgan::DcganGenerator, gan::models::dcgan::DcganDiscriminator> {
-    fresh_on(Engine::Burn, epochs)
+    fresh_on(Engine::Burn, 0, epochs)
 }
 
+/// `hidden`: the width of InfoGAN's fully connected layers (`conv.hidden`; 0: none).
 fn fresh_on(
     engine: Engine,
+    hidden: usize,
     epochs: u64,
 ) -> Gan<gan::models::dcgan::DcganGenerator, gan::models::dcgan::DcganDiscriminator> {
     let dev = Device::flex().autodiff();
@@ -48,6 +50,7 @@ fn fresh_on(
         ndf: 8,
         classes: 0,
         d_batch_norm: true,
+        hidden,
         spectral_norm: false,
     };
     let (g, dd) = dcgan_pair(&d, &mut Rng::new(3), &dev).expect("pair");
@@ -69,17 +72,18 @@ fn data() -> gan::data::ImageSet {
 
 #[test]
 fn a_dcgan_run_trains_and_resumes_bit_for_bit() {
-    trains_and_resumes(Engine::Burn);
+    trains_and_resumes(Engine::Burn, 0);
 }
 
 #[test]
 fn a_dcgan_run_on_the_fused_engine_resumes_bit_for_bit() {
-    // the engine's weights, Adam moments and running statistics go through the checkpoint
-    trains_and_resumes(Engine::Fast);
+    // the engine's weights, Adam moments and running statistics go through the checkpoint,
+    // those of InfoGAN's hidden layers included
+    trains_and_resumes(Engine::Fast, 12);
 }
 
-fn trains_and_resumes(engine: Engine) {
-    let fresh = |epochs| fresh_on(engine, epochs);
+fn trains_and_resumes(engine: Engine, hidden: usize) {
+    let fresh = |epochs| fresh_on(engine, hidden, epochs);
     let dir = tempfile::tempdir().expect("tempdir");
     // two epochs in one go (128 images, batches of 32: 4 iterations each)
     let whole = dir.path().join("whole");
@@ -111,11 +115,15 @@ fn trains_and_resumes(engine: Engine) {
     let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
     let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).expect("header");
     let names: Vec<&String> = header.as_object().expect("object").keys().collect();
-    for want in [
+    let mut wanted = vec![
         "bns.0.running_mean",
         "bns.0.running_var",
         "project_bn.running_mean",
-    ] {
+    ];
+    if hidden > 0 {
+        wanted.extend(["hidden.weight", "hidden_bn.running_var"]);
+    }
+    for want in wanted {
         assert!(
             names.iter().any(|k| k.as_str() == want),
             "{want} not in {names:?}"

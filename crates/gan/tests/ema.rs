@@ -63,6 +63,7 @@ fn dcgan(cfg: TrainConfig) -> Gan<DcganGenerator, DcganDiscriminator> {
         ndf: cfg.conv.ndf,
         classes: 0,
         d_batch_norm: true,
+        hidden: 0,
         spectral_norm: false,
     };
     let device = dev();

@@ -42,6 +42,7 @@ fn pair(layout: DcganLayout, sn: bool, bn: bool) -> (DcganGenerator, DcganDiscri
         ndf: 8,
         classes: 0,
         d_batch_norm: bn,
+        hidden: 0,
         spectral_norm: sn,
     };
     gan::models::dcgan::dcgan_pair(&d, &mut Rng::new(4), &dev()).expect("pair")

@@ -796,6 +796,75 @@ impl DenseLayer {
             .chain(self.bias.as_mut())
             .collect()
     }
+
+    /// `y [out, n] = W' x (+ b)`, the input `[in, n]` (`tx = Trans::No`) or `[n, in]`
+    /// (`Trans::Yes`).
+    fn forward(&self, x: &[f32], tx: Trans, n: usize, y: &mut Vec<f32>) {
+        resize(y, self.d_out * n);
+        matmul(
+            y,
+            &self.weight.w,
+            Trans::Yes,
+            x,
+            tx,
+            self.d_out,
+            self.d_in,
+            n,
+            false,
+        );
+        if let Some(b) = &self.bias {
+            y.par_chunks_mut(n)
+                .zip(&b.w)
+                .for_each(|(row, &bv)| row.iter_mut().for_each(|v| *v += bv));
+        }
+    }
+
+    /// Back through [`DenseLayer::forward`] from `dy [out, n]`: the weight gradients
+    /// accumulate when `weights`; with `dx`, the input's gradient `[in, n]` is written there.
+    fn backward(
+        &mut self,
+        dy: &[f32],
+        x: &[f32],
+        tx: Trans,
+        n: usize,
+        weights: bool,
+        dx: Option<&mut Vec<f32>>,
+    ) {
+        if weights {
+            // dW [in, out] += x dy'
+            matmul(
+                &mut self.weight.g,
+                x,
+                tx,
+                dy,
+                Trans::Yes,
+                self.d_in,
+                n,
+                self.d_out,
+                true,
+            );
+            if let Some(b) = &mut self.bias {
+                for (gb, row) in b.g.iter_mut().zip(dy.chunks(n)) {
+                    *gb += row.iter().map(|&v| v as f64).sum::<f64>() as f32;
+                }
+            }
+        }
+        if let Some(dx) = dx {
+            // dx [in, n] = W dy
+            resize(dx, self.d_in * n);
+            matmul(
+                dx,
+                &self.weight.w,
+                Trans::No,
+                dy,
+                Trans::No,
+                self.d_in,
+                self.d_out,
+                n,
+                false,
+            );
+        }
+    }
 }
 
 /// G's activations of the last forward pass.
@@ -803,6 +872,9 @@ impl DenseLayer {
 struct GCache {
     /// The noise, `[n, z]` row-major.
     z: Vec<f32>,
+    /// InfoGAN's hidden layer: its output `[h, n]` (BN and ReLU applied) and batch norm.
+    hidden: Vec<f32>,
+    hidden_bn: BnCache,
     /// `dcgan-28`: the projection's batch norm (its output, BN and ReLU applied, is
     /// `acts[0]`).
     proj_bn: BnCache,
@@ -821,6 +893,11 @@ struct DCache {
     cols: Vec<Vec<f32>>,
     bns: Vec<BnCache>,
     out_col: Vec<f32>,
+    /// InfoGAN's hidden layer: its output `[h, n]` (BN and LeakyReLU applied), its batch
+    /// norm, and the gradient at its output.
+    hidden: Vec<f32>,
+    hidden_bn: BnCache,
+    hidden_grad: Vec<f32>,
 }
 
 /// The fused engine's copy of a DCGAN pair: weights, gradients, optimizer states and the
@@ -830,6 +907,8 @@ pub struct ConvEngine {
     channels: usize,
     side: usize,
     // G
+    /// InfoGAN's hidden layer, before the projection (`conv.hidden`).
+    g_hidden: Option<(DenseLayer, Bn)>,
     project: Option<(DenseLayer, Bn)>,
     start: (usize, usize),
     ups: Vec<ConvLayer>,
@@ -837,6 +916,8 @@ pub struct ConvEngine {
     // D
     downs: Vec<ConvLayer>,
     d_bns: Vec<Bn>,
+    /// InfoGAN's hidden layer, after the convolutions (`conv.hidden`).
+    d_hidden: Option<(DenseLayer, Bn)>,
     out_linear: Option<DenseLayer>,
     out_conv: Option<ConvLayer>,
     gc: GCache,
@@ -874,11 +955,14 @@ impl ConvEngine {
             return Err(unsupported("spectral normalisation"));
         }
         let bad = || unsupported("this layer shape");
-        let project = match (&g.project, &g.project_bn) {
-            (Some(p), Some(b)) => Some((DenseLayer::from(p, &g_state), Bn::from(b, &g_state))),
-            (None, None) => None,
-            _ => return Err(bad()),
+        let dense = |l: &Option<burn::nn::Linear>, b: &Option<BatchNorm>, s: &States| match (l, b) {
+            (Some(l), Some(b)) => Ok(Some((DenseLayer::from(l, s), Bn::from(b, s)))),
+            (None, None) => Ok(None),
+            _ => Err(unsupported("a fully connected layer without batch norm")),
         };
+        let g_hidden = dense(&g.hidden, &g.hidden_bn, &g_state)?;
+        let project = dense(&g.project, &g.project_bn, &g_state)?;
+        let d_hidden = dense(&d.hidden, &d.hidden_bn, &d_state)?;
         let start = (g.start_channels, g.start_side);
         let mut ups = Vec::new();
         let mut s = start.1;
@@ -914,12 +998,14 @@ impl ConvEngine {
             noise_dim,
             channels,
             side,
+            g_hidden,
             project,
             start,
             ups,
             g_bns,
             downs,
             d_bns,
+            d_hidden,
             out_linear,
             out_conv,
             gc: GCache::default(),
@@ -934,6 +1020,12 @@ impl ConvEngine {
     /// Writes the engine's G (weights, running statistics) into `g`, and its optimizer
     /// states into `out`.
     pub fn write_generator(&self, g: &mut DcganGenerator, out: &mut StatesOut) {
+        if let (Some((p, pb)), Some(gp), Some(gb)) =
+            (&self.g_hidden, &mut g.hidden, &mut g.hidden_bn)
+        {
+            Tensorf::write_layer(&p.weight, &p.bias, (&mut gp.weight, &mut gp.bias), out);
+            pb.write(gb, out.first, out.second, out.adam);
+        }
         if let (Some((p, pb)), Some(gp), Some(gb)) =
             (&self.project, &mut g.project, &mut g.project_bn)
         {
@@ -956,6 +1048,12 @@ impl ConvEngine {
         for (b, db) in self.d_bns.iter().zip(&mut d.bns) {
             b.write(db, out.first, out.second, out.adam);
         }
+        if let (Some((p, pb)), Some(dp), Some(db)) =
+            (&self.d_hidden, &mut d.hidden, &mut d.hidden_bn)
+        {
+            Tensorf::write_layer(&p.weight, &p.bias, (&mut dp.weight, &mut dp.bias), out);
+            pb.write(db, out.first, out.second, out.adam);
+        }
         if let (Some(l), Some(dl)) = (&self.out_linear, &mut d.out_linear) {
             Tensorf::write_layer(&l.weight, &l.bias, (&mut dl.weight, &mut dl.bias), out);
         }
@@ -968,7 +1066,7 @@ impl ConvEngine {
     /// weight average reads after each step.
     pub fn generator_weights(&self) -> Vec<(ParamId, &[f32])> {
         let mut v: Vec<&Tensorf> = Vec::new();
-        if let Some((p, b)) = &self.project {
+        for (p, b) in self.g_hidden.iter().chain(&self.project) {
             v.push(&p.weight);
             v.extend(&p.bias);
             v.extend([&b.gamma, &b.beta]);
@@ -985,7 +1083,7 @@ impl ConvEngine {
 
     fn g_tensors(&mut self) -> Vec<&mut Tensorf> {
         let mut v = Vec::new();
-        if let Some((p, b)) = &mut self.project {
+        for (p, b) in self.g_hidden.iter_mut().chain(&mut self.project) {
             v.extend(p.tensors());
             v.extend(b.tensors());
         }
@@ -1006,6 +1104,10 @@ impl ConvEngine {
         for b in &mut self.d_bns {
             v.extend(b.tensors());
         }
+        if let Some((p, b)) = &mut self.d_hidden {
+            v.extend(p.tensors());
+            v.extend(b.tensors());
+        }
         if let Some(l) = &mut self.out_linear {
             v.extend(l.tensors());
         }
@@ -1022,7 +1124,7 @@ impl ConvEngine {
         let stats = self.g_pass(&mut gc, n, true);
         self.gc = gc;
         let mut stats = stats.into_iter();
-        if let Some((_, bn)) = &mut self.project {
+        for (_, bn) in self.g_hidden.iter_mut().chain(&mut self.project) {
             bn.absorb(&stats.next().unwrap_or_default());
         }
         for (bn, st) in self.g_bns.iter_mut().zip(stats) {
@@ -1031,7 +1133,7 @@ impl ConvEngine {
     }
 
     /// G on the noise in `gc.z` (`n` rows), in training mode (batch statistics, returned
-    /// per batch norm: the projection's first) or evaluation mode (running statistics); the
+    /// per batch norm: the hidden layer's and the projection's first) or evaluation mode (running statistics); the
     /// image ends in `gc.acts.last()` (CHWN, in [-1, 1]).
     fn g_pass(&self, gc: &mut GCache, n: usize, train: bool) -> Vec<Vec<(f32, f32)>> {
         let layers = self.ups.len();
@@ -1042,25 +1144,23 @@ impl ConvEngine {
         let (c0, s0) = self.start;
         match &self.project {
             Some((p, bn)) => {
-                // [f, n] = W' z' (+ b), BN + ReLU per feature: [c0, s0, s0, n] (CHWN)
+                // InfoGAN's hidden layer: [h, n] = W' z' (+ b), BN + ReLU
+                let input = match &self.g_hidden {
+                    Some((l, hbn)) => {
+                        l.forward(&gc.z, Trans::Yes, n, &mut gc.hidden);
+                        stats.push(hbn.forward(
+                            &mut gc.hidden,
+                            Act::Relu,
+                            &mut gc.hidden_bn,
+                            train,
+                        ));
+                        (&gc.hidden, Trans::No)
+                    }
+                    None => (&gc.z, Trans::Yes),
+                };
+                // [f, n] = W' x (+ b), BN + ReLU per feature: [c0, s0, s0, n] (CHWN)
                 let a0 = &mut gc.acts[0];
-                resize(a0, p.d_out * n);
-                matmul(
-                    a0,
-                    &p.weight.w,
-                    Trans::Yes,
-                    &gc.z,
-                    Trans::Yes,
-                    p.d_out,
-                    p.d_in,
-                    n,
-                    false,
-                );
-                if let Some(b) = &p.bias {
-                    a0.par_chunks_mut(n)
-                        .zip(&b.w)
-                        .for_each(|(row, &bv)| row.iter_mut().for_each(|v| *v += bv));
-                }
+                p.forward(input.0, input.1, n, a0);
                 stats.push(bn.forward(a0, Act::Relu, &mut gc.proj_bn, train));
             }
             None => {
@@ -1111,24 +1211,15 @@ impl ConvEngine {
         }
         if let Some((p, bn)) = &mut self.project {
             // d is [c0, s0, s0, n], the projection's [f, n]: back through ReLU + BN, then
-            // the linear map
+            // the linear map (from the hidden layer [h, n] or the noise [n, z])
             bn.backward(d, &gc.acts[0], Act::Relu, &gc.proj_bn, true);
-            // dW [in, out] += z' dh'   (z [n, in], dh [out, n])
-            matmul(
-                &mut p.weight.g,
-                &gc.z,
-                Trans::Yes,
-                d,
-                Trans::Yes,
-                p.d_in,
-                n,
-                p.d_out,
-                true,
-            );
-            if let Some(b) = &mut p.bias {
-                for (gb, row) in b.g.iter_mut().zip(d.chunks(n)) {
-                    *gb += row.iter().map(|&v| v as f64).sum::<f64>() as f32;
+            match &mut self.g_hidden {
+                Some((l, hbn)) => {
+                    p.backward(d, &gc.hidden, Trans::No, n, true, Some(&mut dx));
+                    hbn.backward(&mut dx, &gc.hidden, Act::Relu, &gc.hidden_bn, true);
+                    l.backward(&dx, &gc.z, Trans::Yes, n, true, None);
                 }
+                None => p.backward(d, &gc.z, Trans::Yes, n, true, None),
             }
         }
         self.grad_b = dx;
@@ -1154,7 +1245,16 @@ impl ConvEngine {
                 y.par_iter_mut().for_each(|v| *v = Act::Leaky.apply(*v));
             }
         }
-        let feats = &dc.acts[layers];
+        if let Some((l, bn)) = &mut self.d_hidden {
+            // InfoGAN's hidden layer: [h, n] = W' a (+ b), BN + LeakyReLU
+            l.forward(&dc.acts[layers], Trans::No, n, &mut dc.hidden);
+            let st = bn.forward(&mut dc.hidden, Act::Leaky, &mut dc.hidden_bn, true);
+            bn.absorb(&st);
+        }
+        let feats = match self.d_hidden {
+            Some(_) => &dc.hidden,
+            None => &dc.acts[layers],
+        };
         if let Some(l) = &self.out_linear {
             // logit[b] = sum_f W[f] a[f, b] + bias: the features [c, h, w, n] are [f, n] with
             // f = (c, y, x), burn's flattening of NCHW
@@ -1180,13 +1280,20 @@ impl ConvEngine {
     /// `weights`; the image's gradient (CHWN) is returned when `data`.
     fn d_backward(&mut self, dl: &[f32], n: usize, weights: bool, data: bool) -> Vec<f32> {
         let layers = self.downs.len();
-        let dc = &self.dc;
-        let feats = &dc.acts[layers];
         let mut d = std::mem::take(&mut self.grad_a);
-        resize(&mut d, feats.len());
+        // the gradient at the hidden layer's output, when there is one
+        let mut dh = std::mem::take(&mut self.dc.hidden_grad);
+        let dc = &self.dc;
+        let hidden = self.d_hidden.is_some();
+        // the features the output layer reads, and their gradient
+        let (feats, dfeats) = match hidden {
+            true => (&dc.hidden, &mut dh),
+            false => (&dc.acts[layers], &mut d),
+        };
+        resize(dfeats, feats.len());
         if let Some(l) = &mut self.out_linear {
             // d[f, b] = W[f] dl[b]; dW[f] += sum_b a[f, b] dl[b]
-            for ((dr, &w), (a, gw)) in d
+            for ((dr, &w), (a, gw)) in dfeats
                 .chunks_mut(n)
                 .zip(&l.weight.w)
                 .zip(feats.chunks(n).zip(l.weight.g.iter_mut()))
@@ -1208,10 +1315,18 @@ impl ConvEngine {
                 &dc.out_col,
                 n,
                 weights,
-                Some(&mut d),
+                Some(dfeats),
                 &mut self.work,
             );
         }
+        if let Some((l, bn)) = &mut self.d_hidden {
+            // back through LeakyReLU + BN and the hidden layer to the last convolution's
+            // features [f, n]
+            bn.backward(&mut dh, &dc.hidden, Act::Leaky, &dc.hidden_bn, weights);
+            l.backward(&dh, &dc.acts[layers], Trans::No, n, weights, Some(&mut d));
+        }
+        self.dc.hidden_grad = dh;
+        let dc = &self.dc;
         let mut dx = std::mem::take(&mut self.grad_b);
         for i in (0..layers).rev() {
             let y = &dc.acts[i + 1];

@@ -4,7 +4,10 @@
 //!   G: Linear(z, 2 ngf * 7 * 7), BN, ReLU, ConvT(2 ngf, ngf, 4, 2, 1), BN, ReLU,
 //!   ConvT(ngf, C, 4, 2, 1), tanh; D: Conv(C, ndf, 4, 2, 1), LeakyReLU 0.2,
 //!   Conv(ndf, 2 ndf, 4, 2, 1), BN, LeakyReLU 0.2, Linear(2 ndf * 7 * 7, 1). With
-//!   ngf = ndf = 64 the widths are the layout's 64 and 128.
+//!   ngf = ndf = 64 the widths are the layout's 64 and 128. With `hidden = h > 0` it is
+//!   InfoGAN's full MNIST model (Chen et al. 2016, Table 1 of its appendix): G starts with
+//!   Linear(z, h), BN, ReLU before its projection, and D ends with Linear(2 ndf * 7 * 7, h),
+//!   BN, LeakyReLU 0.2 before its output (1024 in InfoGAN).
 //! - `dcgan-32` and `dcgan-64`: pytorch/examples' `dcgan` (`dcgan-64`) and the same with one
 //!   block fewer (`dcgan-32`): G from z through ConvT(4, 1, 0) then ConvT(4, 2, 1) blocks with
 //!   BN + ReLU, widths ngf * 8/4/2/1 (64) or 4/2/1 (32), tanh output; D the mirror with
@@ -83,6 +86,9 @@ pub struct DcganConfig {
     pub classes: usize,
     /// Batch normalisation in D (DCGAN's; SNGAN's D has none).
     pub d_batch_norm: bool,
+    /// `dcgan-28` only: the width of InfoGAN's fully connected hidden layer, first in G and
+    /// last in D (0: none, the layout above).
+    pub hidden: usize,
     /// Spectral normalisation of every convolution and linear layer of D, the projection's
     /// embedding included (Miyato et al. 2018; [`crate::nn::spectral`]).
     pub spectral_norm: bool,
@@ -105,6 +111,13 @@ impl DcganConfig {
             if v == 0 {
                 return Err(Error::Config(format!("dcgan: {key} must be at least 1")));
             }
+        }
+        if self.hidden > 0 && self.layout != DcganLayout::Dcgan28 {
+            return Err(Error::Config(
+                "dcgan: a hidden fully connected layer (conv.hidden) is dcgan-28's (InfoGAN's \
+                 MNIST model); set conv.hidden = 0 for dcgan-32 and dcgan-64"
+                    .into(),
+            ));
         }
         Ok(())
     }
@@ -210,7 +223,13 @@ fn linear(d_in: usize, d_out: usize, bias: bool, rng: &mut Rng, device: &Device)
 /// G of a DCGAN layout.
 #[derive(Module, Debug)]
 pub struct DcganGenerator {
-    /// `dcgan-28`: the linear input layer and its batch normalisation.
+    /// `dcgan-28` with `hidden > 0`: InfoGAN's first layer, Linear(z, hidden), and its
+    /// batch normalisation (ReLU follows).
+    pub hidden: Option<Linear>,
+    /// Its batch normalisation.
+    pub hidden_bn: Option<BatchNorm>,
+    /// `dcgan-28`: the linear input layer (after `hidden`, when there is one) and its batch
+    /// normalisation.
     pub project: Option<Linear>,
     /// Its batch normalisation (over the `2 ngf * 7 * 7` features).
     pub project_bn: Option<BatchNorm>,
@@ -231,6 +250,12 @@ pub struct DcganDiscriminator {
     pub downs: Vec<Conv2d>,
     /// Batch normalisation after every convolution but the first.
     pub bns: Vec<BatchNorm>,
+    /// `dcgan-28` with `hidden > 0`: InfoGAN's last hidden layer, Linear(features, hidden),
+    /// its batch normalisation (with `d_batch_norm`; else the layer has a bias) and
+    /// LeakyReLU 0.2.
+    pub hidden: Option<Linear>,
+    /// Its batch normalisation.
+    pub hidden_bn: Option<BatchNorm>,
     /// `dcgan-28`: the linear output.
     pub out_linear: Option<Linear>,
     /// `dcgan-32` / `dcgan-64`: the final `4 x 4` convolution to one logit.
@@ -258,14 +283,19 @@ pub fn dcgan_pair(
     let g = match cfg.layout {
         DcganLayout::Dcgan28 => {
             let features = gw[0] * 7 * 7;
+            let z_in = cfg.noise_dim + cfg.classes;
+            let (hidden, hidden_bn) = match cfg.hidden {
+                0 => (None, None),
+                h => (
+                    Some(linear(z_in, h, true, rng, device)),
+                    Some(bn(h, rng, device)),
+                ),
+            };
+            let project_in = if cfg.hidden > 0 { cfg.hidden } else { z_in };
             DcganGenerator {
-                project: Some(linear(
-                    cfg.noise_dim + cfg.classes,
-                    features,
-                    true,
-                    rng,
-                    device,
-                )),
+                hidden,
+                hidden_bn,
+                project: Some(linear(project_in, features, true, rng, device)),
                 project_bn: Some(bn(features, rng, device)),
                 ups: vec![
                     conv_t(gw[0], gw[1], (2, 1), false, rng, device),
@@ -286,6 +316,8 @@ pub fn dcgan_pair(
             }
             ups.push(conv_t(gw[gw.len() - 1], c, (2, 1), false, rng, device));
             DcganGenerator {
+                hidden: None,
+                hidden_bn: None,
                 project: None,
                 project_bn: None,
                 ups,
@@ -313,14 +345,28 @@ pub fn dcgan_pair(
         }
     }
     let last = dw[dw.len() - 1];
-    // D's last features: 2 ndf x 7 x 7 (dcgan-28) or k ndf x 4 x 4; the projection's class
-    // embedding has one weight per feature
-    let features = last * if dcgan28 { 7 * 7 } else { 4 * 4 };
+    // D's last features: 2 ndf x 7 x 7 (dcgan-28; `hidden` after the hidden layer) or
+    // k ndf x 4 x 4; the projection's class embedding has one weight per feature
+    let conv_features = last * if dcgan28 { 7 * 7 } else { 4 * 4 };
+    let (hidden, hidden_bn) = match cfg.hidden {
+        0 => (None, None),
+        h => (
+            Some(linear(conv_features, h, !cfg.d_batch_norm, rng, device)),
+            cfg.d_batch_norm.then(|| bn(h, rng, device)),
+        ),
+    };
+    let features = if cfg.hidden > 0 {
+        cfg.hidden
+    } else {
+        conv_features
+    };
     let embed = (cfg.classes > 0).then(|| linear(cfg.classes, features, false, rng, device));
     let mut d = if dcgan28 {
         DcganDiscriminator {
             downs,
             bns,
+            hidden,
+            hidden_bn,
             out_linear: Some(linear(features, 1, true, rng, device)),
             out_conv: None,
             embed,
@@ -330,6 +376,8 @@ pub fn dcgan_pair(
         DcganDiscriminator {
             downs,
             bns,
+            hidden: None,
+            hidden_bn: None,
             out_linear: None,
             out_conv: Some(conv(last, 1, (1, 0), !cfg.d_batch_norm, rng, device)),
             embed,
@@ -349,6 +397,10 @@ impl Generator for DcganGenerator {
         };
         let [n, _] = z.dims();
         let (c0, s0) = (self.start_channels, self.start_side);
+        let z = match (&self.hidden, &self.hidden_bn) {
+            (Some(l), Some(b)) => relu(b.forward(l.forward(z))),
+            _ => z,
+        };
         let mut h = match (&self.project, &self.project_bn) {
             (Some(p), Some(b)) => relu(b.forward(p.forward(z))).reshape([n, c0, s0, s0]),
             _ => z.reshape([n, c0, s0, s0]),
@@ -371,7 +423,8 @@ impl Generator for DcganGenerator {
 
 impl DcganDiscriminator {
     /// The weight matrices spectral normalisation reads (PyTorch's `dim = 0` layout), in the
-    /// order of [`DcganDiscriminator::sn`].
+    /// order of [`DcganDiscriminator::sn`]: the convolutions, the output layer, the
+    /// embedding, then the hidden linear layer.
     fn sn_matrices(&self) -> Vec<Tensor<2>> {
         let mut m: Vec<Tensor<2>> = self
             .downs
@@ -383,6 +436,7 @@ impl DcganDiscriminator {
             self.out_linear
                 .iter()
                 .chain(&self.embed)
+                .chain(&self.hidden)
                 .map(|l| linear_matrix(l.weight.val())),
         );
         m
@@ -423,18 +477,31 @@ impl Discriminator for DcganDiscriminator {
             h = leaky_relu(h, 0.2);
         }
         let [_, c, hh, ww] = h.dims();
-        // sn order: the convolutions, the output layer, the embedding
+        // sn order: the convolutions, the output layer, the embedding, the hidden layer
+        let embed_sn = n_down + 1;
+        let hidden_sn = embed_sn + usize::from(self.embed.is_some());
+        // the last features, flat: after the hidden layer when there is one
+        let flat = h.clone().reshape([n, c * hh * ww]);
+        let flat = match &self.hidden {
+            Some(l) => {
+                let f = spectral::linear(l, self.sn_of(hidden_sn), flat);
+                let f = match &self.hidden_bn {
+                    Some(b) => b.forward(f),
+                    None => f,
+                };
+                leaky_relu(f, 0.2)
+            }
+            None => flat,
+        };
         let projection = match (&self.embed, labels) {
-            (Some(e), Some(y)) => Some(
-                (spectral::linear(e, self.sn_of(n_down + 1), y)
-                    * h.clone().reshape([n, c * hh * ww]))
-                .sum_dim(1),
-            ),
+            (Some(e), Some(y)) => {
+                Some((spectral::linear(e, self.sn_of(embed_sn), y) * flat.clone()).sum_dim(1))
+            }
             _ => None,
         };
         let out = self.sn_of(n_down);
         let logit = match (&self.out_linear, &self.out_conv) {
-            (Some(l), _) => spectral::linear(l, out, h.reshape([n, c * hh * ww])),
+            (Some(l), _) => spectral::linear(l, out, flat),
             (None, Some(conv)) => spectral::conv(conv, out, h).reshape([n, 1]),
             (None, None) => h.reshape([n, 1]),
         };
@@ -471,6 +538,7 @@ mod tests {
             ndf: 8,
             classes: 0,
             d_batch_norm: true,
+            hidden: 0,
             spectral_norm: false,
         };
         dcgan_pair(&cfg, &mut Rng::new(1), &Device::flex()).expect("pair")
@@ -579,6 +647,7 @@ mod tests {
             ndf: 8,
             classes: 4,
             d_batch_norm: true,
+            hidden: 0,
             spectral_norm: false,
         };
         let (g, d) = dcgan_pair(&cfg, &mut Rng::new(1), &dev).expect("pair");
@@ -645,6 +714,58 @@ mod tests {
     }
 
     #[test]
+    fn infogans_hidden_layers_come_first_in_g_and_last_in_d() {
+        let dev = Device::flex();
+        let cfg = |layout, d_batch_norm| DcganConfig {
+            layout,
+            noise_dim: 10,
+            channels: 1,
+            ngf: 8,
+            ndf: 8,
+            classes: 0,
+            d_batch_norm,
+            hidden: 24,
+            spectral_norm: false,
+        };
+        // G: Linear(10, 24), BN, ReLU, Linear(24, 16 * 49), ...; D: ..., Linear(16 * 49, 24),
+        // BN, LeakyReLU, Linear(24, 1)
+        let (g, d) =
+            dcgan_pair(&cfg(DcganLayout::Dcgan28, true), &mut Rng::new(1), &dev).expect("pair");
+        assert_eq!(g.hidden.as_ref().map(|l| l.weight.dims()), Some([10, 24]));
+        assert_eq!(g.hidden_bn.as_ref().map(|b| b.gamma.dims()), Some([24]));
+        assert_eq!(
+            g.project.as_ref().map(|l| l.weight.dims()),
+            Some([24, 16 * 49])
+        );
+        assert_eq!(
+            d.hidden.as_ref().map(|l| l.weight.dims()),
+            Some([16 * 49, 24])
+        );
+        assert!(d.hidden.as_ref().is_some_and(|l| l.bias.is_none()));
+        assert_eq!(d.hidden_bn.as_ref().map(|b| b.gamma.dims()), Some([24]));
+        assert_eq!(
+            d.out_linear.as_ref().map(|l| l.weight.dims()),
+            Some([24, 1])
+        );
+        let z = Tensor::<2>::from_data(
+            TensorData::new(normal(3 * 10, 0.0, &mut Rng::new(2)), [3, 10]),
+            &dev,
+        );
+        let x = g.images(z, None);
+        assert_eq!(x.dims(), [3, 1, 28, 28]);
+        assert_eq!(d.logits(x, None, None).dims(), [3, 1]);
+        // without batch norm in D its hidden layer has a bias
+        let (_, d) =
+            dcgan_pair(&cfg(DcganLayout::Dcgan28, false), &mut Rng::new(1), &dev).expect("pair");
+        assert!(d.hidden_bn.is_none() && d.hidden.is_some_and(|l| l.bias.is_some()));
+        // the other layouts have no such layer
+        let e = dcgan_pair(&cfg(DcganLayout::Dcgan32, true), &mut Rng::new(1), &dev)
+            .expect_err("refused")
+            .to_string();
+        assert!(e.contains("conv.hidden") && e.contains("dcgan-28"), "{e}");
+    }
+
+    #[test]
     fn a_zero_width_is_refused() {
         let cfg = DcganConfig {
             layout: DcganLayout::Dcgan32,
@@ -654,6 +775,7 @@ mod tests {
             ndf: 8,
             classes: 0,
             d_batch_norm: true,
+            hidden: 0,
             spectral_norm: false,
         };
         let e = dcgan_pair(&cfg, &mut Rng::new(1), &Device::flex())

@@ -85,6 +85,7 @@ impl Family for Dcgan {
             ndf: cfg.conv.ndf,
             classes: cfg.classes,
             d_batch_norm: cfg.conv.d_batch_norm,
+            hidden: cfg.conv.hidden,
             spectral_norm: cfg.discriminator.spectral_norm,
         };
         let (g, dd) = dcgan_pair(&d, &mut Rng::derived(cfg.seed, streams::INIT), device)?;
