@@ -22,6 +22,8 @@ p.add_argument("--warmup", type=int, default=5)
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--ngf", type=int, default=64)
 p.add_argument("--ndf", type=int, default=64)
+p.add_argument("--hidden", type=int, default=0,
+               help="dcgan-28: InfoGAN's hidden fully connected layer (gan's conv.hidden)")
 p.add_argument("--sample", type=int, default=0,
                help="instead of training: images/s of G in eval mode, this many per round")
 a = p.parse_args()
@@ -47,7 +49,7 @@ def d32():
         nn.Conv2d(4 * ndf, 1, 4, 1, 0, bias=False), nn.Flatten())
 
 
-g, d = (G28(nz, ngf, c), D28(ndf, c)) if a.model == "dcgan-28" else (g32(), d32())
+g, d = (G28(nz, ngf, c, a.hidden), D28(ndf, c, a.hidden)) if a.model == "dcgan-28" else (g32(), d32())
 side = 28 if a.model == "dcgan-28" else 32
 g.apply(init)
 d.apply(init)
@@ -87,5 +89,5 @@ for i in range(a.warmup + a.steps):
     if i >= a.warmup:
         times.append((time.perf_counter() - t) * 1e3)
 print(json.dumps({"peer": f"pytorch {torch.__version__}", "model": a.model, "channels": c,
-                  "batch": a.batch, "threads": a.threads,
+                  "hidden": a.hidden, "batch": a.batch, "threads": a.threads,
                   "median_ms": round(statistics.median(times), 3), "min_ms": round(min(times), 3)}))

@@ -15,6 +15,10 @@ statistics, as `gan` samples) mapped back to [0, 1] to OUT/samples-EPOCH.npy; sc
 --train-mode-samples it also writes OUT/samples-train-mode-EPOCH.npy: G with training-mode BN
 (each batch of 64 normalised by its own statistics, as most DCGAN scripts sample).
 
+With --fc 1024 both players get InfoGAN's fully connected hidden layer (Chen et al. 2016: G's
+Linear(z, 1024), BN, ReLU first, D's Linear(128 * 7 * 7, 1024), BN, LeakyReLU last), the twin of
+`gan train --preset mnist-dcgan-fc`.
+
 Run: python3 bench/torch_twin_mnist_dcgan.py --epochs 5 --out /tmp/twin-dcgan --threads 1
 """
 import argparse, copy, gzip, json, os, time

@@ -38,6 +38,10 @@ struct ConvBench {
     /// Image channels (1 or 3).
     #[arg(long, default_value_t = 1, value_parser = crate::common::positive)]
     channels: usize,
+    /// `dcgan-28` only: InfoGAN's hidden fully connected layer of this width in G and D
+    /// (`conv.hidden`; 1024 in `mnist-dcgan-fc`, 0: none).
+    #[arg(long, default_value_t = 0)]
+    hidden: usize,
     /// `fast` (the fused DCGAN engine) or `burn` (autodiff reference).
     #[arg(long, default_value = "fast")]
     engine: String,
@@ -144,6 +148,7 @@ fn conv(a: ConvBench) -> Result<i32> {
         &[
             format!("batch_size={}", a.batch),
             format!("engine={:?}", a.engine),
+            format!("conv.hidden={}", a.hidden),
         ],
     )?;
     let mut rng = Rng::new(0);
@@ -154,13 +159,13 @@ fn conv(a: ConvBench) -> Result<i32> {
     if a.json {
         print_json(&serde_json::json!({
             "impl": format!("gan {} engine", a.engine), "model": a.model, "channels": a.channels,
-            "threads": a.threads, "batch": a.batch,
+            "hidden": a.hidden, "threads": a.threads, "batch": a.batch,
             "median_ms": (median * 1000.0).round() / 1000.0, "min_ms": (min * 1000.0).round() / 1000.0,
         }));
     } else {
         out(&format!(
-            "{} step ({} engine), {} channels, batch {}, {} threads: median {median:.2} ms, min {min:.2} ms ({} steps)",
-            a.model, a.engine, a.channels, a.batch, a.threads, a.steps
+            "{} step ({} engine), {} channels, hidden {}, batch {}, {} threads: median {median:.2} ms, min {min:.2} ms ({} steps)",
+            a.model, a.engine, a.channels, a.hidden, a.batch, a.threads, a.steps
         ));
     }
     Ok(0)
