@@ -48,6 +48,8 @@ def main():
     ap.add_argument("--fc", type=int, default=0,
                     help="InfoGAN's hidden fully connected layer of this width in G and D "
                          "(0: dcgan-28 as the preset)")
+    ap.add_argument("--fc-in", choices=["both", "g", "d"], default="both",
+                    help="which player gets the --fc layer (to tell their effects apart)")
     ap.add_argument("--train-mode-samples", action="store_true",
                     help="also write samples of G with training-mode BN")
     a = ap.parse_args()
@@ -56,7 +58,8 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     x_all = load_images(os.path.join(a.data, "train-images-idx3-ubyte.gz"))[:50000]
     x_all = torch.from_numpy(x_all.astype(np.float32) / 255.0 * 2 - 1)
-    g, d = G28(fc=a.fc), D28(fc=a.fc)
+    g = G28(fc=a.fc if a.fc_in in ("both", "g") else 0)
+    d = D28(fc=a.fc if a.fc_in in ("both", "d") else 0)
     g.apply(init)
     d.apply(init)
     og = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))

@@ -26,8 +26,8 @@ use crate::common::{DeviceKind, device_of, print_json, set_threads};
 pub struct TrainArgs {
     /// A bundled preset: mnist-paper (the paper's MNIST model), mnist-fast (a small model),
     /// fashion-paper, mnist-cgan (conditional), ring8 / grid25 (2-D mode-collapse tests),
-    /// mnist-dcgan / fashion-dcgan (DCGAN, 28 x 28), mnist-dcgan-fc (InfoGAN's MNIST model:
-    /// dcgan-28 with a 1024-unit hidden layer in G and D), emoji-dcgan / emoji-dcgan-64 /
+    /// mnist-dcgan / fashion-dcgan (DCGAN, 28 x 28), mnist-dcgan-fc / fashion-dcgan-fc (InfoGAN's
+    /// MNIST model: dcgan-28 with a 1024-unit hidden layer in G and D), emoji-dcgan / emoji-dcgan-64 /
     /// emoji-cdcgan / emoji-sngan (the bundled colour emoji), cifar10-dcgan (your CIFAR-10).
     #[arg(long, conflicts_with = "resume")]
     preset: Option<String>,

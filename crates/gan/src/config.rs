@@ -517,6 +517,7 @@ pub const PRESETS: &[&str] = &[
     "mnist-dcgan",
     "mnist-dcgan-fc",
     "fashion-dcgan",
+    "fashion-dcgan-fc",
     "emoji-dcgan",
     "emoji-dcgan-64",
     "emoji-cdcgan",
@@ -533,6 +534,7 @@ fn preset_text(name: &str) -> Option<&'static str> {
         "mnist-dcgan" => Some(include_str!("../../../configs/mnist-dcgan.toml")),
         "mnist-dcgan-fc" => Some(include_str!("../../../configs/mnist-dcgan-fc.toml")),
         "fashion-dcgan" => Some(include_str!("../../../configs/fashion-dcgan.toml")),
+        "fashion-dcgan-fc" => Some(include_str!("../../../configs/fashion-dcgan-fc.toml")),
         "emoji-dcgan" => Some(include_str!("../../../configs/emoji-dcgan.toml")),
         "emoji-dcgan-64" => Some(include_str!("../../../configs/emoji-dcgan-64.toml")),
         "emoji-cdcgan" => Some(include_str!("../../../configs/emoji-cdcgan.toml")),
@@ -1165,8 +1167,10 @@ mod tests {
 
     #[test]
     fn infogans_hidden_layer_is_for_dcgan_28_only() {
-        let c = TrainConfig::preset("mnist-dcgan-fc", &[]).expect("valid");
-        assert_eq!(c.conv.hidden, 1024);
+        for name in ["mnist-dcgan-fc", "fashion-dcgan-fc"] {
+            let c = TrainConfig::preset(name, &[]).expect("valid");
+            assert_eq!(c.conv.hidden, 1024, "{name}");
+        }
         assert_eq!(
             TrainConfig::preset("mnist-dcgan", &[])
                 .expect("valid")
