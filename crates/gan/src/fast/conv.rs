@@ -1133,8 +1133,8 @@ impl ConvEngine {
     }
 
     /// G on the noise in `gc.z` (`n` rows), in training mode (batch statistics, returned
-    /// per batch norm: the hidden layer's and the projection's first) or evaluation mode (running statistics); the
-    /// image ends in `gc.acts.last()` (CHWN, in [-1, 1]).
+    /// per batch norm: the hidden layer's and the projection's first) or evaluation mode
+    /// (running statistics); the image ends in `gc.acts.last()` (CHWN, in [-1, 1]).
     fn g_pass(&self, gc: &mut GCache, n: usize, train: bool) -> Vec<Vec<(f32, f32)>> {
         let layers = self.ups.len();
         let mut stats = Vec::new();

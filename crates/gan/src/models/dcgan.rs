@@ -5,7 +5,7 @@
 //!   ConvT(ngf, C, 4, 2, 1), tanh; D: Conv(C, ndf, 4, 2, 1), LeakyReLU 0.2,
 //!   Conv(ndf, 2 ndf, 4, 2, 1), BN, LeakyReLU 0.2, Linear(2 ndf * 7 * 7, 1). With
 //!   ngf = ndf = 64 the widths are the layout's 64 and 128. With `hidden = h > 0` it is
-//!   InfoGAN's full MNIST model (Chen et al. 2016, Table 1 of its appendix): G starts with
+//!   InfoGAN's full MNIST model (Chen et al. 2016, appendix C.1): G starts with
 //!   Linear(z, h), BN, ReLU before its projection, and D ends with Linear(2 ndf * 7 * 7, h),
 //!   BN, LeakyReLU 0.2 before its output (1024 in InfoGAN).
 //! - `dcgan-32` and `dcgan-64`: pytorch/examples' `dcgan` (`dcgan-64`) and the same with one
@@ -758,6 +758,22 @@ mod tests {
         let (_, d) =
             dcgan_pair(&cfg(DcganLayout::Dcgan28, false), &mut Rng::new(1), &dev).expect("pair");
         assert!(d.hidden_bn.is_none() && d.hidden.is_some_and(|l| l.bias.is_some()));
+        // conditional and spectrally normalised: the projection reads the hidden features,
+        // and the hidden layer has its own power-iteration vectors
+        let mut c = cfg(DcganLayout::Dcgan28, false);
+        c.classes = 3;
+        c.spectral_norm = true;
+        let (g, d) = dcgan_pair(&c, &mut Rng::new(1), &dev).expect("pair");
+        assert_eq!(d.embed.as_ref().map(|e| e.weight.dims()), Some([3, 24]));
+        // two convolutions, the output layer, the embedding, the hidden layer
+        assert_eq!(d.sn.len(), 5);
+        let z = Tensor::<2>::from_data(
+            TensorData::new(normal(2 * 10, 0.0, &mut Rng::new(2)), [2, 10]),
+            &dev,
+        );
+        let y = crate::models::one_hot(&[0, 2], 3, 1.0, &dev);
+        let x = g.images(z, Some(y.clone()));
+        assert_eq!(d.logits(x, Some(y), None).dims(), [2, 1]);
         // the other layouts have no such layer
         let e = dcgan_pair(&cfg(DcganLayout::Dcgan32, true), &mut Rng::new(1), &dev)
             .expect_err("refused")
