@@ -401,6 +401,23 @@ fn through_act(d: &mut [f32], y: &[f32], xhat: &[f32], slope: impl Fn(f32) -> f3
     (sb, sg)
 }
 
+/// A bias on an activation of `b.len()` equal rows, one per feature: `y[j, ..] += b[j]`.
+fn add_bias(y: &mut [f32], b: &[f32]) {
+    let len = y.len() / b.len();
+    y.par_chunks_mut(len)
+        .zip(b)
+        .for_each(|(row, &bv)| row.iter_mut().for_each(|v| *v += bv));
+}
+
+/// A bias's gradient from the gradient at its output (`g.len()` equal rows, one per
+/// feature): `g[j] += sum dy[j, ..]`, each sum in f64.
+fn add_row_sums(g: &mut [f32], dy: &[f32]) {
+    let len = dy.len() / g.len();
+    for (gb, row) in g.iter_mut().zip(dy.chunks(len)) {
+        *gb += row.iter().map(|&v| v as f64).sum::<f64>() as f32;
+    }
+}
+
 /// Batch normalisation in training mode (burn's `BatchNorm`: biased batch variance,
 /// `epsilon`, running statistics `(1 - momentum) r + momentum s`), over rows: each of the
 /// `gamma.len()` features is one contiguous row of the activation.
@@ -684,10 +701,7 @@ impl ConvLayer {
             );
         }
         if let Some(b) = &self.bias {
-            let len = y.len() / self.c_out;
-            y.par_chunks_mut(len)
-                .zip(&b.w)
-                .for_each(|(row, &bv)| row.iter_mut().for_each(|v| *v += bv));
+            add_bias(y, &b.w);
         }
     }
 
@@ -707,10 +721,7 @@ impl ConvLayer {
     ) {
         let g = self.geom;
         if weights && let Some(b) = &mut self.bias {
-            let len = dy.len() / self.c_out;
-            for (gb, row) in b.g.iter_mut().zip(dy.chunks(len)) {
-                *gb += row.iter().map(|&v| v as f64).sum::<f64>() as f32;
-            }
+            add_row_sums(&mut b.g, dy);
         }
         let cols = n * g.ho * g.wo;
         if self.transposed {
@@ -813,9 +824,7 @@ impl DenseLayer {
             false,
         );
         if let Some(b) = &self.bias {
-            y.par_chunks_mut(n)
-                .zip(&b.w)
-                .for_each(|(row, &bv)| row.iter_mut().for_each(|v| *v += bv));
+            add_bias(y, &b.w);
         }
     }
 
@@ -844,9 +853,7 @@ impl DenseLayer {
                 true,
             );
             if let Some(b) = &mut self.bias {
-                for (gb, row) in b.g.iter_mut().zip(dy.chunks(n)) {
-                    *gb += row.iter().map(|&v| v as f64).sum::<f64>() as f32;
-                }
+                add_row_sums(&mut b.g, dy);
             }
         }
         if let Some(dx) = dx {
@@ -1306,7 +1313,7 @@ impl ConvEngine {
                 }
             }
             if weights && let Some(b) = &mut l.bias {
-                b.g[0] += dl.iter().map(|&v| v as f64).sum::<f64>() as f32;
+                add_row_sums(&mut b.g, dl);
             }
         } else if let Some(l) = &mut self.out_conv {
             l.backward(
